@@ -1,0 +1,72 @@
+"""The one interface the service routes through; adapters never import each other."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from brokers.models import (
+    AccountBalance,
+    BrokerAccount,
+    BrokerCapabilities,
+    BrokerOrder,
+    BrokerPreview,
+    BrokerProvider,
+    OrderLookup,
+    OrderRequest,
+    OrderToPlace,
+    Position,
+    Quote,
+    SymbolMatch,
+)
+
+OrderUpdateHandler = Callable[[BrokerProvider, BrokerOrder], None]
+
+
+class BrokerAdapter(ABC):
+    """A broker as the service sees it: synchronous, Decimal, common statuses.
+
+    Errors are `TradeError`s. `place_order` raises BROKER_UNAVAILABLE only when nothing
+    was sent, BROKER_REJECTED when the broker refused, and `OrderOutcomeUnknown` when
+    the order may exist: the service must be able to tell those apart.
+    """
+
+    provider: BrokerProvider
+    capabilities: BrokerCapabilities
+
+    @abstractmethod
+    def owns_account(self, account_id: str) -> bool: ...
+    @abstractmethod
+    def list_accounts(self) -> list[BrokerAccount]: ...
+    @abstractmethod
+    def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]: ...
+    @abstractmethod
+    def get_quote(self, account_id: str, ticker: str) -> Quote: ...
+    @abstractmethod
+    def get_account_balance(self, account_id: str) -> AccountBalance: ...
+    @abstractmethod
+    def get_positions(self, account_id: str) -> list[Position]: ...
+    @abstractmethod
+    def preview_order(self, order: OrderRequest) -> BrokerPreview: ...
+    @abstractmethod
+    def place_order(self, account_id: str, order: OrderToPlace, client_order_ref: str) -> BrokerOrder: ...
+    @abstractmethod
+    def get_orders(self, account_id: str, state: str = "all", days: int = 30) -> list[BrokerOrder]: ...
+    @abstractmethod
+    def get_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder: ...
+    @abstractmethod
+    def cancel_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder: ...
+    @abstractmethod
+    def find_order_by_ref(self, lookup: OrderLookup) -> BrokerOrder | None: ...
+
+    def refresh_after_trade(self, account_id: str) -> None:  # noqa: B027 - optional hook
+        """Ask the broker to refresh cached holdings; a no-op where nothing is cached."""
+
+    def set_order_update_handler(self, handler: OrderUpdateHandler | None) -> None:  # noqa: B027
+        """Receive order updates pushed between calls (IBKR streams them; polling brokers do not)."""
+
+    def is_paper_account(self, account_id: str) -> bool:
+        return any(a.is_paper for a in self.list_accounts() if a.account_id == account_id)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the service calls it on shutdown."""

@@ -1,0 +1,61 @@
+"""Structured errors shared by adapters, the service and the tools.
+
+One exception type with a stable code lets every caller (MCP client, platform code,
+CLI) branch on the code instead of parsing messages.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND"
+    AMBIGUOUS_ACCOUNT = "AMBIGUOUS_ACCOUNT"
+    SYMBOL_NOT_FOUND = "SYMBOL_NOT_FOUND"
+    PREVIEW_NOT_FOUND = "PREVIEW_NOT_FOUND"
+    PREVIEW_EXPIRED = "PREVIEW_EXPIRED"
+    ALREADY_EXECUTED = "ALREADY_EXECUTED"
+    TRADING_DISABLED = "TRADING_DISABLED"
+    RISK_LIMIT = "RISK_LIMIT"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    INSUFFICIENT_POSITION = "INSUFFICIENT_POSITION"
+    UNSUPPORTED_ORDER = "UNSUPPORTED_ORDER"
+    BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
+    BROKER_REJECTED = "BROKER_REJECTED"
+    BROKER_ERROR = "BROKER_ERROR"
+    ORDER_OUTCOME_UNKNOWN = "ORDER_OUTCOME_UNKNOWN"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    ORDER_NOT_CANCELABLE = "ORDER_NOT_CANCELABLE"
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class TradeError(Exception):
+    """A refusal or failure that callers are expected to handle by its code."""
+
+    def __init__(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error_code": self.code.value, "message": self.message, "details": self.details}
+
+    def __repr__(self) -> str:
+        return f"TradeError({self.code.value}, {self.message!r})"
+
+
+class OrderOutcomeUnknown(TradeError):
+    """The placement was (or may have been) sent but no answer came back.
+
+    The order may exist at the broker, so it must never be retried blindly; the
+    execute protocol records UNKNOWN and reconciliation settles it.
+    """
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(ErrorCode.ORDER_OUTCOME_UNKNOWN, message, details)

@@ -1,0 +1,135 @@
+"""Typed tables. Numeric for money and quantities, timestamptz for time, JSONB for raw broker data."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(20, 8)
+Quantity = Numeric(20, 8)
+ACTIVE_ORDER_FILTER = "status IN ('SUBMITTING', 'UNKNOWN', 'PENDING', 'ACCEPTED', 'PARTIAL')"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TradePreview(Base):
+    __tablename__ = "trade_previews"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("side IN ('BUY', 'SELL')", name="side"),
+        CheckConstraint("order_type IN ('Market', 'Limit', 'Stop', 'StopLimit')", name="order_type"),
+        CheckConstraint("time_in_force IN ('Day', 'GTC', 'IOC', 'FOK')", name="time_in_force"),
+        CheckConstraint("broker_provider IN ('snaptrade', 'ibkr')", name="broker_provider"),
+        Index(None, "account_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    broker_provider: Mapped[str] = mapped_column(String(16), server_default=text("'snaptrade'"))
+    ticker: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    order_type: Mapped[str] = mapped_column(String(16))
+    limit_price: Mapped[Decimal | None] = mapped_column(Money)
+    stop_price: Mapped[Decimal | None] = mapped_column(Money)
+    time_in_force: Mapped[str] = mapped_column(String(8), server_default=text("'Day'"))
+    estimated_price: Mapped[Decimal | None] = mapped_column(Money)
+    estimated_total: Mapped[Decimal | None] = mapped_column(Money)
+    estimated_commission: Mapped[Decimal | None] = mapped_column(Money)
+    broker_symbol_id: Mapped[str | None] = mapped_column(String(128))
+    snaptrade_trade_id: Mapped[str | None] = mapped_column(String(64))
+    broker_preview_data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    validation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    impact: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'ACTIVE'"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TradeOrder(Base):
+    __tablename__ = "trade_orders"
+    __table_args__ = (
+        CheckConstraint("broker_provider IN ('snaptrade', 'ibkr')", name="broker_provider"),
+        CheckConstraint("filled_quantity >= 0", name="filled_nonnegative"),
+        CheckConstraint(
+            "status IN ('PENDING', 'ACCEPTED', 'PARTIAL', 'EXECUTED', 'CANCELED', 'REJECTED', 'FAILED', "
+            "'EXPIRED', 'SUBMITTING', 'UNKNOWN', 'SIMULATED')",
+            name="status",
+        ),
+        Index(None, "account_id", "created_at"),
+        Index(None, "created_at"),
+        Index("ix_trade_orders_unsettled", "updated_at", postgresql_where=text(ACTIVE_ORDER_FILTER)),
+        Index(None, "brokerage_order_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    preview_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("trade_previews.id", ondelete="RESTRICT"), unique=True
+    )
+    account_id: Mapped[str] = mapped_column(String(64))
+    broker_provider: Mapped[str] = mapped_column(String(16), server_default=text("'snaptrade'"))
+    client_order_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    brokerage_order_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    filled_quantity: Mapped[Decimal] = mapped_column(Quantity, server_default=text("0"))
+    remaining_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    average_fill_price: Mapped[Decimal | None] = mapped_column(Money)
+    commission: Mapped[Decimal | None] = mapped_column(Money)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    brokerage_response: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TradeEvent(Base):
+    """Append-only audit trail: every attempt, refusal and change, with a correlation id."""
+
+    __tablename__ = "trade_events"
+    __table_args__ = (
+        Index(None, "preview_id"),
+        Index(None, "order_id"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    event_type: Mapped[str] = mapped_column(String(40))
+    correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    preview_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    broker_provider: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))

@@ -1,0 +1,119 @@
+"""Building a preview: the broker's estimate plus every blocking pre-trade check."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from brokers.base import BrokerAdapter
+from brokers.models import BrokerPreview, OrderRequest, OrderSide, Position
+from db.models import TradePreview
+from services import validation as checks
+from services.order_store import jsonable, utcnow
+from services.validation import RiskAssessment, RiskLimits
+
+
+def _held(positions: list[Position], order: OrderRequest, broker_symbol_id: str) -> tuple[Decimal, Decimal]:
+    """Quantity and market value held of the ordered instrument."""
+    quantity = Decimal(0)
+    value = Decimal(0)
+    for pos in positions:
+        same = (pos.broker_symbol_id and pos.broker_symbol_id == broker_symbol_id) or (
+            pos.ticker.upper() == order.ticker
+        )
+        if same:
+            quantity += pos.quantity
+            if pos.market_value is not None:
+                value += pos.market_value
+            elif pos.market_price is not None:
+                value += pos.market_price * pos.quantity
+    return quantity, value
+
+
+def assess(
+    order: OrderRequest, adapter: BrokerAdapter, limits: RiskLimits
+) -> tuple[BrokerPreview, RiskAssessment]:
+    """Ask the broker, then run the checks; raises the first blocking TradeError."""
+    checks.check_supported(order, adapter.capabilities, adapter.provider.value)
+    checks.check_quantity_limit(order.quantity, limits)
+    preview = adapter.preview_order(order)
+    risk = RiskAssessment(warnings=list(preview.warnings))
+    reference = preview.quote.reference_price if preview.quote else None
+    reference = reference or preview.estimated_price
+    checks.check_price_band(order, reference, limits)
+    risk.checks.append("price_band")
+
+    price = checks.order_price(order, reference)
+    notional = price * order.quantity * preview.multiplier if price is not None else None
+    risk.notional = notional
+    checks.check_notional(notional, limits)
+    risk.checks.append("max_notional")
+
+    balance = adapter.get_account_balance(order.account_id)
+    positions = adapter.get_positions(order.account_id)
+    held, held_value = _held(positions, order, preview.broker_symbol_id)
+    checks.check_position_for_sell(order.side, order.quantity, held)
+    risk.checks.append("position_held")
+
+    commission = preview.estimated_commission
+    if commission is None:
+        risk.warnings.append("the broker gave no commission estimate")
+    if notional is not None:
+        fee = commission or Decimal(0)
+        risk.estimated_total = notional + fee if order.side is OrderSide.BUY else notional - fee
+    buying_power = balance.buying_power if balance.buying_power is not None else balance.cash
+    checks.check_buying_power(order.side, risk.estimated_total, buying_power)
+    risk.checks.append("buying_power")
+
+    account_value = balance.net_liquidation
+    if notional is not None:
+        risk.weight_before, risk.weight_after = checks.position_weights(
+            order.side, notional, held_value, account_value
+        )
+    checks.check_position_weight(risk.weight_before, risk.weight_after, limits)
+    risk.checks.append("position_weight")
+    return preview, risk
+
+
+def preview_row(
+    order: OrderRequest, adapter: BrokerAdapter, preview: BrokerPreview, risk: RiskAssessment, ttl_seconds: int
+) -> TradePreview:
+    now = utcnow()
+    expires = now + timedelta(seconds=ttl_seconds)
+    if preview.broker_expires_at is not None:
+        expires = min(expires, preview.broker_expires_at)
+    estimated_price = preview.estimated_price
+    if estimated_price is None and preview.quote is not None:
+        estimated_price = preview.quote.reference_price
+    return TradePreview(
+        id=uuid.uuid4(),
+        account_id=order.account_id,
+        broker_provider=adapter.provider.value,
+        ticker=order.ticker,
+        side=order.side.value,
+        quantity=order.quantity,
+        order_type=order.order_type.value,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        time_in_force=order.time_in_force.value,
+        estimated_price=estimated_price,
+        estimated_commission=preview.estimated_commission,
+        estimated_total=risk.estimated_total,
+        broker_symbol_id=preview.broker_symbol_id,
+        snaptrade_trade_id=preview.broker_trade_id,
+        broker_preview_data=jsonable(
+            {
+                "raw": preview.raw,
+                "multiplier": preview.multiplier,
+                "currency": preview.currency,
+                "margin_impact": preview.margin_impact,
+                "quote": preview.quote.model_dump() if preview.quote else None,
+            }
+        ),
+        validation={"warnings": risk.warnings, "checks_passed": risk.checks},
+        impact=risk.as_json(),
+        status="ACTIVE",
+        created_at=now,
+        expires_at=expires,
+    )

@@ -1,0 +1,291 @@
+"""TradeExecutionService: preview, confirm, execute exactly once, track.
+
+Synchronous on purpose: the platform's scripts call it from plain code, and async
+callers (MCP) run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from brokers.base import BrokerAdapter
+from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.models import (
+    AccountBalance,
+    BrokerAccount,
+    BrokerOrder,
+    BrokerProvider,
+    OrderStatus,
+    OrderToPlace,
+    Position,
+    Quote,
+    SymbolMatch,
+    parse_order_request,
+)
+from db.engine import transaction
+from services.execution_gate import ExecutionGate
+from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
+from services.preview import assess, preview_row
+from services.queries import OrderQueries
+from services.reconciliation import Reconciler
+from services.results import OrderView, PreviewView, ReconcileReport
+from services.routing import AdapterRouter
+from services.validation import RiskLimits
+from settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Checkpoint = Callable[[str], None]
+
+REFUSED_AT_BROKER = frozenset(
+    {ErrorCode.BROKER_REJECTED, ErrorCode.INSUFFICIENT_FUNDS, ErrorCode.VALIDATION_ERROR, ErrorCode.UNSUPPORTED_ORDER}
+)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Only structured errors leave the service: no stack traces, no driver messages."""
+    try:
+        return action()
+    except TradeError:
+        raise
+    except ValidationError as exc:
+        raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
+    except OperationalError:
+        log.exception("database unavailable")
+        raise TradeError(ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable; nothing was done") from None
+    except Exception:
+        log.exception("unexpected error")
+        raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
+
+
+class TradeExecutionService:
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        adapters: Sequence[BrokerAdapter],
+        *,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = OrderStore(session_factory)
+        self.router = AdapterRouter(adapters)
+        self.limits = RiskLimits(
+            max_order_quantity=settings.max_order_quantity,
+            max_order_notional=settings.max_order_notional,
+            max_position_weight=settings.max_position_weight,
+            price_band_pct=settings.price_band_pct,
+        )
+        self.gate = ExecutionGate(settings, self.store, self.router, self.limits)
+        self.reconciler = Reconciler(self.store, self.router, settings.reconcile_settle_seconds)
+        self.queries = OrderQueries(self.store, self.router, self.reconciler)
+        self._checkpoint = checkpoint or (lambda _point: None)
+        for adapter in self.router.adapters:
+            adapter.set_order_update_handler(self.handle_order_update)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> ReconcileReport:
+        """Settle orders a previous process left SUBMITTING/UNKNOWN."""
+        return self.reconcile()
+
+    def close(self) -> None:
+        for adapter in self.router.adapters:
+            adapter.set_order_update_handler(None)
+            adapter.close()
+
+    # --- read-only broker calls --------------------------------------------------------
+    def list_tradeable_accounts(self) -> list[BrokerAccount]:
+        def run() -> list[BrokerAccount]:
+            accounts: list[BrokerAccount] = []
+            for adapter in self.router.adapters:
+                accounts.extend(adapter.list_accounts())
+            return accounts
+
+        return _guard(run)
+
+    def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
+        return _guard(lambda: self.router.for_account(account_id).search_symbol(account_id, _ticker(ticker)))
+
+    def get_quote(self, account_id: str, ticker: str) -> Quote:
+        return _guard(lambda: self.router.for_account(account_id).get_quote(account_id, _ticker(ticker)))
+
+    def get_account_balance(self, account_id: str) -> AccountBalance:
+        return _guard(lambda: self.router.for_account(account_id).get_account_balance(account_id))
+
+    def get_positions(self, account_id: str) -> list[Position]:
+        return _guard(lambda: self.router.for_account(account_id).get_positions(account_id))
+
+    # --- preview -----------------------------------------------------------------------
+    def preview_trade(
+        self,
+        account_id: Any,
+        ticker: Any,
+        side: Any,
+        quantity: Any,
+        order_type: Any = "Market",
+        limit_price: Any = None,
+        stop_price: Any = None,
+        time_in_force: Any = "Day",
+    ) -> PreviewView:
+        correlation = uuid.uuid4()
+        request = {
+            "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
+            "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
+            "time_in_force": time_in_force,
+        }
+
+        def run() -> PreviewView:
+            order = parse_order_request(**request)
+            adapter = self.router.for_account(order.account_id)
+            broker_preview, risk = assess(order, adapter, self.limits)
+            row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
+            with transaction(self.store.session_factory) as session:
+                session.add(row)
+                session.flush()
+                session.add(
+                    new_event(
+                        "PREVIEW_CREATED", correlation_id=correlation, preview_id=row.id,
+                        account_id=row.account_id, provider=row.broker_provider, status=row.status,
+                        payload={"impact": row.impact, "estimated_total": row.estimated_total},
+                    )
+                )
+            return PreviewView.of(row)
+
+        try:
+            return _guard(run)
+        except TradeError as exc:
+            self.store.audit(
+                new_event(
+                    "PREVIEW_REFUSED", correlation_id=correlation,
+                    account_id=account_id if isinstance(account_id, str) else None,
+                    error=exc, payload={"error": exc.to_dict(), "request": _safe_request(request)},
+                )
+            )
+            raise
+
+    # --- execute -----------------------------------------------------------------------
+    def execute_trade(self, preview_id: Any) -> OrderView:
+        correlation = uuid.uuid4()
+        intent = self.gate.commit_intent(preview_id, correlation)
+        if intent.simulated is not None:
+            return intent.simulated
+        self._checkpoint("after_intent_commit")
+        adapter = self.router.for_provider(intent.provider)
+        to_place = OrderToPlace(
+            request=intent.request, broker_symbol_id=intent.broker_symbol_id,
+            broker_trade_id=intent.broker_trade_id, preview_data=intent.preview_data,
+        )
+        outcome: BrokerOrder | None = None
+        error: TradeError | None = None
+        try:
+            outcome = adapter.place_order(intent.request.account_id, to_place, intent.client_order_ref)
+        except OrderOutcomeUnknown as exc:
+            error = exc
+        except TradeError as exc:
+            error = exc
+        except Exception as exc:
+            log.exception("unexpected error from %s place_order; treating the outcome as unknown", adapter.provider)
+            error = OrderOutcomeUnknown(f"unexpected error while placing: {type(exc).__name__}")
+        self._checkpoint("after_broker_call")
+        view = _guard(lambda: self._record_outcome(intent.order_id, correlation, outcome, error))
+        if outcome is not None:
+            try:
+                adapter.refresh_after_trade(intent.request.account_id)
+            except TradeError as exc:
+                log.warning("refresh after trade failed: %s", exc.message)
+        if error is not None and view.status in (OrderStatus.REJECTED, OrderStatus.FAILED):
+            raise TradeError(
+                error.code, error.message,
+                {**error.details, "order_id": view.order_id, "status": view.status},
+            )
+        return view
+
+    def _record_outcome(
+        self, order_id: uuid.UUID, correlation: uuid.UUID, outcome: BrokerOrder | None, error: TradeError | None
+    ) -> OrderView:
+        with transaction(self.store.session_factory) as session:
+            row = self.store.get_order(session, order_id, lock=True)
+            assert row is not None, "the intent row was committed before the broker call"
+            if outcome is not None:
+                changes = apply_broker_order(row, outcome)
+                event, status = "ORDER_SUBMITTED", row.status
+                payload: dict[str, Any] = {"changes": changes or {}, "broker": outcome.raw}
+            else:
+                assert error is not None
+                status = _status_for_error(error)
+                if OrderStatus(row.status) in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
+                    row.status = status.value
+                row.error_code = error.code.value
+                row.error_message = error.message[:2000]
+                row.updated_at = utcnow()
+                event = {
+                    OrderStatus.REJECTED: "ORDER_REJECTED",
+                    OrderStatus.FAILED: "ORDER_FAILED",
+                }.get(status, "ORDER_OUTCOME_UNKNOWN")
+                payload = {"error": error.to_dict()}
+            session.add(
+                new_event(
+                    event, correlation_id=correlation, preview_id=row.preview_id, order_id=row.id,
+                    account_id=row.account_id, provider=row.broker_provider, status=row.status,
+                    error=error, payload=payload,
+                )
+            )
+            return self.queries.view(session, row)
+
+    # --- tracking ----------------------------------------------------------------------
+    def get_orders(self, account_id: str | None = None, state: str = "all", days: int = 30) -> list[OrderView]:
+        return _guard(lambda: self.queries.list(account_id, state, days))
+
+    def get_order_status(self, order_id: Any) -> OrderView:
+        return _guard(lambda: self.queries.status(order_id))
+
+    def cancel_order(self, order_id: Any) -> OrderView:
+        return _guard(lambda: self.queries.cancel(order_id))
+
+    def reconcile(self) -> ReconcileReport:
+        return _guard(self.reconciler.run)
+
+    def handle_order_update(self, provider: BrokerProvider, update: BrokerOrder) -> None:
+        """Pushed broker events (IBKR) between calls: record fills that arrive after execute returned."""
+        try:
+            with transaction(self.store.session_factory) as session:
+                row = self.store.find_order(session, provider, update)
+                if row is None:
+                    return
+                changes = apply_broker_order(row, update)
+                if changes:
+                    session.add(
+                        new_event(
+                            "ORDER_UPDATED", correlation_id=uuid.uuid4(), preview_id=row.preview_id,
+                            order_id=row.id, account_id=row.account_id, provider=row.broker_provider,
+                            status=row.status, payload={"changes": changes, "broker": update.raw},
+                        )
+                    )
+        except (IntegrityError, OperationalError):
+            log.exception("could not record a pushed order update; reconciliation will pick it up")
+
+
+def _status_for_error(error: TradeError) -> OrderStatus:
+    if isinstance(error, OrderOutcomeUnknown):
+        return OrderStatus.UNKNOWN
+    if error.code in REFUSED_AT_BROKER:
+        return OrderStatus.REJECTED
+    if error.code in (ErrorCode.BROKER_UNAVAILABLE, ErrorCode.PREVIEW_EXPIRED, ErrorCode.TRADING_DISABLED):
+        return OrderStatus.FAILED  # adapters raise these only when nothing was sent
+    return OrderStatus.UNKNOWN
+
+
+def _ticker(value: Any) -> str:
+    return parse_order_request(account_id="X", ticker=value, side="BUY", quantity=1).ticker
+
+
+def _safe_request(request: dict[str, Any]) -> dict[str, Any]:
+    """The refused request for the audit trail, as short strings (NaN and huge values stay storable)."""
+    return {k: v if v is None or isinstance(v, bool) else str(v)[:200] for k, v in request.items()}

@@ -1,0 +1,180 @@
+"""Pre-trade checks: pure functions over plain values, so each rule is testable alone.
+
+Every check is blocking. A check that cannot run for lack of data (no quote, no
+balance) blocks too, unless the limit it enforces is not configured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from brokers.errors import ErrorCode, TradeError
+from brokers.models import BrokerCapabilities, OrderRequest, OrderSide, OrderType
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    max_order_quantity: Decimal | None = None
+    max_order_notional: Decimal | None = None
+    max_position_weight: Decimal | None = None
+    price_band_pct: Decimal | None = None
+
+
+@dataclass
+class RiskAssessment:
+    """What the preview stores: the numbers behind the decision and any warnings."""
+
+    notional: Decimal | None = None
+    estimated_total: Decimal | None = None
+    weight_before: Decimal | None = None
+    weight_after: Decimal | None = None
+    warnings: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "notional": _s(self.notional),
+            "estimated_total": _s(self.estimated_total),
+            "position_weight_before": _s(self.weight_before),
+            "position_weight_after": _s(self.weight_after),
+            "warnings": list(self.warnings),
+            "checks_passed": list(self.checks),
+        }
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _refuse(code: ErrorCode, message: str, **details: Any) -> TradeError:
+    return TradeError(code, message, {k: (str(v) if isinstance(v, Decimal) else v) for k, v in details.items()})
+
+
+def check_supported(order: OrderRequest, capabilities: BrokerCapabilities, provider: str) -> None:
+    if order.order_type not in capabilities.order_types:
+        raise _refuse(
+            ErrorCode.UNSUPPORTED_ORDER,
+            f"{provider} does not support {order.order_type.value} orders",
+            supported=sorted(t.value for t in capabilities.order_types),
+        )
+    if order.time_in_force not in capabilities.time_in_force:
+        raise _refuse(
+            ErrorCode.UNSUPPORTED_ORDER,
+            f"{provider} does not support time in force {order.time_in_force.value}",
+            supported=sorted(t.value for t in capabilities.time_in_force),
+        )
+    if not capabilities.fractional_quantities and order.quantity != order.quantity.to_integral_value():
+        raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} accepts whole quantities only")
+
+
+def check_quantity_limit(quantity: Decimal, limits: RiskLimits) -> None:
+    if limits.max_order_quantity is not None and quantity > limits.max_order_quantity:
+        raise _refuse(
+            ErrorCode.RISK_LIMIT,
+            f"quantity {quantity} exceeds MAX_ORDER_QUANTITY {limits.max_order_quantity}",
+            limit="MAX_ORDER_QUANTITY",
+            quantity=quantity,
+            maximum=limits.max_order_quantity,
+        )
+
+
+def order_price(order: OrderRequest, reference_price: Decimal | None) -> Decimal | None:
+    """The price the order can trade at in the worst reasonable case."""
+    if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        return order.limit_price
+    if order.order_type is OrderType.STOP:
+        return order.stop_price
+    return reference_price
+
+
+def check_notional(notional: Decimal | None, limits: RiskLimits) -> None:
+    if limits.max_order_notional is None:
+        return
+    if notional is None:
+        raise _refuse(ErrorCode.RISK_LIMIT, "no price is available to check MAX_ORDER_NOTIONAL")
+    if notional > limits.max_order_notional:
+        raise _refuse(
+            ErrorCode.RISK_LIMIT,
+            f"order value {notional:.2f} exceeds MAX_ORDER_NOTIONAL {limits.max_order_notional}",
+            limit="MAX_ORDER_NOTIONAL",
+            notional=notional,
+            maximum=limits.max_order_notional,
+        )
+
+
+def check_price_band(order: OrderRequest, reference_price: Decimal | None, limits: RiskLimits) -> None:
+    band = limits.price_band_pct
+    if band is None or order.order_type is OrderType.MARKET:
+        return
+    if reference_price is None or reference_price <= 0:
+        raise _refuse(ErrorCode.RISK_LIMIT, "no quote is available to check PRICE_BAND_PCT")
+    for name, price in (("limit_price", order.limit_price), ("stop_price", order.stop_price)):
+        if price is None:
+            continue
+        deviation = abs(price - reference_price) / reference_price * HUNDRED
+        if deviation > band:
+            raise _refuse(
+                ErrorCode.RISK_LIMIT,
+                f"{name} {price} is {deviation:.2f}% from the last price {reference_price}, "
+                f"outside PRICE_BAND_PCT {band}%",
+                limit="PRICE_BAND_PCT",
+                price=price,
+                reference_price=reference_price,
+            )
+
+
+def check_buying_power(side: OrderSide, total_cost: Decimal | None, buying_power: Decimal | None) -> None:
+    if side is not OrderSide.BUY:
+        return
+    if total_cost is None:
+        raise _refuse(ErrorCode.INSUFFICIENT_FUNDS, "the order's cost could not be estimated")
+    if buying_power is None:
+        raise _refuse(ErrorCode.INSUFFICIENT_FUNDS, "the account's buying power is not available")
+    if total_cost > buying_power:
+        raise _refuse(
+            ErrorCode.INSUFFICIENT_FUNDS,
+            f"estimated cost {total_cost:.2f} exceeds buying power {buying_power:.2f}",
+            estimated_cost=total_cost,
+            buying_power=buying_power,
+        )
+
+
+def check_position_for_sell(side: OrderSide, quantity: Decimal, held: Decimal) -> None:
+    """Selling more than is held would open a short; this module never does that by accident."""
+    if side is OrderSide.SELL and quantity > held:
+        raise _refuse(
+            ErrorCode.INSUFFICIENT_POSITION,
+            f"cannot sell {quantity}: the account holds {held}",
+            quantity=quantity,
+            held=held,
+        )
+
+
+def position_weights(
+    side: OrderSide, notional: Decimal, position_value: Decimal, account_value: Decimal | None
+) -> tuple[Decimal | None, Decimal | None]:
+    if account_value is None or account_value <= 0:
+        return None, None
+    after = position_value + notional if side is OrderSide.BUY else position_value - notional
+    return position_value / account_value, max(after, Decimal(0)) / account_value
+
+
+def check_position_weight(before: Decimal | None, after: Decimal | None, limits: RiskLimits) -> None:
+    limit = limits.max_position_weight
+    if limit is None:
+        return
+    if after is None:
+        raise _refuse(ErrorCode.RISK_LIMIT, "account value is not available to check MAX_POSITION_WEIGHT")
+    if after > limit and (before is None or after > before):
+        raise _refuse(
+            ErrorCode.RISK_LIMIT,
+            f"position would be {after * HUNDRED:.1f}% of the account, over MAX_POSITION_WEIGHT "
+            f"{limit * HUNDRED:.1f}%",
+            limit="MAX_POSITION_WEIGHT",
+            weight_after=after,
+            maximum=limit,
+        )

@@ -1,0 +1,50 @@
+"""build_service: settings in, a ready TradeExecutionService out. Adapters come from BROKERS."""
+
+from __future__ import annotations
+
+import logging
+
+from brokers.base import BrokerAdapter
+from db.engine import database_url, make_engine, make_session_factory
+from services.trade_execution import TradeExecutionService
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_adapters(settings: Settings) -> list[BrokerAdapter]:
+    """Import each adapter lazily: a process that uses one broker never loads the other's SDK."""
+    adapters: list[BrokerAdapter] = []
+    for name in settings.brokers:
+        if name == "ibkr":
+            from brokers.ibkr.adapter import IBKRBrokerAdapter
+
+            adapters.append(IBKRBrokerAdapter.from_settings(settings))
+        elif name == "snaptrade":
+            from brokers.snaptrade import SnapTradeBrokerAdapter
+
+            adapters.append(SnapTradeBrokerAdapter.from_settings(settings))
+    return adapters
+
+
+def build_service(
+    settings: Settings | None = None,
+    *,
+    adapters: list[BrokerAdapter] | None = None,
+    reconcile_on_start: bool = True,
+) -> TradeExecutionService:
+    settings = settings or Settings()
+    engine = make_engine(database_url(settings))
+    service = TradeExecutionService(
+        settings,
+        make_session_factory(engine),
+        adapters if adapters is not None else build_adapters(settings),
+    )
+    if reconcile_on_start:
+        try:
+            report = service.start()
+            if report.examined:
+                log.info("start-up reconciliation: %s", report.as_json())
+        except Exception:
+            log.exception("start-up reconciliation failed; unknown orders stay unknown until the next run")
+    return service

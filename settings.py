@@ -1,0 +1,113 @@
+"""Runtime configuration: the only module that reads the environment.
+
+Unsafe or ambiguous values fail at start-up, naming the variable, rather than at the
+moment an order is about to go out.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class TradingMode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".tradeexec"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    tradeexec_data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="TRADEEXEC_DATA_DIR")
+    brokers: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="BROKERS")
+
+    ibkr_gateway_host: str = Field(default="127.0.0.1", validation_alias="IBKR_GATEWAY_HOST")
+    ibkr_gateway_port: int = Field(default=4002, ge=1, le=65535, validation_alias="IBKR_GATEWAY_PORT")
+    ibkr_client_id: int = Field(default=17, ge=0, validation_alias="IBKR_CLIENT_ID")
+    ibkr_accounts: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="IBKR_ACCOUNTS")
+    ibkr_request_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="IBKR_REQUEST_TIMEOUT_SECONDS")
+
+    snaptrade_client_id: str | None = Field(default=None, validation_alias="SNAPTRADE_CLIENT_ID")
+    snaptrade_consumer_key: SecretStr | None = Field(default=None, validation_alias="SNAPTRADE_CONSUMER_KEY")
+    snaptrade_user_id: str | None = Field(default=None, validation_alias="SNAPTRADE_USER_ID")
+    snaptrade_user_secret: SecretStr | None = Field(default=None, validation_alias="SNAPTRADE_USER_SECRET")
+    snaptrade_base_url: str | None = Field(default=None, validation_alias="SNAPTRADE_BASE_URL")
+    snaptrade_timeout_seconds: float = Field(default=15.0, gt=0, validation_alias="SNAPTRADE_TIMEOUT_SECONDS")
+
+    trading_mode: TradingMode = Field(default=TradingMode.PAPER, validation_alias="TRADING_MODE")
+    orders_enabled: bool = Field(default=False, validation_alias="ORDERS_ENABLED")
+    live_trading_override_file: Path | None = Field(default=None, validation_alias="LIVE_TRADING_OVERRIDE_FILE")
+    trading_kill_switch: bool = Field(default=False, validation_alias="TRADING_KILL_SWITCH")
+    trading_kill_switch_file: Path | None = Field(default=None, validation_alias="TRADING_KILL_SWITCH_FILE")
+
+    preview_ttl_seconds: int = Field(default=300, gt=0, le=86400, validation_alias="PREVIEW_TTL_SECONDS")
+    max_order_notional: Decimal | None = Field(default=None, gt=0, validation_alias="MAX_ORDER_NOTIONAL")
+    max_order_quantity: Decimal | None = Field(default=None, gt=0, validation_alias="MAX_ORDER_QUANTITY")
+    max_position_weight: Decimal | None = Field(default=None, gt=0, le=1, validation_alias="MAX_POSITION_WEIGHT")
+    price_band_pct: Decimal | None = Field(default=None, gt=0, validation_alias="PRICE_BAND_PCT")
+    reconcile_settle_seconds: int = Field(default=120, ge=0, validation_alias="RECONCILE_SETTLE_SECONDS")
+
+    mcp_auth_token: SecretStr | None = Field(default=None, validation_alias="MCP_AUTH_TOKEN")
+
+    @field_validator("trading_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        text = str(value).strip().lower()
+        if text not in {m.value for m in TradingMode}:
+            raise ValueError(f"TRADING_MODE must be 'paper' or 'live', got {str(value)[:20]!r}")
+        return text
+
+    @field_validator("brokers", "ibkr_accounts", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("brokers")
+    @classmethod
+    def _known_brokers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(v.lower() for v in value)
+        unknown = sorted(set(names) - {"ibkr", "snaptrade"})
+        if unknown:
+            raise ValueError(f"BROKERS may list only 'ibkr' and 'snaptrade', got {unknown}")
+        return names
+
+    @field_validator("ibkr_accounts")
+    @classmethod
+    def _upper_accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.upper() for v in value)
+
+    @property
+    def live_override_present(self) -> bool:
+        path = self.live_trading_override_file
+        return path is not None and path.is_file()
+
+    def trading_block_reason(self) -> str | None:
+        """Why an order may not go to a broker right now, or None when it may."""
+        if self.trading_kill_switch:
+            return "TRADING_KILL_SWITCH is on: all order placement is stopped"
+        if self.trading_kill_switch_file is not None and self.trading_kill_switch_file.exists():
+            return "TRADING_KILL_SWITCH_FILE exists: all order placement is stopped"
+        if self.trading_mode is TradingMode.LIVE and self.orders_enabled and not self.live_override_present:
+            return (
+                "TRADING_MODE=live requires LIVE_TRADING_OVERRIDE_FILE to name an existing file; "
+                "without it no live order is placed"
+            )
+        return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)
