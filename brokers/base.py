@@ -65,6 +65,9 @@ class BrokerAdapter(ABC):
     def set_order_update_handler(self, handler: OrderUpdateHandler | None) -> None:  # noqa: B027
         """Receive order updates pushed between calls (IBKR streams them; polling brokers do not)."""
 
+    def set_reconnect_handler(self, handler: Callable[[], None] | None) -> None:  # noqa: B027
+        """Called after the adapter re-establishes a lost connection, so the service can reconcile."""
+
     def is_paper_account(self, account_id: str) -> bool:
         return any(a.is_paper for a in self.list_accounts() if a.account_id == account_id)
 

@@ -7,6 +7,7 @@ callers (MCP) run it in a worker thread.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -89,15 +90,28 @@ class TradeExecutionService:
         self._checkpoint = checkpoint or (lambda _point: None)
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(self.handle_order_update)
+            adapter.set_reconnect_handler(self._reconcile_in_background)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> ReconcileReport:
         """Settle orders a previous process left SUBMITTING/UNKNOWN."""
         return self.reconcile()
 
+    def _reconcile_in_background(self) -> None:
+        threading.Thread(target=self._reconcile_quietly, name="tradeexec-reconcile", daemon=True).start()
+
+    def _reconcile_quietly(self) -> None:
+        try:
+            report = self.reconcile()
+            if report.examined:
+                log.info("reconciliation after reconnect: %s", report.as_json())
+        except TradeError as exc:
+            log.warning("reconciliation after reconnect failed: %s", exc.message)
+
     def close(self) -> None:
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(None)
+            adapter.set_reconnect_handler(None)
             adapter.close()
 
     # --- read-only broker calls --------------------------------------------------------
