@@ -131,7 +131,7 @@ class OrderStore:
             stmt = stmt.where(TradeOrder.account_id == account_id)
         if statuses is not None:
             stmt = stmt.where(TradeOrder.status.in_([s.value for s in statuses]))
-        return [(o, p) for o, p in session.execute(stmt).tuples()]
+        return [(o, p) for o, p in session.execute(stmt).all()]
 
     def unsettled_order_ids(self, session: Session, statuses: frozenset[OrderStatus]) -> list[uuid.UUID]:
         stmt = (
