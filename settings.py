@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     reconcile_settle_seconds: int = Field(default=120, ge=0, validation_alias="RECONCILE_SETTLE_SECONDS")
 
     mcp_auth_token: SecretStr | None = Field(default=None, validation_alias="MCP_AUTH_TOKEN")
+    execute_confirmation: Literal["auto", "always", "never"] = Field(
+        default="auto", validation_alias="EXECUTE_CONFIRMATION"
+    )
+    """MCP execute_trade: ask the human through elicitation when the client can (auto), refuse when it cannot
+    (always), or rely on the LLM having shown the preview (never)."""
 
     @field_validator("trading_mode", mode="before")
     @classmethod
