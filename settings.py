@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     price_band_pct: Decimal | None = Field(default=None, gt=0, validation_alias="PRICE_BAND_PCT")
     reconcile_settle_seconds: int = Field(default=120, ge=0, validation_alias="RECONCILE_SETTLE_SECONDS")
 
+    fault_kill_at: str | None = Field(default=None, validation_alias="TRADEEXEC_FAULT_KILL_AT")
+    """Test-only fault injection: SIGKILL this process at the named execute checkpoint."""
+
     mcp_auth_token: SecretStr | None = Field(default=None, validation_alias="MCP_AUTH_TOKEN")
     execute_confirmation: Literal["auto", "always", "never"] = Field(
         default="auto", validation_alias="EXECUTE_CONFIRMATION"

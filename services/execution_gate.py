@@ -7,6 +7,7 @@ transaction; UNIQUE(trade_orders.preview_id) backs this up across processes.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -55,7 +56,11 @@ def request_of(preview: TradePreview) -> OrderRequest:
 
 
 class ExecutionGate:
-    def __init__(self, settings: Settings, store: OrderStore, router: AdapterRouter, limits: RiskLimits) -> None:
+    def __init__(
+        self, settings: Settings, store: OrderStore, router: AdapterRouter, limits: RiskLimits,
+        checkpoint: Callable[[str], None],
+    ) -> None:
+        self.checkpoint = checkpoint
         self.settings = settings
         self.store = store
         self.router = router
@@ -158,6 +163,8 @@ class ExecutionGate:
                 payload={"client_order_ref": row.client_order_ref},
             )
         )
+        session.flush()
+        self.checkpoint("before_intent_commit")
         return Intent(
             order_id=row.id, client_order_ref=row.client_order_ref or "", provider=row.broker_provider,
             request=request, broker_symbol_id=preview.broker_symbol_id,

@@ -44,6 +44,8 @@ from settings import Settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Checkpoint = Callable[[str], None]
+EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
+"""Named points of the execute path where tests inject faults (a crash, a database outage)."""
 
 REFUSED_AT_BROKER = frozenset(
     {ErrorCode.BROKER_REJECTED, ErrorCode.INSUFFICIENT_FUNDS, ErrorCode.VALIDATION_ERROR, ErrorCode.UNSUPPORTED_ORDER}
@@ -84,10 +86,10 @@ class TradeExecutionService:
             max_position_weight=settings.max_position_weight,
             price_band_pct=settings.price_band_pct,
         )
-        self.gate = ExecutionGate(settings, self.store, self.router, self.limits)
+        self._checkpoint = checkpoint or (lambda _point: None)
+        self.gate = ExecutionGate(settings, self.store, self.router, self.limits, self._checkpoint)
         self.reconciler = Reconciler(self.store, self.router, settings.reconcile_settle_seconds)
         self.queries = OrderQueries(self.store, self.router, self.reconciler)
-        self._checkpoint = checkpoint or (lambda _point: None)
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(self.handle_order_update)
             adapter.set_reconnect_handler(self._reconcile_in_background)
@@ -259,6 +261,8 @@ class TradeExecutionService:
                     error=error, payload=payload,
                 )
             )
+            session.flush()
+            self._checkpoint("before_outcome_commit")
             return self.queries.view(session, row)
 
     # --- tracking ----------------------------------------------------------------------

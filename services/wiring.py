@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 
 from brokers.base import BrokerAdapter
 from db.engine import database_url, make_engine, make_session_factory
-from services.trade_execution import TradeExecutionService
+from services.trade_execution import EXECUTE_CHECKPOINTS, Checkpoint, TradeExecutionService
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,19 @@ def build_adapters(settings: Settings) -> list[BrokerAdapter]:
     return adapters
 
 
+def crash_checkpoint(point: str) -> Checkpoint:
+    """For crash tests: die abruptly (no cleanup, no flush) when the execute path reaches `point`."""
+    if point not in EXECUTE_CHECKPOINTS:
+        raise ValueError(f"TRADEEXEC_FAULT_KILL_AT must be one of {', '.join(EXECUTE_CHECKPOINTS)}")
+
+    def checkpoint(reached: str) -> None:
+        if reached == point:
+            log.critical("TRADEEXEC_FAULT_KILL_AT=%s reached: killing this process", point)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
 def build_service(
     settings: Settings | None = None,
     *,
@@ -39,6 +54,7 @@ def build_service(
         settings,
         make_session_factory(engine),
         adapters if adapters is not None else build_adapters(settings),
+        checkpoint=crash_checkpoint(settings.fault_kill_at) if settings.fault_kill_at else None,
     )
     if reconcile_on_start:
         try:

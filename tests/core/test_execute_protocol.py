@@ -240,3 +240,33 @@ def test_pushed_updates_never_move_an_order_backwards(
     final = service.get_order_status(order.order_id)
     assert final.status == "EXECUTED" and final.filled_quantity == Decimal(2)
     assert final.average_fill_price == Decimal("188.9")
+
+
+@pytest.mark.parametrize(
+    ("point", "placed", "final"),
+    [
+        ("before_intent_commit", 0, None),  # the intent never committed: no row, and the preview is still usable
+        ("after_intent_commit", 0, "FAILED"),
+        ("after_broker_call", 1, "EXECUTED"),
+        ("before_outcome_commit", 1, "EXECUTED"),
+    ],
+)
+def test_every_crash_point_ends_with_the_truth(
+    make_service: ServiceFactory, broker: MemoryBroker, session_factory: sessionmaker[Session],
+    point: str, placed: int, final: str | None,
+) -> None:
+    doomed = make_service(checkpoint=crash_at(point))
+    preview = doomed.preview_trade("DU111", "AAPL", "BUY", 1)
+    with pytest.raises(SimulatedCrash):
+        doomed.execute_trade(preview.preview_id)
+    fresh = make_service(RECONCILE_SETTLE_SECONDS=0)
+    fresh.start()
+    rows = order_rows(session_factory)
+    assert broker.place_calls == placed
+    if final is None:
+        assert rows == []
+        assert fresh.execute_trade(preview.preview_id).status == "EXECUTED"
+        assert broker.place_calls == 1
+    else:
+        assert [r.status for r in rows] == [final]
+        assert broker.count_for_ref(rows[0].client_order_ref or "") == placed
