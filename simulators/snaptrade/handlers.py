@@ -200,26 +200,26 @@ class SnapTradeHandler(BaseHTTPRequestHandler):
         if fault is not None:
             self._finish_fault(fault, entry, (status, payload))
             return
+        app.log.finish(entry, status, fault=False)  # before answering: the client may look at once
         self._send(status, payload, {})
-        app.log.finish(entry, status, fault=False)
 
     def _finish_fault(self, fault: Fault, entry: Any, real: tuple[int, Any] | None) -> None:
         app = self.server.app
         if fault.hang_seconds:
             app.stopping.wait(fault.hang_seconds)
         if fault.drop or app.stopping.is_set():
+            app.log.finish(entry, 0, fault=True)
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            app.log.finish(entry, 0, fault=True)
             return
         if fault.status is None and real is not None:
             status, payload = real
         else:
             status = fault.status or 500
             payload = fault.body if fault.body is not None else default_fault_body(status)
-        self._send(status, payload, fault.headers)
         app.log.finish(entry, status, fault=True)
+        self._send(status, payload, fault.headers)
 
     def _dispatch(
         self, app: App, path: str, raw_query: str, query: dict[str, str], content: Any, body: Any
