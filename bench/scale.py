@@ -1,0 +1,167 @@
+"""Scale: get_orders and the reconciliation scan as trade_orders grows 10^4 -> 10^5 -> 10^6.
+
+Rows are bulk-loaded server side (INSERT ... SELECT generate_series), never by Python
+loops. What a call returns is held constant while the table grows: one account with a
+fixed 200-order history, 20 unsettled and 30 working orders elsewhere, and the rest
+final orders spread over 1,000 other accounts and 90 days. So a p50 that grows with N
+means the query reads more rows, and EXPLAIN ANALYZE (rows read, index or seq scan)
+shows why. The baseline of every growth ratio is the same call at 10^4 rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from bench.context import ACCOUNT, BenchContext
+from bench.explain import explain, first_touching
+from bench.stats import Summary, rounded, sample
+from brokers.models import UNSETTLED_STATUSES
+from services.trade_execution import TradeExecutionService
+
+FIXED_ROWS = 250
+BULK_ACCOUNTS = 1000
+MINUTES_90_DAYS = 90 * 24 * 60
+
+PREVIEW_INSERT = """
+INSERT INTO trade_previews (id, account_id, broker_provider, ticker, side, quantity, order_type, limit_price,
+    time_in_force, estimated_price, estimated_total, estimated_commission, broker_symbol_id, status,
+    created_at, expires_at)
+SELECT md5(:tag || i)::uuid, a, 'ibkr', 'AAPL', 'BUY', 1, 'Limit', 100, 'Day', 100, 101, 1, 'sym-AAPL',
+    'EXECUTED', t, t + interval '5 minutes'
+FROM ({source}) AS src
+"""
+ORDER_INSERT = """
+INSERT INTO trade_orders (id, preview_id, account_id, broker_provider, client_order_ref, brokerage_order_id,
+    status, filled_quantity, remaining_quantity, created_at, submitted_at, updated_at)
+SELECT md5('o' || :tag || i)::uuid, md5(:tag || i)::uuid, a, 'ibkr', md5('r' || :tag || i),
+    CASE WHEN st IN ('FAILED', 'SUBMITTING', 'UNKNOWN') THEN NULL ELSE :tag || i END,
+    st, CASE WHEN st = 'EXECUTED' THEN 1 ELSE 0 END, CASE WHEN st = 'EXECUTED' THEN 0 ELSE 1 END, t, t, t
+FROM ({source}) AS src
+"""
+SOURCE = "SELECT i, {account} AS a, {status} AS st, {ts} AS t FROM generate_series(:start, :stop - 1) AS s(i)"
+
+BULK = {
+    "account": f"'DU' || lpad((i % {BULK_ACCOUNTS})::text, 4, '0')",
+    "status": "CASE WHEN i % 20 < 14 THEN 'EXECUTED' WHEN i % 20 < 18 THEN 'CANCELED' "
+              "WHEN i % 20 = 18 THEN 'REJECTED' ELSE 'FAILED' END",
+    "ts": f"now() - ((i * 7919) % {MINUTES_90_DAYS}) * interval '1 minute' - interval '1 day'",
+}
+FIXED: dict[str, tuple[int, dict[str, str]]] = {
+    "a": (200, {"account": f"'{ACCOUNT}'",
+                "status": "CASE WHEN i < 10 THEN 'ACCEPTED' WHEN i % 5 = 0 THEN 'CANCELED' ELSE 'EXECUTED' END",
+                "ts": "now() - i * interval '10 hours'"}),
+    "u": (20, {"account": "'DU' || lpad(i::text, 4, '0')",
+               "status": "CASE WHEN i % 2 = 0 THEN 'SUBMITTING' ELSE 'UNKNOWN' END",
+               "ts": "now() - interval '1 hour' - i * interval '1 minute'"}),
+    "w": (30, {"account": "'DU' || lpad((20 + i)::text, 4, '0')",
+               "status": "(ARRAY['PENDING', 'ACCEPTED', 'PARTIAL'])[1 + i % 3]",
+               "ts": "now() - interval '2 hours' - i * interval '1 minute'"}),
+}
+assert sum(n for n, _ in FIXED.values()) == FIXED_ROWS
+
+
+def _load(conn: Connection, tag: str, start: int, stop: int, shape: dict[str, str]) -> None:
+    source = SOURCE.format(**shape)
+    params = {"tag": tag, "start": start, "stop": stop}
+    conn.execute(text(PREVIEW_INSERT.format(source=source)), params)
+    conn.execute(text(ORDER_INSERT.format(source=source)), params)
+
+
+def _grow_to(ctx: BenchContext, loaded: int, target: int) -> float:
+    """Bulk-load trade_orders from `loaded` to `target` rows; seconds including VACUUM ANALYZE."""
+    start = time.perf_counter()
+    with ctx.engine.begin() as conn:
+        conn.execute(text("SET LOCAL synchronous_commit = off"))
+        if loaded == 0:
+            for tag, (count, shape) in FIXED.items():
+                _load(conn, tag, 0, count, shape)
+            loaded = FIXED_ROWS
+        _load(conn, "b", loaded - FIXED_ROWS, target - FIXED_ROWS, BULK)
+    with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) trade_orders, trade_previews"))
+    return time.perf_counter() - start
+
+
+def _calls(service: TradeExecutionService) -> dict[str, Callable[[], Any]]:
+    def scan() -> Any:
+        with service.store.session_factory() as session:
+            return service.store.unsettled_order_ids(session, UNSETTLED_STATUSES)
+
+    return {
+        "get_orders(account)": lambda: service.get_orders(ACCOUNT),
+        "get_orders()": service.get_orders,
+        "get_orders(state=open)": lambda: service.get_orders(state="open"),
+        "reconciliation scan": scan,
+        "reconcile() 20 unsettled": service.reconcile,
+    }
+
+
+def _plan(ctx: BenchContext, call: Callable[[], Any], contains: str) -> dict[str, Any]:
+    """Run the call once with statement capture on, then EXPLAIN ANALYZE what it sent."""
+    ctx.counter.reset()
+    ctx.counter.record = True
+    try:
+        call()
+    finally:
+        ctx.counter.record = False
+    statements = ctx.counter.statements
+    statement, parameters = first_touching(ctx.counter.recorded, "trade_orders", contains=contains)
+    return {**explain(ctx.engine, statement, parameters), "statements_per_call": statements}
+
+
+PLAN_OF = {  # which captured statement to explain for each call
+    "get_orders(account)": "JOIN trade_previews",
+    "get_orders()": "JOIN trade_previews",
+    "get_orders(state=open)": "JOIN trade_previews",
+    "reconciliation scan": "ORDER BY trade_orders.updated_at",
+    "reconcile() 20 unsettled": "brokerage_order_id IS NOT NULL",
+}
+
+
+def scale(ctx: BenchContext) -> dict[str, Any]:
+    ctx.truncate()
+    levels = (10_000,) if ctx.quick else (10_000, 100_000, 1_000_000)
+    repeats = ctx.n(7, 25)
+    loaded = 0
+    per_level: list[dict[str, Any]] = []
+    with ctx.service() as service:
+        calls = _calls(service)
+        for rows in levels:
+            load_s = _grow_to(ctx, loaded, rows)
+            loaded = rows
+            level: dict[str, Any] = {"rows": rows, "load_seconds": round(load_s, 1), "calls": {}}
+            for name, call in calls.items():
+                times = sample(call, repeats if "reconcile()" not in name else max(3, repeats // 3))
+                level["calls"][name] = {"time": Summary.of(times).as_json(), "plan": _plan(ctx, call, PLAN_OF[name])}
+            per_level.append(level)
+    base = per_level[0]["calls"]
+    top = per_level[-1]
+    rows_out: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for name in calls:
+        now, then = top["calls"][name], base[name]
+        rows_out.append({
+            "metric": f"{name}: p50 ms at {top['rows']:,} rows vs at {per_level[0]['rows']:,}",
+            "value": now["time"]["p50_ms"], "baseline": then["time"]["p50_ms"],
+            "ratio": rounded(now["time"]["p50_ms"] / then["time"]["p50_ms"]),
+        })
+        rows_out.append({
+            "metric": f"{name}: trade_orders rows read (EXPLAIN ANALYZE)",
+            "value": now["plan"]["trade_orders_rows_read"], "baseline": then["plan"]["trade_orders_rows_read"],
+            "ratio": rounded(now["plan"]["trade_orders_rows_read"] / max(1, then["plan"]["trade_orders_rows_read"])),
+        })
+        notes.append(f"{name} @ {top['rows']:,}: uses_index={now['plan']['uses_index']}; "
+                     + "; ".join(now["plan"]["scans"]))
+    notes.extend(f"load to {lv['rows']:,} rows: {lv['load_seconds']} s (INSERT ... SELECT generate_series + VACUUM "
+                 "ANALYZE)" for lv in per_level)
+    return {
+        "title": "Scale: time per call as trade_orders grows (baseline: the same call at 10^4 rows)",
+        "measured": True,
+        "levels": per_level,
+        "rows": rows_out,
+        "notes": notes,
+    }

@@ -1,0 +1,203 @@
+"""Figures that need only the service, the database and the in-memory broker.
+
+Duplicate storm: exactly-once is a count (broker placements for one preview), and its
+cost is the time until every caller has an answer against one uncontended execute.
+Throughput: executes per second against bare INSERT+COMMIT round trips at the same
+concurrency, so the ratio reads "one execute costs about N database round trips".
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from bench.context import ACCOUNT, BenchContext
+from bench.memory_broker import BenchBroker
+from bench.stats import Summary, rounded, sample
+from brokers.errors import TradeError
+from db.models import TradeEvent, TradeOrder
+from services.trade_execution import TradeExecutionService
+
+STORM_CALLERS = 100
+CONCURRENCY = (1, 4, 16)
+
+
+def _preview(service: TradeExecutionService) -> str:
+    return service.preview_trade(ACCOUNT, "AAPL", "BUY", Decimal("1"), "Limit", Decimal("100.00")).preview_id
+
+
+def _storm_once(service: TradeExecutionService, callers: int) -> dict[str, Any]:
+    preview_id = _preview(service)
+    start_gate = threading.Barrier(callers + 1)
+    outcomes: list[str] = []
+    finished: list[float] = []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        start_gate.wait()
+        try:
+            service.execute_trade(preview_id)
+            outcome = "ORDER"
+        except TradeError as exc:
+            outcome = exc.code.value
+        done = time.perf_counter()
+        with lock:
+            outcomes.append(outcome)
+            finished.append(done)
+
+    threads = [threading.Thread(target=caller, name=f"storm-{i}") for i in range(callers)]
+    for thread in threads:
+        thread.start()
+    start_gate.wait()
+    released = time.perf_counter()
+    for thread in threads:
+        thread.join(timeout=120)
+    with service.store.session_factory() as session:
+        rows = session.execute(
+            select(func.count()).select_from(TradeOrder).where(TradeOrder.preview_id == uuid.UUID(preview_id))
+        ).scalar_one()
+        events = dict(
+            session.execute(
+                select(TradeEvent.event_type, func.count())
+                .where(TradeEvent.preview_id == uuid.UUID(preview_id))
+                .group_by(TradeEvent.event_type)
+            ).tuples().all()
+        )
+    return {
+        "answers": Counter(outcomes),
+        "answered": len(outcomes),
+        "order_rows": rows,
+        "events": events,
+        "seconds": max(finished) - released if finished else float("nan"),
+    }
+
+
+def duplicate_storm(ctx: BenchContext) -> dict[str, Any]:
+    """100 concurrent execute_trade on one preview: broker placements must be exactly 1 every time."""
+    ctx.truncate()
+    storms = ctx.n(1, 5)
+    broker = BenchBroker((ACCOUNT,))
+    with ctx.service([broker]) as service:
+        single = Summary.of(sample(lambda: service.execute_trade(_preview(service)), ctx.n(5, 20)))
+        results = []
+        for _ in range(storms):
+            before = broker.place_calls
+            result = _storm_once(service, STORM_CALLERS)
+            result["placed"] = broker.place_calls - before
+            results.append(result)
+    storm_ms = Summary.of([r["seconds"] for r in results])
+    answers: Counter[str] = Counter()
+    for r in results:
+        answers.update(r["answers"])
+    return {
+        "title": f"Duplicate storm: {STORM_CALLERS} concurrent execute_trade on one preview",
+        "measured": True,
+        "callers": STORM_CALLERS,
+        "storms": storms,
+        "broker_orders_placed_max": max(r["placed"] for r in results),
+        "broker_orders_placed_per_storm": [r["placed"] for r in results],
+        "order_rows_per_storm": [r["order_rows"] for r in results],
+        "callers_answered_min": min(r["answered"] for r in results),
+        "answers": dict(answers),
+        "audit_events_last_storm": results[-1]["events"],
+        "time_all_answered": {"storm": storm_ms.as_json(), "single_execute": single.as_json(),
+                              "ratio_p50": rounded(storm_ms.p50_ms / single.p50_ms)},
+        "rows": [
+            {"metric": "broker orders placed per storm (must be 1)",
+             "value": max(r["placed"] for r in results), "baseline": 1, "ratio": None},
+            {"metric": "callers answered (of 100)", "value": min(r["answered"] for r in results),
+             "baseline": STORM_CALLERS, "ratio": None},
+            {"metric": "time until all answered (p50, ms) vs one uncontended execute",
+             "value": round(storm_ms.p50_ms, 1), "baseline": round(single.p50_ms, 1),
+             "ratio": rounded(storm_ms.p50_ms / single.p50_ms)},
+        ],
+    }
+
+
+def _run_parallel(callers: int, work: list[Any], action: Any) -> float:
+    """Wall seconds for `callers` threads to drain `work` through `action`."""
+    pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for item in work:
+        pending.put(item)
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                item = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                action(item)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=drain) for _ in range(callers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{len(errors)} call(s) failed, first: {errors[0]!r}")
+    return elapsed
+
+
+def throughput(ctx: BenchContext) -> dict[str, Any]:
+    """Executes/s over distinct previews at 1, 4, 16 callers vs bare INSERT+COMMIT at the same concurrency."""
+    ctx.truncate()
+    with ctx.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_round_trip (id uuid PRIMARY KEY, payload jsonb)"))
+
+    def insert_commit(_item: Any) -> None:
+        with ctx.engine.begin() as conn:
+            conn.execute(text("INSERT INTO bench_round_trip (id, payload) VALUES (:id, '{}'::jsonb)"),
+                         {"id": uuid.uuid4()})
+
+    per_round = ctx.n(20, 100)
+    rounds = ctx.n(2, 4)
+    levels: list[dict[str, Any]] = []
+    with ctx.service() as service:
+        for callers in CONCURRENCY:
+            service_s = baseline_s = 0.0
+            statements = commits = 0
+            for _ in range(rounds):
+                previews = [_preview(service) for _ in range(per_round)]
+                baseline_s += _run_parallel(callers, list(range(per_round)), insert_commit)
+                ctx.counter.reset()
+                service_s += _run_parallel(callers, previews, service.execute_trade)
+                statements += ctx.counter.statements
+                commits += ctx.counter.commits
+            total = per_round * rounds
+            levels.append({
+                "callers": callers, "executes": total,
+                "executes_per_s": round(total / service_s, 1),
+                "insert_commits_per_s": round(total / baseline_s, 1),
+                "ratio": rounded(service_s / baseline_s),
+                "statements_per_execute": round(statements / total, 2),
+                "commits_per_execute": round(commits / total, 2),
+            })
+    return {
+        "title": "Throughput: execute_trade over distinct previews (in-memory broker)",
+        "measured": True,
+        "baseline": "bare INSERT+COMMIT round trips, same count and concurrency, interleaved in rounds",
+        "levels": levels,
+        "rows": [
+            {"metric": f"{lv['callers']} caller(s): executes/s vs INSERT+COMMIT/s (ratio = round trips per execute)",
+             "value": lv["executes_per_s"], "baseline": lv["insert_commits_per_s"], "ratio": lv["ratio"]}
+            for lv in levels
+        ] + [
+            {"metric": "SQL statements / commits per execute (count)",
+             "value": levels[0]["statements_per_execute"], "baseline": levels[0]["commits_per_execute"],
+             "ratio": None},
+        ],
+    }
