@@ -121,10 +121,11 @@ class Session(asyncio.Protocol):
 
     def handle(self, fields: list[str]) -> None:
         msg_id = int(fields[0])
-        self.gw.record(self.client_id if self.client_id is not None else -1, msg_id, fields)
         if msg_id == 71:
+            self.gw.record(int(fields[2]), msg_id, fields)
             self._start_api(fields)
             return
+        self.gw.record(self.client_id if self.client_id is not None else -1, msg_id, fields)
         if self.client_id is None:
             return
         handler = _HANDLERS.get(msg_id)

@@ -224,3 +224,11 @@ def test_async_client_and_its_timeout_kwarg(api: SdkApi) -> None:
     body, error = asyncio.run(scenario())
     assert body[0]["cash"] == 100000.0
     assert isinstance(error, asyncio.TimeoutError)
+
+
+def test_urllib3_retry_warning_logs_the_secret(api: SdkApi, caplog: pytest.LogCaptureFixture) -> None:
+    """SDK quirk: urllib3 logs the full URL (userSecret included) when it retries a GET."""
+    api.sim.inject_fault("GET", "/balances$", drop=True)
+    with caplog.at_level("WARNING", logger="urllib3.connectionpool"):
+        api.balance()
+    assert "userSecret=demo-secret" in caplog.text
