@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,6 +133,12 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that vanish mid-request (timeouts, resets) are normal here, not errors."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        log.exception("SnapTrade simulator: error while serving a request")
+
     def close_connections(self) -> None:
         with self.connections_lock:
             conns = list(self.connections)
@@ -174,7 +181,14 @@ class SnapTradeHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ core
     def _handle(self) -> None:
         app = self.server.app
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            self._send(411, error_body(411, "A valid Content-Length is required", CODE_VALIDATION), {})
+            return
         raw = self.rfile.read(length) if length > 0 else b""
         parts = urlsplit(self.path)
         path, raw_query = parts.path, parts.query

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
@@ -117,3 +118,15 @@ def test_unknown_endpoint_is_404_json(api: SdkApi) -> None:
     status, body = raw_request(api.sim, "GET", "/no/such/thing")
     assert status == 404
     assert body["status_code"] == 404
+
+
+def test_invalid_json_body_is_400(api: SdkApi) -> None:
+    request = urllib.request.Request(
+        f"{api.sim.base_url}/trade/place?userId=demo-user", data=b"{not json", method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 400
+    assert json.loads(info.value.read())["detail"] == "Request body is not valid JSON"
+    assert api.sim.placed_order_count == 0
