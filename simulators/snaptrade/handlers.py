@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .auth import bad_user, check_request
 from .errors import CODE_INTERNAL, CODE_VALIDATION, ApiError, bad_request, error_body
-from .faults import Fault, FaultQueue, RequestLog, default_fault_body
+from .faults import Fault, FaultQueue, LoggedRequest, RequestLog, default_fault_body
 from .models import iso
 from .trading import SimBroker
 
@@ -217,7 +217,7 @@ class SnapTradeHandler(BaseHTTPRequestHandler):
         app.log.finish(entry, status, fault=False)  # before answering: the client may look at once
         self._send(status, payload, {})
 
-    def _finish_fault(self, fault: Fault, entry: Any, real: tuple[int, Any] | None) -> None:
+    def _finish_fault(self, fault: Fault, entry: LoggedRequest, real: tuple[int, Any] | None) -> None:
         app = self.server.app
         if fault.hang_seconds:
             app.stopping.wait(fault.hang_seconds)
