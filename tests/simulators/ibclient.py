@@ -33,35 +33,37 @@ async def connect(sim: IBGatewaySimulator, client_id: int = 1, timeout: float = 
 
 
 async def until(ib: IB, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Wait for incoming messages until ``predicate`` holds."""
+    """Wait for incoming messages (or a disconnect) until ``predicate`` holds.
+
+    The wake-up handler is attached synchronously right after the check, so an update that
+    lands between the check and the wait cannot be missed.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise AssertionError(f"timed out waiting for {what or predicate}")
+        woken: asyncio.Future[None] = loop.create_future()
+        wake = _waker(woken)
+        ib.updateEvent += wake
+        ib.disconnectedEvent += wake
         try:
-            await asyncio.wait_for(_next_update(ib), remaining)
-        except asyncio.TimeoutError:
+            await asyncio.wait_for(woken, remaining)
+        except TimeoutError:
             pass
+        finally:
+            ib.updateEvent -= wake
+            ib.disconnectedEvent -= wake
 
 
-async def _next_update(ib: IB) -> None:
-    await ib.updateEvent
+def _waker(woken: asyncio.Future[None]) -> Callable[..., None]:
+    def wake(*_args: Any) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    return wake
 
 
 async def until_disconnected(ib: IB, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while ib.isConnected():
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise AssertionError("client still connected")
-        try:
-            await asyncio.wait_for(_next_disconnect(ib), remaining)
-        except asyncio.TimeoutError:
-            pass
-
-
-async def _next_disconnect(ib: IB) -> None:
-    await ib.disconnectedEvent
+    await until(ib, lambda: not ib.isConnected(), timeout, what="disconnect")

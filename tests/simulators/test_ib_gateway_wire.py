@@ -23,7 +23,7 @@ VERSIONS = [157, 158, 159, 160, 162, 163, 164, 166, 169, 170, 173, 176, 177, 178
 class Recorder:
     """Stands in for ib_async's Wrapper: records every callback the decoder makes."""
 
-    defaultTimezone = dt.timezone.utc
+    defaultTimezone = dt.UTC
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
@@ -143,7 +143,7 @@ def test_execution_and_commission_decode(version: int, book: InstrumentBook) -> 
     assert (ex.execId, ex.side, ex.shares, ex.price, ex.permId, ex.clientId, ex.orderId, ex.orderRef) == (
         "0001.0002.01.01", "BOT", 40.0, 189.5, 123456, 3, 7, "ref-7",
     )
-    assert ex.time == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)
+    assert ex.time == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
     name, (report,) = decode(version, encode.commission_report(execution))
     assert name == "commissionReport" and report.execId == "0001.0002.01.01" and report.commission == 1.0
 
