@@ -1,0 +1,319 @@
+"""`tradeexec`: the demo, the MCP server, schema migrations, health checks, reconciliation, simulators.
+
+Human-readable tables and progress go to the terminal (progress on stderr); `--json`
+prints one JSON document on stdout for scripts. Exit codes: 0 ok, 1 a check or
+operation failed, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from brokers.errors import TradeError
+from settings import Settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="tradeexec", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Trade execution on Interactive Brokers and SnapTrade: preview, confirm, execute exactly once.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema (the Alembic branch 'trade_execution').")
+sim_app = typer.Typer(no_args_is_help=True, help="Run a broker simulator in the foreground (Ctrl-C stops it).")
+app.add_typer(db_app, name="db")
+app.add_typer(sim_app, name="sim")
+
+out = Console()
+err = Console(stderr=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
+
+
+class TransportChoice(StrEnum):
+    STDIO = "stdio"
+    HTTP = "http"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and .env; a bad value stops here, naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for problem in exc.errors(include_url=False, include_input=False):
+            name = ".".join(str(part) for part in problem["loc"]).upper()
+            err.print(f"[red]configuration error[/red] {name}: {problem['msg']}")
+        raise typer.Exit(2) from None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def progress(message: str) -> Iterator[None]:
+    """A spinner on stderr for anything that may take a while (it disappears when done)."""
+    with err.status(message, spinner="dots"):
+        yield
+
+
+def emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Structured errors become one clear line and exit 1, never a stack trace."""
+    try:
+        return action()
+    except TradeError as exc:
+        raise fail(f"{exc.code.value}: {exc.message}") from None
+
+
+def database_url_for(settings: Settings) -> str:
+    from db.engine import database_url
+
+    with progress("starting the embedded PostgreSQL" if settings.database_url is None else "connecting"):
+        return database_url(settings)
+
+
+# --- demo, MCP, bench ----------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="Keep the demo database directory and leave its server running.")] = False,
+) -> None:
+    """Embedded PostgreSQL, both simulators and the whole flow on one IBKR and one SnapTrade paper account."""
+    import cli_demo
+
+    raise typer.Exit(cli_demo.run(out, err, keep=keep))
+
+
+@app.command()
+def mcp(
+    transport: Annotated[TransportChoice, typer.Option(help="stdio for a local client, http for a network one.")] = (
+        TransportChoice.STDIO
+    ),
+    host: Annotated[str, typer.Option(help="HTTP bind address; anything but loopback needs MCP_AUTH_TOKEN.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="HTTP port (0 picks a free one).")] = 8000,
+) -> None:
+    """Serve the trade tools over MCP (stdio by default, or streamable HTTP)."""
+    from mcp_tools.auth import AuthConfigurationError
+    from mcp_tools.server import serve
+
+    settings = load_settings()
+    try:
+        serve(settings, transport.value, host=host, port=port)
+    except AuthConfigurationError as exc:
+        raise fail(str(exc), 2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Small N and 10^4 rows only (about a minute).")] = False,
+    only: Annotated[str, typer.Option(help="Comma-separated figure names.")] = "",
+    json_output: JsonOption = False,
+) -> None:
+    """Benchmarks (not tests): ratios and counts against baselines measured in the same run."""
+    try:
+        import bench as benchmarks
+    except ImportError:
+        benchmarks = None  # type: ignore[assignment]
+    run_all = getattr(benchmarks, "run_all", None)
+    if run_all is None:
+        raise fail("benchmarks are not available in this build (bench.run_all is missing)")
+    selected = [name.strip() for name in only.split(",") if name.strip()] or None
+    try:
+        result = run_all(quick=quick, only=selected)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    if json_output:
+        emit_json(result)
+    else:
+        from bench.report import render
+
+        render(result, out)
+
+
+# --- database ------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "trade_execution@head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from db import migrate
+
+    url = database_url_for(load_settings())
+    with progress(f"upgrading to {revision}"):
+        guarded(lambda: migrate.upgrade(url, revision))
+    out.print(f"database schema at [bold]{migrate.current_revision(url)}[/bold]")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. te0001, or 'base' to drop everything.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask (downgrades drop columns and data).")] = False,
+) -> None:
+    """Revert migrations down to REVISION. Destructive: asks first unless --yes."""
+    from db import migrate
+
+    if not yes and not typer.confirm(f"Downgrade to {revision}? Columns and data above it are dropped.",
+                                     default=False, err=True):
+        raise fail("not confirmed; nothing changed", 1)
+    url = database_url_for(load_settings())
+    with progress(f"downgrading to {revision}"):
+        guarded(lambda: migrate.downgrade(url, revision))
+    out.print(f"database schema at [bold]{migrate.current_revision(url) or 'base'}[/bold]")
+
+
+@db_app.command("current")
+def db_current(json_output: JsonOption = False) -> None:
+    """Show the applied revision and the one this version needs (exit 1 when they differ)."""
+    from db import migrate
+    from mcp_tools.runtime import schema_head
+
+    url = database_url_for(load_settings())
+    current = guarded(lambda: _or_unavailable(lambda: migrate.current_revision(url)))
+    head = schema_head()
+    if json_output:
+        emit_json({"current": current, "head": head, "up_to_date": current == head})
+    else:
+        state = "[green]up to date[/green]" if current == head else "[yellow]run `tradeexec db upgrade`[/yellow]"
+        out.print(f"current {current or 'none'}, head {head}: {state}")
+    if current != head:
+        raise typer.Exit(1)
+
+
+@db_app.command("stamp")
+def db_stamp(revision: Annotated[str, typer.Argument(help="Revision to record, e.g. te0001.")]) -> None:
+    """Record REVISION as applied without running it (an existing SnapTrade-era schema stamps te0001)."""
+    from db import migrate
+
+    url = database_url_for(load_settings())
+    guarded(lambda: _or_unavailable(lambda: migrate.stamp(url, revision)))
+    out.print(f"database schema stamped at [bold]{revision}[/bold]; now run `tradeexec db upgrade`")
+
+
+def _or_unavailable(action: Callable[[], T]) -> T:
+    from sqlalchemy.exc import OperationalError
+
+    from brokers.errors import ErrorCode
+
+    try:
+        return action()
+    except OperationalError:
+        raise TradeError(ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable") from None
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+@app.command()
+def healthcheck(
+    json_output: JsonOption = False,
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for each broker.")] = 15.0,
+) -> None:
+    """Check the database and every configured broker; exit 1 with a clear message when one is down."""
+    from mcp_tools.health import health_checks
+
+    settings = load_settings()
+    with progress("checking the database and the brokers"):
+        checks = health_checks(settings, timeout)
+    healthy = all(c["status"] != "down" for c in checks)
+    if json_output:
+        emit_json({"healthy": healthy, "checks": checks})
+    else:
+        table = Table(title="tradeexec health")
+        for column in ("component", "status", "detail"):
+            table.add_column(column)
+        colors = {"ok": "green", "down": "red", "warning": "yellow"}
+        for check in checks:
+            color = colors.get(check["status"], "white")
+            table.add_row(check["component"], f"[{color}]{check['status']}[/{color}]", check["detail"])
+        out.print(table)
+    if not healthy:
+        down = ", ".join(c["component"] for c in checks if c["status"] == "down")
+        raise fail(f"unhealthy: {down}")
+
+
+@app.command()
+def reconcile(json_output: JsonOption = False) -> None:
+    """Settle orders left SUBMITTING/UNKNOWN by asking the brokers (exit 2 while some stay unknown)."""
+    from mcp_tools.runtime import prepare_database
+    from services.wiring import build_service
+
+    settings = load_settings()
+    with progress("connecting to the database and the brokers"):
+        guarded(lambda: prepare_database(settings))
+        service = guarded(lambda: build_service(settings, reconcile_on_start=False))
+    try:
+        with progress("reconciling orders with the brokers"):
+            report = guarded(service.reconcile)
+    finally:
+        service.close()
+    if json_output:
+        emit_json(report.as_json())
+    else:
+        table = Table(title=f"reconciliation: {report.examined} order(s) examined")
+        table.add_column("order")
+        table.add_column("outcome")
+        for order_id, status in report.settled.items():
+            table.add_row(order_id, f"settled: {status}")
+        for order_id in report.failed:
+            table.add_row(order_id, "[red]FAILED (not found at the broker)[/red]")
+        for order_id in report.still_unknown:
+            table.add_row(order_id, "[yellow]still unknown: run again later[/yellow]")
+        for problem in report.errors:
+            table.add_row(str(problem.get("order_id", "-")), f"[red]{problem.get('message', problem)}[/red]")
+        out.print(table)
+    if report.errors:
+        raise typer.Exit(1)
+    if report.still_unknown:
+        raise typer.Exit(2)
+
+
+# --- simulators ----------------------------------------------------------------------------
+
+
+@sim_app.command("ib-gateway")
+def sim_ib_gateway(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TWS API port (4002 = paper gateway).")] = 4002,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    accounts: Annotated[str, typer.Option(help="Comma-separated paper account ids.")] = "DU1234567",
+) -> None:
+    """IB Gateway simulator speaking the TWS API socket protocol."""
+    from simulators.ib_gateway.cli import main as run_gateway
+
+    raise typer.Exit(run_gateway(["--host", host, "--port", str(port), "--accounts", accounts]))
+
+
+@sim_app.command("snaptrade")
+def sim_snaptrade(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="HTTP port (0 picks a free one).")] = 8765,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+) -> None:
+    """SnapTrade API simulator, seeded with demo accounts; prints the settings to connect with."""
+    from simulators.snaptrade import serve as run_snaptrade
+
+    run_snaptrade(port=port, host=host)
+
+
+def main() -> None:
+    app(prog_name="tradeexec")
+
+
+if __name__ == "__main__":
+    main()

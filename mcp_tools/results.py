@@ -1,0 +1,67 @@
+"""Tool results: JSON objects on success, `{error_code, message, details}` tool errors on failure.
+
+Everything that leaves a tool passes through `ok` or `failure`, so one place decides that no
+stack trace and no configured secret can reach the LLM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from mcp_types import CallToolResult, TextContent
+
+from brokers.errors import ErrorCode, TradeError
+
+log = logging.getLogger(__name__)
+
+REDACTED = "***"
+MIN_SECRET_LENGTH = 4
+"""Shorter values would redact ordinary words; secrets that short are refused elsewhere anyway."""
+
+
+class Redactor:
+    """Replaces known secret values (credentials, tokens, the database password) wherever they appear."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets: list[str] = []
+        self.add(*secrets)
+
+    def add(self, *secrets: str | None) -> None:
+        for secret in secrets:
+            if secret and len(secret) >= MIN_SECRET_LENGTH and secret not in self._secrets:
+                self._secrets.append(secret)
+        self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+def _dump(payload: dict[str, Any], redact: Redactor) -> tuple[str, dict[str, Any]]:
+    text = redact(json.dumps(payload, default=str, ensure_ascii=False))
+    return text, json.loads(text)
+
+
+def ok(payload: dict[str, Any], redact: Redactor) -> CallToolResult:
+    text, data = _dump(payload, redact)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def failure(error: TradeError, redact: Redactor) -> CallToolResult:
+    text, data = _dump(error.to_dict(), redact)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data, is_error=True)
+
+
+def validation_error(message: str, **details: Any) -> TradeError:
+    return TradeError(ErrorCode.VALIDATION_ERROR, message, details)
+
+
+def internal_error(tool: str, exc: BaseException) -> TradeError:
+    """An unexpected exception: logged in full on the server, a generic message for the client."""
+    log.error("tool %s failed unexpectedly", tool, exc_info=exc)
+    return TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the server log", {"tool": tool})

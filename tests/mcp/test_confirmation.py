@@ -1,0 +1,125 @@
+"""EXECUTE_CONFIRMATION: the human confirms through elicitation; declining places nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp_types import ElicitRequestParams, ElicitResult
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from brokers.errors import ErrorCode
+from db.models import TradeEvent, TradePreview
+from tests.mcp.conftest import ServerFactory, payload, tool_error
+from tests.mcp.test_tools import MODES, call, preview, run
+from tests.support.memory_broker import MemoryBroker
+
+
+class Human:
+    """An elicitation callback that records what it was shown and answers as told."""
+
+    def __init__(self, action: str = "accept", confirm: bool = True) -> None:
+        self.action = action
+        self.confirm = confirm
+        self.asked: list[str] = []
+
+    async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
+        self.asked.append(params.message)
+        if self.action == "accept":
+            return ElicitResult(action="accept", content={"confirm": self.confirm})
+        return ElicitResult(action=self.action)  # type: ignore[arg-type]
+
+
+def execute_after_preview(server: Any, mode: str, human: Human | None) -> tuple[dict[str, Any], Any]:
+    async def scenario(client: Client) -> tuple[dict[str, Any], Any]:
+        shown = await preview(client)
+        return shown, await call(client, "execute_trade", preview_id=shown["preview_id"])
+
+    options = {"elicitation_callback": human} if human is not None else {}
+    return run(server, scenario, mode, **options)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_accepting_the_prompt_places_the_order(make_server: ServerFactory, ibkr: MemoryBroker, mode: str) -> None:
+    human = Human()
+    shown, result = execute_after_preview(make_server(), mode, human)
+    assert payload(result)["status"] == "EXECUTED"
+    assert ibkr.place_calls == 1
+    assert len(human.asked) == 1
+    assert shown["summary"] in human.asked[0] and shown["preview_id"] in human.asked[0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("action", "confirm"), [("decline", True), ("cancel", True), ("accept", False)])
+def test_declining_places_nothing_and_keeps_the_preview(
+    make_server: ServerFactory, ibkr: MemoryBroker, session_factory: sessionmaker[Session],
+    mode: str, action: str, confirm: bool,
+) -> None:
+    shown, result = execute_after_preview(make_server(), mode, Human(action, confirm))
+    answer = payload(result)
+    assert not result.is_error
+    assert answer["placed"] is False and answer["status"] == "NOT_CONFIRMED"
+    assert ibkr.place_calls == 0
+    with session_factory() as session:
+        row = session.get(TradePreview, uuid.UUID(shown["preview_id"]))
+        assert row is not None and row.status == "ACTIVE"
+        events = session.execute(select(TradeEvent.event_type).where(TradeEvent.preview_id == row.id)).scalars()
+        assert "EXECUTE_DECLINED" in list(events)
+
+
+def test_the_prompt_says_when_the_order_would_only_be_simulated(make_server: ServerFactory) -> None:
+    human = Human()
+    _shown, result = execute_after_preview(make_server(ORDERS_ENABLED=False), "legacy", human)
+    assert payload(result)["simulated"] is True
+    assert "SIMULATED" in human.asked[0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_auto_without_elicitation_support_relies_on_the_llm(
+    make_server: ServerFactory, ibkr: MemoryBroker, mode: str
+) -> None:
+    _shown, result = execute_after_preview(make_server(EXECUTE_CONFIRMATION="auto"), mode, None)
+    assert payload(result)["status"] == "EXECUTED"
+    assert ibkr.place_calls == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_always_refuses_when_the_client_cannot_ask(make_server: ServerFactory, ibkr: MemoryBroker, mode: str) -> None:
+    _shown, result = execute_after_preview(make_server(EXECUTE_CONFIRMATION="always"), mode, None)
+    error = tool_error(result)
+    assert error["error_code"] == ErrorCode.TRADING_DISABLED
+    assert error["details"]["reason"] == "confirmation_unavailable"
+    assert ibkr.place_calls == 0
+
+
+def test_always_asks_when_it_can(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    human = Human()
+    _shown, result = execute_after_preview(make_server(EXECUTE_CONFIRMATION="always"), "auto", human)
+    assert payload(result)["status"] == "EXECUTED" and len(human.asked) == 1
+
+
+def test_never_does_not_ask(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    human = Human(action="decline")
+    _shown, result = execute_after_preview(make_server(EXECUTE_CONFIRMATION="never"), "legacy", human)
+    assert payload(result)["status"] == "EXECUTED" and human.asked == []
+
+
+def test_no_prompt_for_a_preview_that_cannot_execute(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    human = Human()
+    server = make_server()
+
+    async def scenario(client: Client) -> list[Any]:
+        shown = await preview(client)
+        first = await call(client, "execute_trade", preview_id=shown["preview_id"])
+        again = await call(client, "execute_trade", preview_id=shown["preview_id"])
+        unknown = await call(client, "execute_trade", preview_id=str(uuid.uuid4()))
+        return [first, again, unknown]
+
+    first, again, unknown = run(server, scenario, "legacy", elicitation_callback=human)
+    assert payload(first)["status"] == "EXECUTED"
+    assert tool_error(again)["error_code"] == ErrorCode.ALREADY_EXECUTED
+    assert tool_error(unknown)["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
+    assert len(human.asked) == 1 and ibkr.place_calls == 1
