@@ -63,7 +63,7 @@ def run_all(quick: bool = False, only: list[str] | None = None, database_url: st
                     results[name] = figures[name](ctx)
                 except Exception as exc:
                     log.exception("figure %s failed", name)
-                    results[name] = {"measured": False, "reason": f"failed: {type(exc).__name__}: {exc}"}
+                    results[name] = {"measured": False, "reason": f"failed: {type(exc).__name__}: {str(exc)[:300]}"}
                 results[name]["figure_seconds"] = round(time.perf_counter() - figure_start, 1)
         finally:
             ctx.close()

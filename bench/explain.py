@@ -22,7 +22,7 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def explain(engine: Engine, statement: str, parameters: Any) -> dict[str, Any]:
-    """Plan summary for one statement: index use, seq scans, and rows read from trade_orders."""
+    """Plan summary for one statement: index use, seq scans, and rows read per table."""
     with engine.connect() as conn:
         raw = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters).scalar_one()
         conn.rollback()  # EXPLAIN ANALYZE runs the statement; SELECT ... FOR UPDATE must not keep locks
@@ -30,7 +30,7 @@ def explain(engine: Engine, statement: str, parameters: Any) -> dict[str, Any]:
     root = document[0]["Plan"]
     scans: list[str] = []
     seq_scans: list[str] = []
-    rows_read = 0
+    rows_read: dict[str, int] = {}
     for node in _nodes(root):
         kind = node.get("Node Type", "")
         if kind not in SCAN_NODES:
@@ -41,15 +41,17 @@ def explain(engine: Engine, statement: str, parameters: Any) -> dict[str, Any]:
         if kind == "Seq Scan" and relation:
             seq_scans.append(relation)
         # a Bitmap Index Scan has no relation; the heap node above it reports the rows read
-        if relation == "trade_orders":
+        if relation:
             loops = int(node.get("Actual Loops", 1))
             removed = int(node.get("Rows Removed by Filter", 0)) + int(node.get("Rows Removed by Index Recheck", 0))
-            rows_read += (int(node.get("Actual Rows", 0)) + removed) * loops  # both are per-loop averages
+            read = (int(node.get("Actual Rows", 0)) + removed) * loops  # both are per-loop averages
+            rows_read[relation] = rows_read.get(relation, 0) + read
     return {
         "scans": scans,
         "seq_scans": seq_scans,
         "uses_index": bool(scans) and not any(r == "trade_orders" for r in seq_scans),
-        "trade_orders_rows_read": rows_read,
+        "rows_read": rows_read,
+        "rows_read_total": sum(rows_read.values()),
         "rows_returned": int(root.get("Actual Rows", 0)),
         "shared_buffers_hit_read": int(root.get("Shared Hit Blocks", 0)) + int(root.get("Shared Read Blocks", 0)),
     }

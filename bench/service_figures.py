@@ -63,13 +63,14 @@ def _storm_once(service: TradeExecutionService, callers: int) -> dict[str, Any]:
         rows = session.execute(
             select(func.count()).select_from(TradeOrder).where(TradeOrder.preview_id == uuid.UUID(preview_id))
         ).scalar_one()
-        events = dict(
-            session.execute(
+        events = {
+            event_type: count
+            for event_type, count in session.execute(
                 select(TradeEvent.event_type, func.count())
                 .where(TradeEvent.preview_id == uuid.UUID(preview_id))
                 .group_by(TradeEvent.event_type)
-            ).tuples().all()
-        )
+            )
+        }
     return {
         "answers": Counter(outcomes),
         "answered": len(outcomes),
@@ -152,6 +153,26 @@ def _run_parallel(callers: int, work: list[Any], action: Any) -> float:
     return elapsed
 
 
+def _statement_trace(ctx: BenchContext, service: TradeExecutionService) -> list[str]:
+    """The SQL one execute sends, abbreviated: evidence of what each execute costs in round trips."""
+    preview_id = _preview(service)
+    ctx.counter.reset()
+    ctx.counter.record = True
+    try:
+        service.execute_trade(preview_id)
+    finally:
+        ctx.counter.record = False
+    return [_abbreviate(statement) for statement, _ in ctx.counter.recorded]
+
+
+def _abbreviate(statement: str) -> str:
+    words = statement.split()
+    verb = words[0].upper() if words else "?"
+    table = next((w for w in words if w.startswith("trade_")), "")
+    tail = " FOR UPDATE" if "FOR UPDATE" in statement else ""
+    return f"{verb} {table.split('.')[0]}{tail}".strip()
+
+
 def throughput(ctx: BenchContext) -> dict[str, Any]:
     """Executes/s over distinct previews at 1, 4, 16 callers vs bare INSERT+COMMIT at the same concurrency."""
     ctx.truncate()
@@ -186,11 +207,14 @@ def throughput(ctx: BenchContext) -> dict[str, Any]:
                 "statements_per_execute": round(statements / total, 2),
                 "commits_per_execute": round(commits / total, 2),
             })
+        trace = _statement_trace(ctx, service)
     return {
         "title": "Throughput: execute_trade over distinct previews (in-memory broker)",
         "measured": True,
         "baseline": "bare INSERT+COMMIT round trips, same count and concurrency, interleaved in rounds",
         "levels": levels,
+        "one_execute_statements": trace,
+        "notes": ["statements of one execute_trade: " + " | ".join(trace)],
         "rows": [
             {"metric": f"{lv['callers']} caller(s): executes/s vs INSERT+COMMIT/s (ratio = round trips per execute)",
              "value": lv["executes_per_s"], "baseline": lv["insert_commits_per_s"], "ratio": lv["ratio"]}

@@ -1,0 +1,47 @@
+"""Smoke-run the DB-bound bench figures: the counts must hold; timings are never asserted.
+
+The bench creates its own throw-away database on the test database's server, so the
+shared test database is left untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import DB_FIGURES, run_all
+from bench.report import render
+
+
+def test_quick_db_figures(database_url: str) -> None:
+    result = run_all(quick=True, only=list(DB_FIGURES), database_url=database_url)
+
+    assert set(result) == {"meta", "figures"}
+    assert result["meta"]["mode"] == "quick"
+    figures: dict[str, Any] = result["figures"]
+    assert list(figures) == list(DB_FIGURES)
+    for name, figure in figures.items():
+        assert figure["measured"], (name, figure.get("reason"))
+        assert figure["rows"], name
+        for row in figure["rows"]:
+            assert {"metric", "value", "baseline", "ratio"} <= set(row), (name, row)
+
+    storm = figures["storm"]
+    assert storm["broker_orders_placed_max"] == 1
+    assert storm["broker_orders_placed_per_storm"] == [1] * storm["storms"]
+    assert storm["order_rows_per_storm"] == [1] * storm["storms"]
+    assert storm["callers_answered_min"] == storm["callers"] == 100
+    assert storm["answers"] == {"ORDER": storm["storms"], "ALREADY_EXECUTED": 99 * storm["storms"]}
+
+    throughput = figures["throughput"]
+    assert [level["callers"] for level in throughput["levels"]] == [1, 4, 16]
+    for level in throughput["levels"]:
+        assert level["executes"] > 0 and level["executes_per_s"] > 0 and level["ratio"] is not None
+        assert level["commits_per_execute"] >= 1
+
+    scale = figures["scale"]
+    assert [level["rows"] for level in scale["levels"]] == [10_000]
+    calls = scale["levels"][0]["calls"]
+    assert calls["reconciliation scan"]["plan"]["uses_index"]
+    assert calls["get_orders(account)"]["plan"]["uses_index"]
+
+    render(result)  # the table renders without error
