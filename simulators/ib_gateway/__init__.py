@@ -4,8 +4,9 @@ Standalone by design (imports nothing from the rest of tradeexec) so demos, test
 benchmarks can run a "gateway" without IBKR software or credentials.
 """
 
+from .accounts import AccountSnapshot, PositionSnapshot
 from .orders import ExecutionSnapshot, OrderSnapshot
-from .server import AccountSnapshot, IBGatewaySimulator, PositionSnapshot
+from .server import IBGatewaySimulator
 
 __all__ = [
     "AccountSnapshot",

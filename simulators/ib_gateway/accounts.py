@@ -220,16 +220,47 @@ LEDGER_TAGS = frozenset(
 )
 
 
-def summary_values(account: Account, tags: str) -> list[tuple[str, str, str]]:
-    """Filter account values to the tags of a reqAccountSummary; ``$LEDGER`` adds per-currency tags."""
-    wanted = {t.strip() for t in tags.split(",") if t.strip()}
-    ledger = any(t.startswith("$LEDGER") for t in wanted)
-    result = []
-    for tag, value, currency in account.values():
-        if currency == "BASE":
-            continue
-        if (tag in wanted and tag not in LEDGER_TAGS) or (ledger and tag in LEDGER_TAGS):
-            result.append((tag, value, currency))
-    if "Leverage" in wanted:
-        result += [("Leverage", v, c) for t, v, c in account.values() if t == "Leverage-S"]
-    return result
+@dataclass(frozen=True)
+class PositionSnapshot:
+    symbol: str
+    local_symbol: str
+    con_id: int
+    sec_type: str
+    quantity: Decimal
+    avg_cost: Decimal
+    market_value: Decimal
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    account: str
+    cash: Decimal
+    net_liquidation: Decimal
+    equity_with_loan: Decimal
+    buying_power: Decimal
+    available_funds: Decimal
+    excess_liquidity: Decimal
+    init_margin: Decimal
+    maint_margin: Decimal
+    gross_position_value: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    positions: dict[str, PositionSnapshot]
+
+    @classmethod
+    def of(cls, account: Account) -> AccountSnapshot:
+        m = account.metrics()
+        positions = {
+            p.instrument.key: PositionSnapshot(
+                p.instrument.symbol, p.instrument.local_symbol, p.instrument.con_id, p.instrument.sec_type,
+                p.quantity, p.avg_cost, p.market_value(), p.realized_pnl,
+            )
+            for p in account.positions.values()
+            if p.quantity != 0
+        }
+        return cls(
+            account.account_id, m.cash, m.net_liquidation, m.equity_with_loan, m.buying_power,
+            m.available_funds, m.excess_liquidity, m.init_margin, m.maint_margin,
+            m.gross_position_value, m.realized_pnl, m.unrealized_pnl, positions,
+        )

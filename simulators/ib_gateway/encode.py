@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .accounts import Account, Position, mark_price, money
+from .accounts import Position, mark_price, money
 from .instruments import Instrument
 from .orders import ExecutionRecord, OrderRecord
 from .wire import UNSET_DOUBLE_TEXT, fmt_decimal, fmt_optional
@@ -210,10 +210,6 @@ def portfolio(account: str, pos: Position) -> list[str]:
         fmt_decimal(money(pos.market_value())), fmt_decimal(pos.avg_cost),
         fmt_decimal(money(pos.unrealized_pnl())), fmt_decimal(money(pos.realized_pnl)), account,
     ]
-
-
-def account_values(account: Account) -> list[list[str]]:
-    return [["6", "2", tag, value, currency, account.account_id] for tag, value, currency in account.values()]
 
 
 def tick_prices(req_id: int, inst: Instrument, delayed: bool) -> list[list[str]]:

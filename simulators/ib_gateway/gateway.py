@@ -54,8 +54,12 @@ class Gateway:
         self.on_place_order: Callable[[OrderSnapshot], None] | None = None
         self._received: list[tuple[int, int, list[str]]] = []
         self._received_lock = threading.Lock()
-        self._dirty: dict[str, set[int]] = {}
-        self._flush_pending = False
+        self.account_update_interval_ms = 50
+        self._dirty_quantities: dict[str, set[int]] = {}
+        self._dirty_marks: dict[str, set[int]] = {}
+        self._dirty_values: set[str] = set()
+        self._positions_flush_pending = False
+        self._values_flush_pending = False
 
     # -- connections ---------------------------------------------------------
     def record(self, client_id: int, msg_id: int, fields: list[str]) -> None:
@@ -267,7 +271,7 @@ class Gateway:
             session.send(encode.order_status(order))
             if not self.commission_report_first:
                 session.send(encode.commission_report(execution))
-        self._mark_dirty(order.account, order.instrument.con_id)
+        self._mark_dirty(order.account, order.instrument.con_id, quantity_changed=True)
 
     def price_moved(self, inst: Instrument) -> None:
         for session in list(self.sessions.values()):
@@ -276,7 +280,7 @@ class Gateway:
             self._evaluate(order, arriving=False)
         for account in self.broker.accounts.values():
             if inst.con_id in account.positions:
-                self._mark_dirty(account.account_id, inst.con_id)
+                self._mark_dirty(account.account_id, inst.con_id, quantity_changed=False)
 
     def expire_day_orders(self) -> int:
         expiring = [o for o in self.broker.orders if not o.is_done and o.tif in ("DAY", "OPG")]
@@ -285,20 +289,41 @@ class Gateway:
         return len(expiring)
 
     # -- account pushes --------------------------------------------------------
-    def _mark_dirty(self, account: str, con_id: int) -> None:
-        self._dirty.setdefault(account, set()).add(con_id)
-        if not self._flush_pending:
-            self._flush_pending = True
-            if self.loop is not None and self.loop.is_running():
-                self.loop.call_soon(self._flush_accounts)
+    def _mark_dirty(self, account: str, con_id: int, quantity_changed: bool) -> None:
+        dirty = self._dirty_quantities if quantity_changed else self._dirty_marks
+        dirty.setdefault(account, set()).add(con_id)
+        self._dirty_values.add(account)
+        loop = self.loop if self.loop is not None and self.loop.is_running() else None
+        if not self._positions_flush_pending:
+            self._positions_flush_pending = True
+            if loop is not None:
+                loop.call_soon(self._flush_positions)
             else:
-                self._flush_accounts()
+                self._flush_positions()
+        if not self._values_flush_pending:
+            self._values_flush_pending = True
+            if loop is not None:
+                loop.call_later(self.account_update_interval_ms / 1000, self._flush_values)
+            else:
+                self._flush_values()
 
-    def _flush_accounts(self) -> None:
-        """Coalesced so a burst of fills costs one round of account/position messages."""
-        self._flush_pending = False
-        dirty, self._dirty = self._dirty, {}
-        for account_id, con_ids in dirty.items():
+    def _flush_positions(self) -> None:
+        """Positions and portfolio go out once per loop pass, however many fills it held."""
+        self._positions_flush_pending = False
+        quantities, self._dirty_quantities = self._dirty_quantities, {}
+        marks, self._dirty_marks = self._dirty_marks, {}
+        for account_id in quantities.keys() | marks.keys():
             account = self.broker.accounts[account_id]
+            changed = quantities.get(account_id, set())
             for session in list(self.sessions.values()):
-                session.push_account(account, con_ids)
+                session.push_positions(account, changed, marks.get(account_id, set()) - changed)
+
+    def _flush_values(self) -> None:
+        """Account values are batched over a short interval, as TWS batches them (more slowly)."""
+        self._values_flush_pending = False
+        dirty, self._dirty_values = self._dirty_values, set()
+        for account_id in dirty:
+            account = self.broker.accounts[account_id]
+            values = account.values()
+            for session in list(self.sessions.values()):
+                session.push_values(account, values)

@@ -12,11 +12,10 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from .accounts import Account
+from .accounts import AccountSnapshot
 from .gateway import CONNECTIVITY_NOTICES, DROP_WHEN, Gateway
 from .instruments import InstrumentBook, decimal_arg
 from .matching import Broker
@@ -28,52 +27,6 @@ MIN_SERVER_VERSION, MAX_SERVER_VERSION = 157, 178
 _CONTROL_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class PositionSnapshot:
-    symbol: str
-    local_symbol: str
-    con_id: int
-    sec_type: str
-    quantity: Decimal
-    avg_cost: Decimal
-    market_value: Decimal
-    realized_pnl: Decimal
-
-
-@dataclass(frozen=True)
-class AccountSnapshot:
-    account: str
-    cash: Decimal
-    net_liquidation: Decimal
-    equity_with_loan: Decimal
-    buying_power: Decimal
-    available_funds: Decimal
-    excess_liquidity: Decimal
-    init_margin: Decimal
-    maint_margin: Decimal
-    gross_position_value: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    positions: dict[str, PositionSnapshot]
-
-    @classmethod
-    def of(cls, account: Account) -> AccountSnapshot:
-        m = account.metrics()
-        positions = {
-            p.instrument.key: PositionSnapshot(
-                p.instrument.symbol, p.instrument.local_symbol, p.instrument.con_id, p.instrument.sec_type,
-                p.quantity, p.avg_cost, p.market_value(), p.realized_pnl,
-            )
-            for p in account.positions.values()
-            if p.quantity != 0
-        }
-        return cls(
-            account.account_id, m.cash, m.net_liquidation, m.equity_with_loan, m.buying_power,
-            m.available_funds, m.excess_liquidity, m.init_margin, m.maint_margin,
-            m.gross_position_value, m.realized_pnl, m.unrealized_pnl, positions,
-        )
-
-
 class IBGatewaySimulator:
     """An IB Gateway stand-in speaking the TWS socket protocol to unmodified ib_async clients."""
 
@@ -83,8 +36,8 @@ class IBGatewaySimulator:
         port: int = 0,
         server_version: int = MAX_SERVER_VERSION,
         accounts: tuple[str, ...] | list[str] = ("DU1234567",),
-        max_order_quantity: Decimal = Decimal("100000"),
-        starting_cash: Decimal = Decimal("1000000"),
+        max_order_quantity: Decimal | int | str = Decimal("100000"),
+        starting_cash: Decimal | int | str = Decimal("1000000"),
         *,
         farm_notices: bool = True,
         perm_id_start: int | None = None,
@@ -375,6 +328,15 @@ class IBGatewaySimulator:
     @commission_report_first.setter
     def commission_report_first(self, value: bool) -> None:
         self._gw.commission_report_first = bool(value)
+
+    @property
+    def account_update_interval_ms(self) -> int:
+        """How long account values are batched before being pushed (positions go at once)."""
+        return self._gw.account_update_interval_ms
+
+    @account_update_interval_ms.setter
+    def account_update_interval_ms(self, value: int) -> None:
+        self._gw.account_update_interval_ms = int(value)
 
     @property
     def on_place_order(self) -> Callable[[OrderSnapshot], None] | None:

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from typing import cast
 
 from . import encode
-from .accounts import Account, summary_values
+from .accounts import Account
 from .gateway import Gateway
 from .instruments import ContractQuery, Instrument
+from .subscriptions import Subscriptions, Values
 from .wire import API_GREETING, FieldReader, frame, parse_version_range, split_frames
 
 log = logging.getLogger("simulators.ib_gateway")
@@ -40,12 +41,7 @@ class Session(asyncio.Protocol):
         self._out: list[bytes] = []
         self._flush_scheduled = False
         self.market_data_type = 1
-        self.positions_subscribed = False
-        self.account_updates: str | None = None
-        self.account_multi: dict[int, str] = {}
-        self.positions_multi: dict[int, str] = {}
-        self.summaries: dict[int, str] = {}
-        self.streams: dict[int, Instrument] = {}
+        self.subs = Subscriptions(self.send)
 
     # -- transport -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -239,14 +235,14 @@ class Session(asyncio.Protocol):
         if snapshot:
             self.send(["57", "1", str(req_id)])
         else:
-            self.streams[req_id] = inst
+            self.subs.streams[req_id] = inst
 
     def _ticks(self, req_id: int, inst: Instrument) -> None:
         for tick in encode.tick_prices(req_id, inst, delayed=self.market_data_type in (3, 4)):
             self.send(tick)
 
     def _cancel_market_data(self, fields: list[str]) -> None:
-        self.streams.pop(int(fields[2]), None)
+        self.subs.streams.pop(int(fields[2]), None)
 
     def _market_data_type(self, fields: list[str]) -> None:
         self.market_data_type = int(fields[2])
@@ -257,81 +253,47 @@ class Session(asyncio.Protocol):
     def _managed_accounts(self, fields: list[str]) -> None:
         self.send(["15", "1", ",".join(self.gw.broker.accounts)])
 
-    def _positions(self, fields: list[str]) -> None:
-        self.positions_subscribed = True
-        for account in self.gw.broker.accounts.values():
-            for pos in account.positions.values():
-                self.send(encode.position(account.account_id, pos))
-        self.send(["62", "1"])
-
-    def _cancel_positions(self, fields: list[str]) -> None:
-        self.positions_subscribed = False
-
     def _accounts_for(self, account_id: str) -> list[Account]:
         accounts = self.gw.broker.accounts
         if account_id in ("", "All"):
             return list(accounts.values())
         return [accounts[account_id]] if account_id in accounts else []
 
+    def _positions(self, fields: list[str]) -> None:
+        self.subs.start_positions(self._accounts_for(""))
+
+    def _cancel_positions(self, fields: list[str]) -> None:
+        self.subs.positions = False
+
     def _account_updates(self, fields: list[str]) -> None:
         subscribe, account_id = fields[2] == "1", fields[3]
         if not subscribe:
-            self.account_updates = None
+            self.subs.account_updates = None
             return
         accounts = self._accounts_for(account_id)[:1]
         if accounts:
-            account = accounts[0]
-            self.account_updates = account.account_id
-            self._push_updates(account, set(account.positions))
+            self.subs.start_account_updates(accounts[0])
         self.send(["54", "1", accounts[0].account_id if accounts else account_id])
-
-    def _push_updates(self, account: Account, con_ids: set[int]) -> None:
-        for msg in encode.account_values(account):
-            self.send(msg)
-        for con_id in con_ids:
-            pos = account.positions.get(con_id)
-            if pos is not None:
-                self.send(encode.portfolio(account.account_id, pos))
-        self.send(["8", "1", time.strftime("%H:%M", time.gmtime())])
 
     def _account_updates_multi(self, fields: list[str]) -> None:
         req_id, account_id = int(fields[2]), fields[3]
-        self.account_multi[req_id] = account_id
-        for account in self._accounts_for(account_id):
-            self._push_multi(req_id, account)
-        self.send(["74", "1", str(req_id)])
-
-    def _push_multi(self, req_id: int, account: Account) -> None:
-        for tag, value, currency in account.values():
-            self.send(["73", "1", str(req_id), account.account_id, "", tag, value, currency])
+        self.subs.start_multi(req_id, account_id, self._accounts_for(account_id))
 
     def _cancel_account_updates_multi(self, fields: list[str]) -> None:
-        self.account_multi.pop(int(fields[2]), None)
+        self.subs.cancel_multi(int(fields[2]))
 
     def _positions_multi(self, fields: list[str]) -> None:
         req_id, account_id = int(fields[2]), fields[3]
-        self.positions_multi[req_id] = account_id
-        for account in self._accounts_for(account_id):
-            for pos in account.positions.values():
-                self.send(encode.position_multi(req_id, account.account_id, pos))
-        self.send(["72", "1", str(req_id)])
+        self.subs.start_positions_multi(req_id, account_id, self._accounts_for(account_id))
 
     def _cancel_positions_multi(self, fields: list[str]) -> None:
-        self.positions_multi.pop(int(fields[2]), None)
+        self.subs.positions_multi.pop(int(fields[2]), None)
 
     def _account_summary(self, fields: list[str]) -> None:
-        req_id, tags = int(fields[2]), fields[4]
-        self.summaries[req_id] = tags
-        for account in self.gw.broker.accounts.values():
-            self._push_summary(req_id, account)
-        self.send(["64", "1", str(req_id)])
-
-    def _push_summary(self, req_id: int, account: Account) -> None:
-        for tag, value, currency in summary_values(account, self.summaries[req_id]):
-            self.send(["63", "1", str(req_id), account.account_id, tag, value, currency])
+        self.subs.start_summary(int(fields[2]), fields[4], self._accounts_for(""))
 
     def _cancel_account_summary(self, fields: list[str]) -> None:
-        self.summaries.pop(int(fields[2]), None)
+        self.subs.cancel_summary(int(fields[2]))
 
     def _place_order(self, fields: list[str]) -> None:
         self.gw.place_order(self, fields)
@@ -344,27 +306,13 @@ class Session(asyncio.Protocol):
 
     # -- pushes from the gateway -------------------------------------------------
     def push_quote(self, inst: Instrument) -> None:
-        for req_id, streamed in self.streams.items():
-            if streamed is inst:
-                self._ticks(req_id, inst)
+        self.subs.push_quote(inst, delayed=self.market_data_type in (3, 4))
 
-    def push_account(self, account: Account, con_ids: set[int]) -> None:
-        account_id = account.account_id
-        if self.positions_subscribed:
-            for con_id in con_ids:
-                self.send(encode.position(account_id, account.positions[con_id]))
-        for req_id, wanted in self.positions_multi.items():
-            if wanted in ("", "All", account_id):
-                for con_id in con_ids:
-                    self.send(encode.position_multi(req_id, account_id, account.positions[con_id]))
-        if self.account_updates == account_id:
-            self._push_updates(account, con_ids)
-        for req_id, wanted in self.account_multi.items():
-            if wanted in ("", "All", account_id):
-                self._push_multi(req_id, account)
-        for req_id in self.summaries:
-            self._push_summary(req_id, account)
-            self.send(["64", "1", str(req_id)])
+    def push_positions(self, account: Account, quantity_changed: set[int], marks_changed: set[int]) -> None:
+        self.subs.push_positions(account, quantity_changed, marks_changed)
+
+    def push_values(self, account: Account, values: Values) -> None:
+        self.subs.push_values(account, values)
 
 
 _HANDLERS: dict[int, Callable[[Session, list[str]], None]] = {
