@@ -1,0 +1,507 @@
+"""IBKRConnectionManager: one ib_async `IB` per gateway endpoint, on its own event-loop thread.
+
+The service is synchronous and ib_async is asyncio; the manager is the bridge. Every operation
+is written once as a coroutine taking the `IB`; sync callers submit it with `run_sync`, async
+callers `await run(...)`, and both get the same timeout and the same errors. The loop thread
+keeps running between calls, so order events (status, fills, commissions) arriving at any
+time are handed to listeners, and a lost connection is re-established by a small state
+machine (see `_supervise`) without anyone asking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from ib_async import IB, Trade
+
+from brokers.errors import TradeError
+from brokers.ibkr import status as codes
+from brokers.ibkr.lifecycle import (
+    Backoff,
+    CallKind,
+    ConnectionState,
+    Endpoint,
+    HealthReport,
+    LastError,
+    client_id_in_use_message,
+    unavailable,
+)
+from settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Operation = Callable[[IB], Awaitable[T]]
+LostCall = Callable[[float], TradeError]
+"""Builds the error for a call that ended without an answer (timeout or dropped connection)."""
+OrderListener = Callable[[Trade], None]
+_SYNC_GRACE_SECONDS = 1.0
+"""Extra time a sync caller waits for the loop to report the timeout itself."""
+
+
+class IBKRConnectionManager:
+    """Owns the connection to one IB Gateway endpoint. Use `for_settings` for the process-wide one."""
+
+    _registry: ClassVar[dict[Endpoint, IBKRConnectionManager]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: int,
+        *,
+        request_timeout: float = 10.0,
+        connect_timeout: float | None = None,
+        backoff: Backoff | None = None,
+        restore_grace: float = 60.0,
+        max_requests_per_second: int = 45,
+    ) -> None:
+        self.endpoint = Endpoint(host, port, client_id)
+        self.request_timeout = request_timeout
+        self.connect_timeout = connect_timeout or request_timeout
+        self.backoff = backoff or Backoff()
+        self.restore_grace = restore_grace
+        self.max_requests_per_second = max_requests_per_second
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._events: concurrent.futures.ThreadPoolExecutor | None = None
+        self._ib: IB | None = None
+        self._closed = False
+        # State below is written only on the loop thread; `_lock` guards what health() reads.
+        self._state = ConnectionState.IDLE
+        self._changed: asyncio.Event | None = None
+        self._nudge: asyncio.Event | None = None
+        self._abort: asyncio.Event | None = None
+        self._session_ended: asyncio.Event | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._grace_task: asyncio.Task[None] | None = None
+        self._attempts_done = 0
+        self._failed_attempts = 0
+        self._connections = 0
+        self._ever_connected = False
+        self._server_version: int | None = None
+        self._accounts: tuple[str, ...] = ()
+        self._connected_since: datetime | None = None
+        self._last_error: LastError | None = None
+        self._order_listeners: list[OrderListener] = []
+        self._reconnect_listeners: list[Callable[[], None]] = []
+
+    # --- process-wide instances ----------------------------------------------------------
+    @classmethod
+    def for_settings(cls, settings: Settings, **options: Any) -> IBKRConnectionManager:
+        """The shared manager for IBKR_GATEWAY_HOST/PORT and IBKR_CLIENT_ID (created on first use)."""
+        endpoint = Endpoint(settings.ibkr_gateway_host, settings.ibkr_gateway_port, settings.ibkr_client_id)
+        with cls._registry_lock:
+            manager = cls._registry.get(endpoint)
+            if manager is None or manager.closed:
+                options.setdefault("request_timeout", settings.ibkr_request_timeout_seconds)
+                manager = cls(endpoint.host, endpoint.port, endpoint.client_id, **options)
+                cls._registry[endpoint] = manager
+            return manager
+
+    @classmethod
+    def shutdown_all(cls) -> None:
+        with cls._registry_lock:
+            managers = list(cls._registry.values())
+        for manager in managers:
+            manager.shutdown()
+
+    # --- public API ------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    def run_sync(
+        self, operation: Operation[T], *, timeout: float | None = None, kind: CallKind = CallKind.READ,
+        on_lost: LostCall | None = None,
+    ) -> T:
+        """Run `operation(ib)` on the loop thread and wait for it; never longer than the timeout."""
+        limit = timeout or self.request_timeout
+        loop = self._ensure_loop()
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("run_sync was called on the IB loop thread; await run() instead")
+        future = asyncio.run_coroutine_threadsafe(self._call(operation, limit, kind, on_lost), loop)
+        try:
+            return future.result(limit + _SYNC_GRACE_SECONDS)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise (on_lost or self._timed_out)(limit) from None
+        except concurrent.futures.CancelledError:
+            raise unavailable("the IBKR connection manager was shut down", self.endpoint) from None
+
+    async def run(
+        self, operation: Operation[T], *, timeout: float | None = None, kind: CallKind = CallKind.READ,
+        on_lost: LostCall | None = None,
+    ) -> T:
+        """The async twin of `run_sync`, for callers that have their own event loop (or are on ours)."""
+        limit = timeout or self.request_timeout
+        loop = self._ensure_loop()
+        call = self._call(operation, limit, kind, on_lost)
+        if asyncio.get_running_loop() is loop:
+            return await call
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, loop))
+
+    def submit(self, operation: Operation[T], *, timeout: float | None = None) -> concurrent.futures.Future[T]:
+        """Start `operation` only if connected, without waiting (background refreshes)."""
+        loop = self._ensure_loop()
+        limit = timeout or self.request_timeout
+        return asyncio.run_coroutine_threadsafe(self._if_connected(operation, limit), loop)
+
+    def session_event(self) -> asyncio.Event:
+        """Set when the current session ends; for operations waiting on the gateway (loop thread only)."""
+        assert self._session_ended is not None, "only valid inside an operation"
+        return self._session_ended
+
+    def health(self, *, connect: bool = False, timeout: float | None = None) -> HealthReport:
+        """Connection facts for the CLI healthcheck; with connect=True, try to connect first."""
+        if connect and not self._closed:
+            with contextlib.suppress(TradeError):
+                self.run_sync(_noop, timeout=timeout)
+        with self._lock:
+            return HealthReport(
+                state=self._state, host=self.endpoint.host, port=self.endpoint.port,
+                client_id=self.endpoint.client_id, server_version=self._server_version,
+                accounts=self._accounts, last_error=self._last_error, connected_since=self._connected_since,
+                connections=self._connections, failed_attempts=self._failed_attempts,
+            )
+
+    def add_order_listener(self, listener: OrderListener) -> None:
+        """`listener(trade)` runs on the loop thread for every status, fill and commission event."""
+        self._order_listeners.append(listener)
+
+    def remove_order_listener(self, listener: OrderListener) -> None:
+        if listener in self._order_listeners:
+            self._order_listeners.remove(listener)
+
+    def add_reconnect_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs on the event worker thread after a REconnect (or restored 1100)."""
+        self._reconnect_listeners.append(listener)
+
+    def remove_reconnect_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._reconnect_listeners:
+            self._reconnect_listeners.remove(listener)
+
+    def dispatch(self, work: Callable[..., None], *args: Any) -> None:
+        """Run blocking work (database writes) off the loop thread, in arrival order."""
+        executor = self._events
+        if executor is None or self._closed:
+            return
+        with contextlib.suppress(RuntimeError):  # shut down meanwhile
+            executor.submit(_logged, work, *args)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Disconnect, stop the loop thread and drain pending event work. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop, thread, events = self._loop, self._thread, self._events
+        with self._registry_lock:
+            if self._registry.get(self.endpoint) is self:
+                del self._registry[self.endpoint]
+        if loop is not None and thread is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._close_async(), loop).result(timeout)
+            except Exception:
+                log.warning("IBKR connection did not close cleanly", exc_info=True)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+        if events is not None:
+            events.shutdown(wait=True)
+
+    # --- loop thread -------------------------------------------------------------------------
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._closed:
+                raise unavailable("the IBKR connection manager was shut down", self.endpoint)
+            if self._loop is not None:
+                return self._loop
+            loop = asyncio.new_event_loop()
+            started = threading.Event()
+            thread = threading.Thread(
+                target=_run_loop, args=(loop, started), name=f"ibkr-loop-{self.endpoint.port}", daemon=True
+            )
+            thread.start()
+            started.wait()
+            asyncio.run_coroutine_threadsafe(self._setup(), loop).result()
+            self._events = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ibkr-events")
+            self._loop, self._thread = loop, thread
+            return loop
+
+    async def _setup(self) -> None:
+        """Create the IB inside its loop, so every future and transport belongs to that loop."""
+        ib = IB()
+        ib.RaiseRequestErrors = True
+        ib.client.MaxRequests = self.max_requests_per_second  # IB allows ~50 msgs/s; ib_async paces below that
+        ib.errorEvent += self._on_error
+        ib.disconnectedEvent += self._on_disconnected
+        ib.client.apiError += self._on_api_error
+        ib.orderStatusEvent += self._on_trade
+        ib.execDetailsEvent += self._on_trade
+        ib.commissionReportEvent += self._on_trade
+        self._ib = ib
+        self._changed = asyncio.Event()
+        self._nudge = asyncio.Event()
+
+    async def _call(self, operation: Operation[T], limit: float, kind: CallKind, on_lost: LostCall | None) -> T:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        try:
+            ib = await asyncio.wait_for(self._ready(kind), limit)
+        except TimeoutError:
+            raise self._timed_out(limit, connecting=True) from None
+        try:
+            return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            raise (on_lost or self._timed_out)(limit) from None
+        except ConnectionError:
+            if on_lost is not None:
+                raise on_lost(limit) from None
+            raise unavailable("the connection to IB Gateway was lost during the request", self.endpoint) from None
+
+    async def _if_connected(self, operation: Operation[T], limit: float) -> T:
+        if self._state is not ConnectionState.CONNECTED or self._ib is None:
+            raise unavailable("not connected to IB Gateway", self.endpoint)
+        return await asyncio.wait_for(operation(self._ib), limit)
+
+    async def _ready(self, kind: CallKind) -> IB:
+        """Wait until the API is ready, under the rules of the call kind (see CallKind)."""
+        first_use = not self._ever_connected
+        if self._supervisor is None and self._state is ConnectionState.IDLE:
+            self._supervisor = asyncio.ensure_future(self._supervise())
+        seen = self._attempts_done
+        while True:
+            state = self._state
+            if state is ConnectionState.CONNECTED and self._ib is not None:
+                return self._ib
+            if state is ConnectionState.CLOSED:
+                raise unavailable("the IBKR connection manager was shut down", self.endpoint)
+            if state is ConnectionState.DEGRADED:
+                raise unavailable(self._reason("IB Gateway has lost its connection to IB's servers"), self.endpoint)
+            if kind is CallKind.ORDER and not first_use:
+                raise unavailable(self._reason("not connected to IB Gateway; nothing was sent"), self.endpoint)
+            if self._attempts_done > seen and state is not ConnectionState.CONNECTING:
+                raise unavailable(self._reason("could not connect to IB Gateway"), self.endpoint)
+            if state is ConnectionState.BACKOFF and self._nudge is not None:
+                self._nudge.set()  # a caller is waiting: try now rather than after the backoff
+            assert self._changed is not None
+            await self._changed.wait()
+
+    # --- the state machine ----------------------------------------------------------------
+    async def _supervise(self) -> None:
+        """Connect, wait for the session to end, back off, repeat, until shut down."""
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while self._state is not ConnectionState.CLOSED:
+            self._set_state(ConnectionState.CONNECTING)
+            if await self._connect_once():
+                started = loop.time()
+                assert self._session_ended is not None
+                await self._session_ended.wait()
+                if self._state is ConnectionState.CLOSED:
+                    return
+                stable = loop.time() - started >= self.backoff.stable_after
+                failures = 0 if stable else failures + 1
+                delay = 0.0 if stable else self.backoff.delay(failures - 1)
+            else:
+                delay = self.backoff.delay(failures)
+                failures += 1
+            self._set_state(ConnectionState.BACKOFF)
+            assert self._nudge is not None
+            self._nudge.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudge.wait(), delay)
+
+    async def _connect_once(self) -> bool:
+        ib = self._ib
+        assert ib is not None
+        self._abort = abort = asyncio.Event()
+        attempt = asyncio.ensure_future(
+            ib.connectAsync(self.endpoint.host, self.endpoint.port, self.endpoint.client_id,
+                            timeout=self.connect_timeout)
+        )
+        aborted = asyncio.ensure_future(abort.wait())
+        try:
+            await asyncio.wait({attempt, aborted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            aborted.cancel()
+        if not attempt.done():
+            attempt.cancel()
+        error: BaseException | None = None
+        try:
+            await attempt
+        except asyncio.CancelledError:
+            if not abort.is_set():
+                raise  # we are being shut down
+        except Exception as exc:
+            error = exc
+        self._abort = None
+        ok = error is None and not abort.is_set() and ib.isConnected()
+        with self._lock:
+            self._attempts_done += 1
+            if not ok:
+                self._failed_attempts += 1
+        if not ok:
+            if error is not None and not abort.is_set():
+                self._record(None, self._describe(error))
+            log.warning("IBKR connect to %s failed: %s", self.endpoint, self._last_error.message if self._last_error
+                        else "unknown reason")
+            if ib.client.isConnected():
+                ib.disconnect()
+            return False
+        reconnect = self._ever_connected
+        with self._lock:
+            self._ever_connected = True
+            self._connections += 1
+            self._server_version = ib.client.serverVersion()
+            self._accounts = tuple(ib.managedAccounts())
+            self._connected_since = datetime.now(UTC)
+        self._session_ended = asyncio.Event()
+        self._set_state(ConnectionState.CONNECTED)
+        log.info("IBKR connected to %s, server version %s", self.endpoint, self._server_version)
+        if reconnect:
+            self._notify_reconnected()
+        return True
+
+    def _set_state(self, state: ConnectionState) -> None:
+        with self._lock:
+            if self._state is ConnectionState.CLOSED:
+                return
+            self._state = state
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    def _on_disconnected(self) -> None:
+        if self._state in (ConnectionState.CONNECTED, ConnectionState.DEGRADED):
+            if not self._closed:
+                self._record(None, "the connection to IB Gateway was lost; reconnecting")
+                log.warning("IBKR connection to %s lost", self.endpoint)
+            self._set_state(ConnectionState.BACKOFF)
+            if self._session_ended is not None:
+                self._session_ended.set()
+
+    def _on_api_error(self, message: str) -> None:
+        if self._state is ConnectionState.CONNECTING and self._abort is not None:
+            if self._last_error is None or self._last_error.code not in codes.CLIENT_ID_IN_USE_CODES:
+                self._record(None, f"IB Gateway closed the connection during the handshake: {message}")
+            self._abort.set()
+
+    def _on_error(self, req_id: int, code: int, message: str, _contract: Any) -> None:
+        if code in codes.CLIENT_ID_IN_USE_CODES:
+            self._record(code, client_id_in_use_message(self.endpoint))
+            log.error("%s", self._last_error.message if self._last_error else message)
+            if self._abort is not None:
+                self._abort.set()
+        elif code in codes.CONNECTION_LOST_CODES:
+            self._record(code, f"IB Gateway lost its connection to IB's servers ({code}): {message}")
+            if self._state is ConnectionState.CONNECTED:
+                self._set_state(ConnectionState.DEGRADED)
+                self._grace_task = asyncio.ensure_future(self._restore_or_reconnect())
+        elif code in codes.CONNECTION_RESTORED_CODES:
+            if self._state is ConnectionState.DEGRADED:
+                log.info("IB Gateway connectivity restored (%s)", code)
+                if self._grace_task is not None:
+                    self._grace_task.cancel()
+                self._set_state(ConnectionState.CONNECTED)
+                self._notify_reconnected()
+        elif req_id == -1 and code not in codes.INFO_CODES:
+            self._record(code, message)
+
+    async def _restore_or_reconnect(self) -> None:
+        """After a 1100, give the gateway `restore_grace` seconds to recover, then reconnect ourselves."""
+        await asyncio.sleep(self.restore_grace)
+        if self._state is ConnectionState.DEGRADED and self._ib is not None:
+            log.warning("IB Gateway did not restore connectivity in %.0fs; reconnecting", self.restore_grace)
+            self._ib.disconnect()
+
+    def _on_trade(self, trade: Trade, *_more: Any) -> None:
+        for listener in list(self._order_listeners):
+            try:
+                listener(trade)
+            except Exception:
+                log.exception("IBKR order listener failed")
+
+    def _notify_reconnected(self) -> None:
+        for listener in list(self._reconnect_listeners):
+            self.dispatch(listener)
+
+    async def _close_async(self) -> None:
+        self._set_state(ConnectionState.CLOSED)
+        with self._lock:
+            self._state = ConnectionState.CLOSED
+        if self._changed is not None:
+            self._changed.set()
+        for task in (self._supervisor, self._grace_task):
+            if task is not None:
+                task.cancel()
+        if self._session_ended is not None:
+            self._session_ended.set()
+        if self._ib is not None and self._ib.client.isConnected():
+            self._ib.disconnect()
+        await asyncio.sleep(0)
+
+    # --- errors ----------------------------------------------------------------------------
+    def _record(self, code: int | None, message: str) -> None:
+        with self._lock:
+            self._last_error = LastError(code, message, datetime.now(UTC))
+
+    def _reason(self, summary: str) -> str:
+        last = self._last_error
+        return f"{summary}: {last.message}" if last is not None else summary
+
+    def _describe(self, error: BaseException) -> str:
+        where = f"{self.endpoint.host}:{self.endpoint.port}"
+        if isinstance(error, ConnectionRefusedError):
+            return f"IB Gateway refused the connection at {where} (is it running, with the API port open?)"
+        if isinstance(error, TimeoutError):
+            return f"IB Gateway at {where} did not complete the API handshake within {self.connect_timeout:g}s"
+        return f"could not connect to IB Gateway at {where}: {type(error).__name__}: {error}"
+
+    def _timed_out(self, limit: float, *, connecting: bool = False) -> TradeError:
+        if connecting:
+            return unavailable(self._reason(f"no connection to IB Gateway within {limit:g}s"), self.endpoint)
+        return unavailable(f"IB Gateway did not answer within {limit:g}s", self.endpoint, timeout_seconds=limit)
+
+
+async def _noop(_ib: IB) -> None:
+    return None
+
+
+def _logged(work: Callable[..., None], *args: Any) -> None:
+    try:
+        work(*args)
+    except Exception:
+        log.exception("IBKR event handler failed")
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
+    asyncio.set_event_loop(loop)
+    loop.call_soon(started.set)
+    try:
+        loop.run_forever()
+    finally:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+atexit.register(IBKRConnectionManager.shutdown_all)
