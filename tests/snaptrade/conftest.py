@@ -54,7 +54,7 @@ class World:
             "TRADING_MODE": "paper",
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     def placements(self) -> list[Any]:
         """Every POST /trade/{tradeId} the simulator received."""

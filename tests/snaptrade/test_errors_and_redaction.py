@@ -10,6 +10,7 @@ import pytest
 import urllib3
 from pydantic import SecretStr
 from snaptrade_client import ApiException
+from urllib3._collections import HTTPHeaderDict
 
 from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.snaptrade.client import (
@@ -35,7 +36,7 @@ KEY = "ck-consumer-key"
 def api_error(status: int, body: Any, headers: dict[str, str] | None = None) -> ApiException:
     exc = ApiException(status=status, reason="Reason")
     exc.body = body
-    exc.headers = headers or {}
+    exc.headers = HTTPHeaderDict(headers or {})
     return exc
 
 
@@ -143,7 +144,7 @@ def test_urllib3_log_records_are_scrubbed(redactor: Redactor, caplog: pytest.Log
 
 def test_missing_settings_are_named_and_a_bad_host_is_explained() -> None:
     with pytest.raises(TradeError) as missing:
-        SnapTradeCredentials.from_settings(Settings(_env_file=None, SNAPTRADE_CLIENT_ID="C"))  # type: ignore[call-arg]
+        SnapTradeCredentials.from_settings(Settings(_env_file=None, SNAPTRADE_CLIENT_ID="C"))
     assert missing.value.code is ErrorCode.BROKER_UNAVAILABLE
     assert "SNAPTRADE_CONSUMER_KEY" in missing.value.message and "SNAPTRADE_USER_SECRET" in missing.value.message
     credentials = SnapTradeCredentials("C", SecretStr(KEY), "u", SecretStr(SECRET), "http://localhost:9999", 1.0)
