@@ -65,7 +65,8 @@ def failure_of(exc: ApiException, redactor: Redactor) -> Failure:
 def _credentials_hint(failure: Failure) -> str:
     detail = failure.detail.lower()
     if failure.code == SIGNATURE_CODE or "signature" in detail:
-        return "SnapTrade could not verify the request signature: check SNAPTRADE_CONSUMER_KEY"
+        return ("SnapTrade could not verify the request signature: check SNAPTRADE_CONSUMER_KEY "
+                "(and that SNAPTRADE_BASE_URL has no path after the host)")
     if failure.code == USER_CODE or "user" in detail:
         return "SnapTrade refused the user: check SNAPTRADE_USER_ID and SNAPTRADE_USER_SECRET"
     if "timestamp" in detail:

@@ -11,6 +11,7 @@ import pytest
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderRequest, OrderStatus, OrderToPlace
 from brokers.snaptrade import SnapTradeBrokerAdapter, SnapTradeCredentials
+from services.wiring import build_adapters
 from tests.snaptrade.conftest import USER_ID, World
 
 AdapterFactory = Callable[..., SnapTradeBrokerAdapter]
@@ -45,6 +46,14 @@ def test_an_unknown_uuid_reloads_at_most_every_few_seconds(world: World) -> None
         assert adapter.owns_account(newcomer) and account_list_requests(world) == before + 1
         now[0] += 61
         assert adapter.owns_account(world.paper) and account_list_requests(world) == before + 2  # TTL over
+    finally:
+        adapter.close()
+
+
+def test_wiring_builds_the_adapter_from_brokers(world: World) -> None:
+    (adapter,) = build_adapters(world.settings(BROKERS="snaptrade"))
+    try:
+        assert isinstance(adapter, SnapTradeBrokerAdapter) and adapter.owns_account(world.paper)
     finally:
         adapter.close()
 

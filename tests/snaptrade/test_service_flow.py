@@ -83,6 +83,15 @@ def test_partial_fill_then_fill_is_tracked(world: World, service: TradeExecution
     assert (done.status, done.filled_quantity) == ("EXECUTED", 10)
 
 
+def test_a_broker_rejection_in_the_placement_answer_is_recorded(
+    world: World, service: TradeExecutionService
+) -> None:
+    world.sim.fill_policy = "reject"  # SnapTrade answers 200 with an order record whose status is REJECTED
+    order = service.execute_trade(service.preview_trade(world.paper, "AAPL", "BUY", 1).preview_id)
+    assert order.status == "REJECTED" and order.brokerage_order_id
+    assert service.get_order_status(order.order_id).status == "REJECTED"
+
+
 def test_expired_trade_id_is_preview_expired_and_not_re_previewed(
     world: World, service: TradeExecutionService, session_factory: sessionmaker[Session]
 ) -> None:
