@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime
 import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .accounts import AccountSnapshot
 from .gateway import CONNECTIVITY_NOTICES, DROP_WHEN, Gateway
@@ -41,7 +42,7 @@ class IBGatewaySimulator:
         *,
         farm_notices: bool = True,
         perm_id_start: int | None = None,
-        today: Any = None,
+        today: datetime.date | None = None,
     ) -> None:
         if not MIN_SERVER_VERSION <= server_version <= MAX_SERVER_VERSION:
             raise ValueError(f"server_version must be within {MIN_SERVER_VERSION}..{MAX_SERVER_VERSION}")
@@ -123,12 +124,19 @@ class IBGatewaySimulator:
             self._server.close()
             self._server = None
 
+    def _listen_now(self) -> None:
+        loop = self._ensure_thread()
+        if threading.current_thread() is self._thread:
+            loop.create_task(self._listen())  # called from a hook: cannot wait on our own loop
+        else:
+            asyncio.run_coroutine_threadsafe(self._listen(), loop).result(_CONTROL_TIMEOUT)
+
     def start(self) -> None:
         """Listen (again): after stop() the same port is reused and all state is kept."""
-        loop = self._ensure_thread()
+        self._ensure_thread()
         self._running = True
         if not self._refuse:
-            asyncio.run_coroutine_threadsafe(self._listen(), loop).result(_CONTROL_TIMEOUT)
+            self._listen_now()
 
     def stop(self) -> None:
         """Close the listener and every client connection; orders, fills and accounts are kept."""
@@ -360,4 +368,4 @@ class IBGatewaySimulator:
         if self._refuse:
             self._call(self._close_listener)
         else:
-            asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(_CONTROL_TIMEOUT)
+            self._listen_now()

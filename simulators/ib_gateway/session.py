@@ -93,8 +93,9 @@ class Session(asyncio.Protocol):
                 return
             try:
                 self.handle(fields)
-            except (IndexError, ValueError):
-                log.exception("malformed message from client %s: %s", self.client_id, fields[:3])
+            except Exception:
+                # A gateway survives a bad request; the client just gets no answer to it.
+                log.exception("failed to handle message from client %s: %s", self.client_id, fields[:3])
 
     def _greet(self) -> bool:
         if len(self.buffer) < 8:
