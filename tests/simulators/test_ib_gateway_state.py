@@ -177,3 +177,32 @@ def test_global_cancel_and_end_of_day(sim_latest: IBGatewaySimulator) -> None:
         ib.disconnect()
 
     run(main())
+
+
+def test_several_accounts_route_orders_and_events() -> None:
+    with IBGatewaySimulator(accounts=("DU111", "DU222"), starting_cash=Decimal(50000)) as sim:
+
+        async def main() -> None:
+            ib = await connect(sim, client_id=1)
+            watcher = await connect(sim, client_id=2)
+            watched: list[str] = []
+            watcher.orderStatusEvent += lambda t: watched.append(t.orderStatus.status)
+            errors = errors_of(ib)
+            contract = await qualified(ib, AAPL)
+            no_account = ib.placeOrder(contract, MarketOrder("BUY", 1))
+            await until(ib, lambda: no_account.orderStatus.status == "Cancelled", what="no account")
+            assert any(code == 201 and "account must be specified" in msg for _, code, msg in errors)
+            trade = ib.placeOrder(contract, MarketOrder("BUY", 10, account="DU222"))
+            await settled(ib, trade)
+            await until(ib, lambda: any(p.account == "DU222" for p in ib.positions()), what="position")
+            summary = await ib.accountSummaryAsync()
+            assert {v.account for v in summary} == {"DU111", "DU222"}
+            await watcher.reqCurrentTimeAsync()
+            assert watched == []  # order events go to the owning client id only
+            ib.disconnect()
+            watcher.disconnect()
+
+        run(main())
+        assert sim.account("DU111").positions == {}
+        assert sim.account("DU222").positions["AAPL"].quantity == 10
+        assert sim.account("DU222").cash == Decimal(50000) - Decimal("1900.10") - Decimal("1.00")
