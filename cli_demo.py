@@ -9,9 +9,11 @@ pick up a real DATABASE_URL or broker credentials.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
@@ -28,7 +30,8 @@ from services.results import OrderView, PreviewView
 from services.trade_execution import TradeExecutionService
 from settings import Settings
 
-DEMO_NOTIONAL_LIMIT = "50000"
+DEMO_NOTIONAL_LIMIT = "5000"
+REFUSED_QUANTITY = 50  # 50 x ~190 exceeds the limit but not the paper accounts' cash
 IBKR_DEMO_ACCOUNT = "DU1234567"
 TICKER = "AAPL"
 
@@ -133,13 +136,17 @@ def walk_account(demo: Walkthrough, service: TradeExecutionService, account_id: 
         _order_row("status of the limit order", status),
         _order_row("cancel the limit order", canceled),
     ])
-    demo.expect_refusal(f"BUY 1000 {TICKER} (MAX_ORDER_NOTIONAL={DEMO_NOTIONAL_LIMIT})", ErrorCode.RISK_LIMIT,
-                        lambda: service.preview_trade(account_id, TICKER, "BUY", 1000))
+    demo.expect_refusal(f"BUY {REFUSED_QUANTITY} {TICKER} (MAX_ORDER_NOTIONAL={DEMO_NOTIONAL_LIMIT})",
+                        ErrorCode.RISK_LIMIT,
+                        lambda: service.preview_trade(account_id, TICKER, "BUY", REFUSED_QUANTITY))
 
 
 def run(out: Console, err: Console, *, keep: bool = False) -> int:
     """The demo; returns the exit code."""
     demo = Walkthrough(out, err)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    for noisy in ("ib_async", "brokers"):  # broker chatter (order-cancel notices, disconnects at exit)
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     data_dir = Path(tempfile.mkdtemp(prefix="tradeexec-demo-"))
     with ExitStack() as stack:
         stack.callback(_cleanup, data_dir, keep, err)
