@@ -84,6 +84,8 @@ class IBKRConnectionManager:
         self._session_ended: asyncio.Event | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._grace_task: asyncio.Task[None] | None = None
+        self._attempt_code: int | None = None
+        self._attempt_message: str | None = None
         self._attempts_done = 0
         self._failed_attempts = 0
         self._connections = 0
@@ -329,6 +331,8 @@ class IBKRConnectionManager:
         ib = self._ib
         assert ib is not None
         self._abort = abort = asyncio.Event()
+        self._attempt_code = None
+        self._attempt_message = None
         attempt = asyncio.ensure_future(
             ib.connectAsync(self.endpoint.host, self.endpoint.port, self.endpoint.client_id,
                             timeout=self.connect_timeout)
@@ -355,10 +359,7 @@ class IBKRConnectionManager:
             if not ok:
                 self._failed_attempts += 1
         if not ok:
-            if error is not None and not abort.is_set():
-                self._record(None, self._describe(error))
-            log.warning("IBKR connect to %s failed: %s", self.endpoint, self._last_error.message if self._last_error
-                        else "unknown reason")
+            self._record_failure(error)
             if ib.client.isConnected():
                 ib.disconnect()
             return False
@@ -395,15 +396,27 @@ class IBKRConnectionManager:
                 self._session_ended.set()
 
     def _on_api_error(self, message: str) -> None:
+        """ib_async reports a socket closed before the API was ready (or a failed connect) here."""
         if self._state is ConnectionState.CONNECTING and self._abort is not None:
-            if self._last_error is None or self._last_error.code not in codes.CLIENT_ID_IN_USE_CODES:
-                self._record(None, f"IB Gateway closed the connection during the handshake: {message}")
+            self._attempt_message = self._attempt_message or message
             self._abort.set()
+
+    def _record_failure(self, error: BaseException | None) -> None:
+        """One clear reason per failed attempt: a 326 beats the exception, which beats ib_async's text."""
+        if self._attempt_code in codes.CLIENT_ID_IN_USE_CODES:
+            message = client_id_in_use_message(self.endpoint)
+        elif error is not None:
+            message = self._describe(error)
+        elif self._attempt_message:
+            message = f"IB Gateway closed the connection during the API handshake ({self._attempt_message})"
+        else:
+            message = f"could not connect to IB Gateway at {self.endpoint.host}:{self.endpoint.port}"
+        self._record(self._attempt_code, message)
+        log.warning("IBKR connect to %s failed: %s", self.endpoint, message)
 
     def _on_error(self, req_id: int, code: int, message: str, _contract: Any) -> None:
         if code in codes.CLIENT_ID_IN_USE_CODES:
-            self._record(code, client_id_in_use_message(self.endpoint))
-            log.error("%s", self._last_error.message if self._last_error else message)
+            self._attempt_code = code
             if self._abort is not None:
                 self._abort.set()
         elif code in codes.CONNECTION_LOST_CODES:
