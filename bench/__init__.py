@@ -23,13 +23,14 @@ log = logging.getLogger(__name__)
 
 def _figures() -> dict[str, Figure]:
     """Name -> figure, in run order. Imported lazily so `--only scale` never imports ib_async."""
-    from bench import ibkr_figures, scale, service_figures
+    from bench import ibkr_figures, scale, service_figures, snaptrade_figures
 
     return {
         "storm": service_figures.duplicate_storm,
         "throughput": service_figures.throughput,
         "scale": scale.scale,
         "ibkr": ibkr_figures.ibkr,
+        "snaptrade": snaptrade_figures.snaptrade,
     }
 
 

@@ -140,8 +140,8 @@ def ibkr(ctx: BenchContext) -> dict[str, Any]:
         "execute": execute_cmp,
         "connections": connects,
         "gateway_messages_per_call": {"preview": preview_msgs, "execute": execute_msgs},
-        "rows": _latency_rows("preview_trade vs whatIfOrder+snapshot", preview_cmp)
-        + _latency_rows("execute_trade vs placeOrder until Submitted", execute_cmp)
+        "rows": latency_rows("preview_trade vs whatIfOrder+snapshot", preview_cmp)
+        + latency_rows("execute_trade vs placeOrder until Submitted", execute_cmp)
         + [
             {"metric": "messages the gateway receives per preview (service vs raw)",
              "value": preview_msgs["service"]["total"], "baseline": preview_msgs["raw"]["total"],
@@ -168,7 +168,7 @@ def _messages_per_call(sim: Any, calls: int) -> dict[str, Any]:
     }
 
 
-def _latency_rows(label: str, pair: dict[str, Any]) -> list[dict[str, Any]]:
+def latency_rows(label: str, pair: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"metric": f"{label}: p50 ms", "value": pair["subject"]["p50_ms"], "baseline": pair["baseline"]["p50_ms"],
          "ratio": pair["ratio_p50"]},
