@@ -48,13 +48,13 @@ def test_a_429_after_the_order_was_booked_is_settled_by_reconciliation(
 def test_a_timeout_on_placement_is_unknown_fast_and_settled_without_a_second_order(
     world: World, make_service: ServiceFactory
 ) -> None:
-    service = make_service(SNAPTRADE_TIMEOUT_SECONDS=1.0)
+    service = make_service(SNAPTRADE_TIMEOUT_SECONDS=2.0)
     preview = service.preview_trade(world.paper, "AAPL", "BUY", 3, "Limit", "185")
     world.sim.inject_fault(method="POST", path_regex=TRADE_PATH, status=None, process=True, hang_seconds=30)
     started = time.monotonic()
     order = service.execute_trade(preview.preview_id)
     assert time.monotonic() - started < 15  # bounded by the timeout, not by the hang
-    assert order.status == "UNKNOWN" and "within 1 s" in (order.error_message or "")
+    assert order.status == "UNKNOWN" and "within 2 s" in (order.error_message or "")
     assert world.sim.placed_order_count == 1 and len(world.placements()) == 1
     assert service.reconcile().settled == {order.order_id: "ACCEPTED"}
     assert service.get_order_status(order.order_id).status == "ACCEPTED"
