@@ -60,6 +60,8 @@ class Gateway:
         self._dirty_values: set[str] = set()
         self._positions_flush_pending = False
         self._values_flush_pending = False
+        self._flush_sessions: list[Session] = []
+        self._pass_scheduled = False
 
     # -- connections ---------------------------------------------------------
     def record(self, client_id: int, msg_id: int, fields: list[str]) -> None:
@@ -297,7 +299,7 @@ class Gateway:
         if not self._positions_flush_pending:
             self._positions_flush_pending = True
             if loop is not None:
-                loop.call_soon(self._flush_positions)
+                self._schedule_pass(loop)
             else:
                 self._flush_positions()
         if not self._values_flush_pending:
@@ -306,6 +308,24 @@ class Gateway:
                 loop.call_later(self.account_update_interval_ms / 1000, self._flush_values)
             else:
                 self._flush_values()
+
+    def want_flush(self, session: Session) -> None:
+        self._flush_sessions.append(session)
+        self._schedule_pass(asyncio.get_running_loop())
+
+    def _schedule_pass(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._pass_scheduled:
+            self._pass_scheduled = True
+            loop.call_soon(self._end_of_pass)
+
+    def _end_of_pass(self) -> None:
+        """Once per loop pass: position pushes, then one socket write per connection."""
+        self._pass_scheduled = False
+        if self._positions_flush_pending:
+            self._flush_positions()
+        sessions, self._flush_sessions = self._flush_sessions, []
+        for session in sessions:
+            session.flush()
 
     def _flush_positions(self) -> None:
         """Positions and portfolio go out once per loop pass, however many fills it held."""

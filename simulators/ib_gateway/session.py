@@ -59,7 +59,7 @@ class Session(asyncio.Protocol):
         self._out.append(frame(fields))
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            self.gw.want_flush(self)
 
     def flush(self) -> None:
         self._flush_scheduled = False
