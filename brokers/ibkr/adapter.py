@@ -1,31 +1,29 @@
 """IBKRBrokerAdapter: the BrokerAdapter for Interactive Brokers, over IBKRConnectionManager.
 
-Every operation is one coroutine (`_preview`, `_place`, ...) run on the manager's loop; the
-BrokerAdapter methods are sync wrappers and the `*_async` twins serve async callers, so both
-share one implementation, one timeout and one set of errors.
+Every operation is one coroutine in `IBKROperations`, run on the manager's loop thread. The
+BrokerAdapter methods are sync wrappers (for the service) and each has an `*_async` twin (for
+async callers); both share one implementation, one timeout and one set of errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
-from ib_async import IB, OrderState, RequestError, Trade
+from ib_async import IB, Trade
 
 from brokers.base import BrokerAdapter, OrderUpdateHandler
 from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
-from brokers.ibkr.connection import IBKRConnectionManager, Operation
-from brokers.ibkr.contracts import ContractResolver, ResolvedContract
-from brokers.ibkr.decimals import to_decimal
+from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
+from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.lifecycle import CallKind, unavailable
-from brokers.ibkr.market_data import snapshot_quote
-from brokers.ibkr.orders import broker_order, build_order
-from brokers.ibkr.portfolio import account_balance, positions, refresh_summary
-from brokers.ibkr.status import INSUFFICIENT_FUNDS_MARKERS
+from brokers.ibkr.operations import IB_ACCOUNT_ID, IBKROperations, is_paper_account_id
+from brokers.ibkr.orders import broker_order
+from brokers.ibkr.portfolio import refresh_summary
 from brokers.ibkr.trading import OrderDesk, SendGuard
 from brokers.models import (
     ACTIVE_STATUSES,
@@ -49,19 +47,7 @@ from settings import Settings, TradingMode
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-IB_ACCOUNT_ID = re.compile(r"^(?:U|DU|F|DF)\d{1,12}$")
-PAPER_PREFIXES = ("DU", "DF")
-_MARGIN_FIELDS = {
-    "init_margin_before": "initMarginBefore", "init_margin_change": "initMarginChange",
-    "init_margin_after": "initMarginAfter", "maint_margin_before": "maintMarginBefore",
-    "maint_margin_change": "maintMarginChange", "maint_margin_after": "maintMarginAfter",
-    "equity_with_loan_before": "equityWithLoanBefore", "equity_with_loan_change": "equityWithLoanChange",
-    "equity_with_loan_after": "equityWithLoanAfter",
-}
-
-
-def is_paper_account_id(account_id: str) -> bool:
-    return account_id.startswith(PAPER_PREFIXES)
+ORDER_STATES = {"open": ACTIVE_STATUSES, "executed": frozenset({OrderStatus.EXECUTED})}
 
 
 class IBKRBrokerAdapter(BrokerAdapter):
@@ -83,13 +69,12 @@ class IBKRBrokerAdapter(BrokerAdapter):
         self.trading_mode = trading_mode
         self.allowed_accounts = tuple(allowed_accounts)
         self.timeout = request_timeout or manager.request_timeout
-        self.snapshot_timeout = min(self.timeout / 3, 4.0)
-        self.resolver = ContractResolver()
-        self.desk = OrderDesk(
-            self.resolver,
+        desk = OrderDesk(
+            ContractResolver(),
             ack_timeout=ack_timeout or max(self.timeout - 1.0, self.timeout * 0.8),
             cancel_timeout=cancel_timeout or min(self.timeout / 2, 5.0),
         )
+        self.ops = IBKROperations(self.owns_account, desk, snapshot_timeout=min(self.timeout / 3, 4.0))
         self._owns_manager = owns_manager
         self._on_update: OrderUpdateHandler | None = None
         self._on_reconnect: Callable[[], None] | None = None
@@ -98,6 +83,7 @@ class IBKRBrokerAdapter(BrokerAdapter):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IBKRBrokerAdapter:
+        """The process-wide manager for the configured gateway; the CLI and the service share it."""
         return cls(
             IBKRConnectionManager.for_settings(settings),
             trading_mode=settings.trading_mode,
@@ -105,9 +91,9 @@ class IBKRBrokerAdapter(BrokerAdapter):
             request_timeout=settings.ibkr_request_timeout_seconds,
         )
 
-    # --- accounts ----------------------------------------------------------------------------
+    # --- accounts (no network) ----------------------------------------------------------------
     def owns_account(self, account_id: str) -> bool:
-        """IB's id shapes only (no network): the router asks every adapter about every account."""
+        """IB's id shapes only: the router asks every adapter about every account."""
         if not IB_ACCOUNT_ID.match(account_id):
             return False
         return not self.allowed_accounts or account_id in self.allowed_accounts
@@ -115,142 +101,93 @@ class IBKRBrokerAdapter(BrokerAdapter):
     def is_paper_account(self, account_id: str) -> bool:
         return is_paper_account_id(account_id)
 
+    # --- reads: sync for the service, async twins for async callers ---------------------------
     def list_accounts(self) -> list[BrokerAccount]:
-        return self._read(self._list_accounts)
+        return self._read(self.ops.accounts)
 
     async def list_accounts_async(self) -> list[BrokerAccount]:
-        return await self._read_async(self._list_accounts)
+        return await self._read_async(self.ops.accounts)
 
-    async def _list_accounts(self, ib: IB) -> list[BrokerAccount]:
-        return [
-            BrokerAccount(account_id=a, provider=self.provider, name=f"IBKR {a}", number=a,
-                          institution="Interactive Brokers", is_paper=is_paper_account_id(a))
-            for a in ib.managedAccounts() if self.owns_account(a)
-        ]
-
-    def _check_account(self, ib: IB, account_id: str) -> None:
-        if not self.owns_account(account_id) or account_id not in ib.managedAccounts():
-            raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"IB Gateway does not manage account {account_id}",
-                             {"account_id": account_id})
-
-    # --- market data ---------------------------------------------------------------------------
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
-        return self._read(lambda ib: self._search(ib, account_id, ticker))
+        return self._read(partial(self.ops.search, account_id=account_id, ticker=ticker))
 
-    async def _search(self, ib: IB, account_id: str, ticker: str) -> list[SymbolMatch]:
-        self._check_account(ib, account_id)
-        try:
-            resolved = await self.resolver.resolve(ib, ticker)
-        except TradeError as exc:
-            if exc.code is ErrorCode.SYMBOL_NOT_FOUND:
-                return []
-            raise
-        return [SymbolMatch(ticker=ticker, broker_symbol_id=str(resolved.con_id), description=resolved.description,
-                            sec_type=resolved.kind, exchange=resolved.exchange, currency=resolved.currency)]
+    async def search_symbol_async(self, account_id: str, ticker: str) -> list[SymbolMatch]:
+        return await self._read_async(partial(self.ops.search, account_id=account_id, ticker=ticker))
 
     def get_quote(self, account_id: str, ticker: str) -> Quote:
-        return self._read(lambda ib: self._quote(ib, account_id, ticker))
+        return self._read(partial(self.ops.quote, account_id=account_id, ticker=ticker))
 
     async def get_quote_async(self, account_id: str, ticker: str) -> Quote:
-        return await self._read_async(lambda ib: self._quote(ib, account_id, ticker))
+        return await self._read_async(partial(self.ops.quote, account_id=account_id, ticker=ticker))
 
-    async def _quote(self, ib: IB, account_id: str, ticker: str) -> Quote:
-        self._check_account(ib, account_id)
-        resolved = await self.resolver.resolve(ib, ticker)
-        return await snapshot_quote(ib, resolved, ticker, self.snapshot_timeout)
-
-    # --- balances and positions --------------------------------------------------------------
     def get_account_balance(self, account_id: str) -> AccountBalance:
-        return self._read(lambda ib: self._balance(ib, account_id))
+        return self._read(partial(self.ops.balance, account_id=account_id))
 
-    async def _balance(self, ib: IB, account_id: str) -> AccountBalance:
-        self._check_account(ib, account_id)
-        return await account_balance(ib, account_id)
+    async def get_account_balance_async(self, account_id: str) -> AccountBalance:
+        return await self._read_async(partial(self.ops.balance, account_id=account_id))
 
     def get_positions(self, account_id: str) -> list[Position]:
-        return self._read(lambda ib: self._positions(ib, account_id))
+        return self._read(partial(self.ops.positions, account_id=account_id))
 
-    async def _positions(self, ib: IB, account_id: str) -> list[Position]:
-        self._check_account(ib, account_id)
-        return positions(ib, account_id)
+    async def get_positions_async(self, account_id: str) -> list[Position]:
+        return await self._read_async(partial(self.ops.positions, account_id=account_id))
+
+    def preview_order(self, order: OrderRequest) -> BrokerPreview:
+        return self._read(partial(self.ops.preview, order=order))
+
+    async def preview_order_async(self, order: OrderRequest) -> BrokerPreview:
+        return await self._read_async(partial(self.ops.preview, order=order))
+
+    def get_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
+        return self._read(partial(self.ops.order, account_id=account_id, brokerage_order_id=brokerage_order_id))
+
+    async def get_order_async(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
+        return await self._read_async(
+            partial(self.ops.order, account_id=account_id, brokerage_order_id=brokerage_order_id))
+
+    def get_orders(self, account_id: str, state: str = "all", days: int = 30) -> list[BrokerOrder]:
+        return _filter(self._read(partial(self.ops.orders, account_id=account_id)), state, days)
+
+    async def get_orders_async(self, account_id: str, state: str = "all", days: int = 30) -> list[BrokerOrder]:
+        return _filter(await self._read_async(partial(self.ops.orders, account_id=account_id)), state, days)
+
+    def find_order_by_ref(self, lookup: OrderLookup) -> BrokerOrder | None:
+        return self._read(partial(self.ops.find, lookup=lookup))
+
+    async def find_order_by_ref_async(self, lookup: OrderLookup) -> BrokerOrder | None:
+        return await self._read_async(partial(self.ops.find, lookup=lookup))
 
     def refresh_after_trade(self, account_id: str) -> None:
         """Fire and forget: the next preview sees post-trade balances without slowing this execute."""
-        future = self.manager.submit(refresh_summary, timeout=self.timeout)
-        future.add_done_callback(_log_failure)
+        self.manager.submit(refresh_summary, timeout=self.timeout).add_done_callback(_log_failure)
 
-    # --- preview -----------------------------------------------------------------------------
-    def preview_order(self, order: OrderRequest) -> BrokerPreview:
-        return self._read(lambda ib: self._preview(ib, order))
-
-    async def preview_order_async(self, order: OrderRequest) -> BrokerPreview:
-        return await self._read_async(lambda ib: self._preview(ib, order))
-
-    async def _preview(self, ib: IB, order: OrderRequest) -> BrokerPreview:
-        self._check_account(ib, order.account_id)
-        resolved = await self.resolver.resolve(ib, order.ticker)
-        state, quote = await asyncio.gather(
-            self._what_if(ib, resolved, order), snapshot_quote(ib, resolved, order.ticker, self.snapshot_timeout)
-        )
-        warnings: list[str] = []
-        commission = to_decimal(state.commission)
-        if commission is None:
-            warnings.append("IBKR returned no commission estimate (unset); the total excludes commission")
-        if quote.delayed:
-            warnings.append("no live market data subscription: the price estimate uses delayed data")
-        if quote.reference_price is None:
-            warnings.append(f"no market data for {order.ticker}: the price is estimated from the order")
-        if state.warningText:
-            warnings.append(f"IBKR: {state.warningText}")
-        margin = {name: to_decimal(getattr(state, attr)) for name, attr in _MARGIN_FIELDS.items()}
-        return BrokerPreview(
-            broker_symbol_id=str(resolved.con_id),
-            estimated_price=quote.reference_price or order.limit_price or order.stop_price,
-            estimated_commission=commission,
-            multiplier=resolved.multiplier,
-            currency=resolved.currency,
-            quote=quote,
-            margin_impact=margin,
-            warnings=warnings,
-            raw={"contract": _contract_raw(resolved), "what_if": _what_if_raw(state),
-                 "market_data": "delayed" if quote.delayed else "live"},
-        )
-
-    async def _what_if(self, ib: IB, resolved: ResolvedContract, order: OrderRequest) -> OrderState:
-        try:
-            state = await ib.whatIfOrderAsync(resolved.contract, build_order(order, order.account_id))
-        except RequestError as exc:
-            insufficient = any(m in exc.message.lower() for m in INSUFFICIENT_FUNDS_MARKERS)
-            raise TradeError(
-                ErrorCode.INSUFFICIENT_FUNDS if insufficient else ErrorCode.BROKER_REJECTED,
-                f"IBKR refused the order preview ({exc.code}): {exc.message}", {"code": exc.code},
-            ) from None
-        if not isinstance(state, OrderState):
-            raise TradeError(ErrorCode.BROKER_ERROR, "IBKR returned no whatIf result for the order")
-        return state
-
-    # --- orders --------------------------------------------------------------------------------
+    # --- orders: fail at once unless connected -----------------------------------------------------
     def place_order(self, account_id: str, order: OrderToPlace, client_order_ref: str) -> BrokerOrder:
+        operation, lost = self._placement(account_id, order, client_order_ref)
+        return self.manager.run_sync(operation, timeout=self.timeout, kind=CallKind.ORDER, on_lost=lost)
+
+    async def place_order_async(self, account_id: str, order: OrderToPlace, client_order_ref: str) -> BrokerOrder:
+        operation, lost = self._placement(account_id, order, client_order_ref)
+        return await self.manager.run(operation, timeout=self.timeout, kind=CallKind.ORDER, on_lost=lost)
+
+    def _placement(self, account_id: str, order: OrderToPlace, ref: str) -> tuple[Operation[BrokerOrder], LostCall]:
+        """The placement and how to report it if no answer comes: the SendGuard knows whether it was sent."""
         self._refuse_unsafe(account_id)
         guard = SendGuard()
+
+        async def place(ib: IB) -> BrokerOrder:
+            return await self.ops.place(ib, self.manager.session_event(), account_id, order, ref, guard)
 
         def lost(limit: float) -> TradeError:
             if guard.abandon():
                 return unavailable(f"no answer from IB Gateway within {limit:g}s; the order was not sent",
-                                   self.manager.endpoint, client_order_ref=client_order_ref)
+                                   self.manager.endpoint, client_order_ref=ref)
             return OrderOutcomeUnknown(
                 f"no acknowledgement from IB Gateway within {limit:g}s after sending; the order may exist",
-                {"client_order_ref": client_order_ref, "account_id": account_id},
+                {"client_order_ref": ref, "account_id": account_id},
             )
 
-        return self.manager.run_sync(
-            lambda ib: self._place(ib, account_id, order, client_order_ref, guard),
-            timeout=self.timeout, kind=CallKind.ORDER, on_lost=lost,
-        )
-
-    async def _place(self, ib: IB, account_id: str, order: OrderToPlace, ref: str, guard: SendGuard) -> BrokerOrder:
-        self._check_account(ib, account_id)
-        return await self.desk.place(ib, self.manager.session_event(), account_id, order, ref, guard)
+        return place, lost
 
     def _refuse_unsafe(self, account_id: str) -> None:
         """TRADING_MODE=paper places on paper accounts only, whatever else is configured."""
@@ -265,37 +202,18 @@ class IBKRBrokerAdapter(BrokerAdapter):
                              {"account_id": account_id})
 
     def cancel_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
+        return self.manager.run_sync(self._cancellation(account_id, brokerage_order_id), timeout=self.timeout,
+                                     kind=CallKind.ORDER)
+
+    async def cancel_order_async(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
+        return await self.manager.run(self._cancellation(account_id, brokerage_order_id), timeout=self.timeout,
+                                      kind=CallKind.ORDER)
+
+    def _cancellation(self, account_id: str, brokerage_order_id: str) -> Operation[BrokerOrder]:
         async def cancel(ib: IB) -> BrokerOrder:
-            self._check_account(ib, account_id)
-            return await self.desk.cancel(ib, self.manager.session_event(), account_id, brokerage_order_id)
+            return await self.ops.cancel(ib, self.manager.session_event(), account_id, brokerage_order_id)
 
-        return self.manager.run_sync(cancel, timeout=self.timeout, kind=CallKind.ORDER)
-
-    def get_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        async def get(ib: IB) -> BrokerOrder:
-            self._check_account(ib, account_id)
-            return await self.desk.get(ib, account_id, brokerage_order_id)
-
-        return self._read(get)
-
-    def get_orders(self, account_id: str, state: str = "all", days: int = 30) -> list[BrokerOrder]:
-        async def orders(ib: IB) -> list[BrokerOrder]:
-            self._check_account(ib, account_id)
-            return await self.desk.all_orders(ib, account_id)
-
-        since = datetime.now(UTC) - timedelta(days=days)
-        wanted = {"open": ACTIVE_STATUSES, "executed": frozenset({OrderStatus.EXECUTED})}.get(state)
-        return [
-            o for o in self._read(orders)
-            if (wanted is None or o.status in wanted) and (o.placed_at is None or o.placed_at >= since)
-        ]
-
-    def find_order_by_ref(self, lookup: OrderLookup) -> BrokerOrder | None:
-        async def find(ib: IB) -> BrokerOrder | None:
-            self._check_account(ib, lookup.account_id)
-            return await self.desk.find_by_ref(ib, lookup)
-
-        return self._read(find)
+        return cancel
 
     # --- pushed events ----------------------------------------------------------------------------
     def set_order_update_handler(self, handler: OrderUpdateHandler | None) -> None:
@@ -324,6 +242,7 @@ class IBKRBrokerAdapter(BrokerAdapter):
             handler()
 
     def close(self) -> None:
+        """Stop receiving events; the shared manager stays up unless this adapter owns it."""
         self.manager.remove_order_listener(self._trade_event)
         self.manager.remove_reconnect_listener(self._reconnected)
         if self._owns_manager:
@@ -337,28 +256,18 @@ class IBKRBrokerAdapter(BrokerAdapter):
         return await self.manager.run(operation, timeout=self.timeout)
 
 
-def _contract_raw(resolved: ResolvedContract) -> dict[str, Any]:
-    return {
-        "con_id": resolved.con_id, "symbol": resolved.symbol, "sec_type": resolved.sec_type,
-        "local_symbol": resolved.local_symbol, "exchange": resolved.exchange, "currency": resolved.currency,
-        "multiplier": str(resolved.multiplier), "description": resolved.description,
-    }
+def _filter(orders: list[BrokerOrder], state: str, days: int) -> list[BrokerOrder]:
+    since = datetime.now(UTC) - timedelta(days=days)
+    wanted = ORDER_STATES.get(state)
+    return [
+        o for o in orders
+        if (wanted is None or o.status in wanted) and (o.placed_at is None or o.placed_at >= since)
+    ]
 
 
-def _what_if_raw(state: OrderState) -> dict[str, Any]:
-    values: dict[str, Any] = {attr: getattr(state, attr) or None for attr in _MARGIN_FIELDS.values()}
-    for attr in ("commission", "minCommission", "maxCommission"):
-        number = to_decimal(getattr(state, attr))
-        values[attr] = str(number) if number is not None else None
-    values.update(status=state.status, commissionCurrency=state.commissionCurrency or None,
-                  warningText=state.warningText or None)
-    return values
-
-
-def _log_failure(future: Any) -> None:
+def _log_failure(future: Future[Any]) -> None:
     if future.cancelled():
         return
     error = future.exception()
     if error is not None and not isinstance(error, TradeError):
         log.warning("IBKR background refresh failed: %r", error)
-

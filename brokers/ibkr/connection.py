@@ -24,16 +24,9 @@ from ib_async import IB, Trade
 
 from brokers.errors import TradeError
 from brokers.ibkr import status as codes
-from brokers.ibkr.lifecycle import (
-    Backoff,
-    CallKind,
-    ConnectionState,
-    Endpoint,
-    HealthReport,
-    LastError,
-    client_id_in_use_message,
-    unavailable,
-)
+from brokers.ibkr.attempt import connect_once
+from brokers.ibkr.lifecycle import Backoff, CallKind, ConnectionState, Endpoint, HealthReport, LastError, unavailable
+from brokers.ibkr.loop_thread import LoopThread
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,21 +64,16 @@ class IBKRConnectionManager:
         self.restore_grace = restore_grace
         self.max_requests_per_second = max_requests_per_second
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._events: concurrent.futures.ThreadPoolExecutor | None = None
+        self._runner: LoopThread | None = None
         self._ib: IB | None = None
         self._closed = False
         # State below is written only on the loop thread; `_lock` guards what health() reads.
         self._state = ConnectionState.IDLE
         self._changed: asyncio.Event | None = None
         self._nudge: asyncio.Event | None = None
-        self._abort: asyncio.Event | None = None
         self._session_ended: asyncio.Event | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._grace_task: asyncio.Task[None] | None = None
-        self._attempt_code: int | None = None
-        self._attempt_message: str | None = None
         self._attempts_done = 0
         self._failed_attempts = 0
         self._connections = 0
@@ -122,27 +110,23 @@ class IBKRConnectionManager:
     def closed(self) -> bool:
         return self._closed
 
-    @property
-    def state(self) -> ConnectionState:
-        return self._state
-
     def run_sync(
         self, operation: Operation[T], *, timeout: float | None = None, kind: CallKind = CallKind.READ,
         on_lost: LostCall | None = None,
     ) -> T:
         """Run `operation(ib)` on the loop thread and wait for it; never longer than the timeout."""
         limit = timeout or self.request_timeout
-        loop = self._ensure_loop()
-        if threading.current_thread() is self._thread:
+        runner = self._ensure_runner()
+        if runner.on_loop_thread():
             raise RuntimeError("run_sync was called on the IB loop thread; await run() instead")
-        future = asyncio.run_coroutine_threadsafe(self._call(operation, limit, kind, on_lost), loop)
+        future = runner.submit(self._call(operation, limit, kind, on_lost))
         try:
             return future.result(limit + _SYNC_GRACE_SECONDS)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise (on_lost or self._timed_out)(limit) from None
-        except concurrent.futures.CancelledError:
-            raise unavailable("the IBKR connection manager was shut down", self.endpoint) from None
+        except concurrent.futures.CancelledError:  # shut down mid-call: an order may have gone out
+            raise (on_lost or self._shut_down)(limit) from None
 
     async def run(
         self, operation: Operation[T], *, timeout: float | None = None, kind: CallKind = CallKind.READ,
@@ -150,17 +134,16 @@ class IBKRConnectionManager:
     ) -> T:
         """The async twin of `run_sync`, for callers that have their own event loop (or are on ours)."""
         limit = timeout or self.request_timeout
-        loop = self._ensure_loop()
+        runner = self._ensure_runner()
         call = self._call(operation, limit, kind, on_lost)
-        if asyncio.get_running_loop() is loop:
+        if runner.on_loop_thread():
             return await call
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, loop))
+        return await asyncio.wrap_future(runner.submit(call))
 
     def submit(self, operation: Operation[T], *, timeout: float | None = None) -> concurrent.futures.Future[T]:
         """Start `operation` only if connected, without waiting (background refreshes)."""
-        loop = self._ensure_loop()
         limit = timeout or self.request_timeout
-        return asyncio.run_coroutine_threadsafe(self._if_connected(operation, limit), loop)
+        return self._ensure_runner().submit(self._if_connected(operation, limit))
 
     def session_event(self) -> asyncio.Event:
         """Set when the current session ends; for operations waiting on the gateway (loop thread only)."""
@@ -171,7 +154,7 @@ class IBKRConnectionManager:
         """Connection facts for the CLI healthcheck; with connect=True, try to connect first."""
         if connect and not self._closed:
             with contextlib.suppress(TradeError):
-                self.run_sync(_noop, timeout=timeout)
+                self.run_sync(lambda _ib: asyncio.sleep(0), timeout=timeout)
         with self._lock:
             return HealthReport(
                 state=self._state, host=self.endpoint.host, port=self.endpoint.port,
@@ -198,11 +181,8 @@ class IBKRConnectionManager:
 
     def dispatch(self, work: Callable[..., None], *args: Any) -> None:
         """Run blocking work (database writes) off the loop thread, in arrival order."""
-        executor = self._events
-        if executor is None or self._closed:
-            return
-        with contextlib.suppress(RuntimeError):  # shut down meanwhile
-            executor.submit(_logged, work, *args)
+        if self._runner is not None:
+            self._runner.dispatch(work, *args)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Disconnect, stop the loop thread and drain pending event work. Idempotent."""
@@ -210,38 +190,24 @@ class IBKRConnectionManager:
             if self._closed:
                 return
             self._closed = True
-            loop, thread, events = self._loop, self._thread, self._events
+            runner = self._runner
         with self._registry_lock:
             if self._registry.get(self.endpoint) is self:
                 del self._registry[self.endpoint]
-        if loop is not None and thread is not None:
-            try:
-                asyncio.run_coroutine_threadsafe(self._close_async(), loop).result(timeout)
-            except Exception:
-                log.warning("IBKR connection did not close cleanly", exc_info=True)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout)
-        if events is not None:
-            events.shutdown(wait=True)
+        if runner is not None:
+            runner.stop(self._close_async(), timeout)
 
     # --- loop thread -------------------------------------------------------------------------
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+    def _ensure_runner(self) -> LoopThread:
         with self._lock:
             if self._closed:
-                raise unavailable("the IBKR connection manager was shut down", self.endpoint)
-            if self._loop is not None:
-                return self._loop
-            loop = asyncio.new_event_loop()
-            started = threading.Event()
-            thread = threading.Thread(
-                target=_run_loop, args=(loop, started), name=f"ibkr-loop-{self.endpoint.port}", daemon=True
-            )
-            thread.start()
-            started.wait()
-            asyncio.run_coroutine_threadsafe(self._setup(), loop).result()
-            self._events = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ibkr-events")
-            self._loop, self._thread = loop, thread
-            return loop
+                raise self._shut_down()
+            if self._runner is None:
+                runner = LoopThread(f"ibkr-loop-{self.endpoint.port}-{self.endpoint.client_id}")
+                runner.start()
+                runner.submit(self._setup()).result()
+                self._runner = runner
+            return self._runner
 
     async def _setup(self) -> None:
         """Create the IB inside its loop, so every future and transport belongs to that loop."""
@@ -250,7 +216,6 @@ class IBKRConnectionManager:
         ib.client.MaxRequests = self.max_requests_per_second  # IB allows ~50 msgs/s; ib_async paces below that
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
-        ib.client.apiError += self._on_api_error
         ib.orderStatusEvent += self._on_trade
         ib.execDetailsEvent += self._on_trade
         ib.commissionReportEvent += self._on_trade
@@ -290,7 +255,7 @@ class IBKRConnectionManager:
             if state is ConnectionState.CONNECTED and self._ib is not None:
                 return self._ib
             if state is ConnectionState.CLOSED:
-                raise unavailable("the IBKR connection manager was shut down", self.endpoint)
+                raise self._shut_down()
             if state is ConnectionState.DEGRADED:
                 raise unavailable(self._reason("IB Gateway has lost its connection to IB's servers"), self.endpoint)
             if kind is CallKind.ORDER and not first_use:
@@ -330,38 +295,13 @@ class IBKRConnectionManager:
     async def _connect_once(self) -> bool:
         ib = self._ib
         assert ib is not None
-        self._abort = abort = asyncio.Event()
-        self._attempt_code = None
-        self._attempt_message = None
-        attempt = asyncio.ensure_future(
-            ib.connectAsync(self.endpoint.host, self.endpoint.port, self.endpoint.client_id,
-                            timeout=self.connect_timeout)
-        )
-        aborted = asyncio.ensure_future(abort.wait())
-        try:
-            await asyncio.wait({attempt, aborted}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            aborted.cancel()
-        if not attempt.done():
-            attempt.cancel()
-        error: BaseException | None = None
-        try:
-            await attempt
-        except asyncio.CancelledError:
-            if not abort.is_set():
-                raise  # we are being shut down
-        except Exception as exc:
-            error = exc
-        self._abort = None
-        ok = error is None and not abort.is_set() and ib.isConnected()
+        attempt = await connect_once(ib, self.endpoint, self.connect_timeout)
         with self._lock:
             self._attempts_done += 1
-            if not ok:
-                self._failed_attempts += 1
-        if not ok:
-            self._record_failure(error)
-            if ib.client.isConnected():
-                ib.disconnect()
+            self._failed_attempts += 0 if attempt.ok else 1
+        if not attempt.ok:
+            self._record(attempt.code, attempt.message)
+            log.warning("IBKR connect to %s failed: %s", self.endpoint, attempt.message)
             return False
         reconnect = self._ever_connected
         with self._lock:
@@ -395,31 +335,8 @@ class IBKRConnectionManager:
             if self._session_ended is not None:
                 self._session_ended.set()
 
-    def _on_api_error(self, message: str) -> None:
-        """ib_async reports a socket closed before the API was ready (or a failed connect) here."""
-        if self._state is ConnectionState.CONNECTING and self._abort is not None:
-            self._attempt_message = self._attempt_message or message
-            self._abort.set()
-
-    def _record_failure(self, error: BaseException | None) -> None:
-        """One clear reason per failed attempt: a 326 beats the exception, which beats ib_async's text."""
-        if self._attempt_code in codes.CLIENT_ID_IN_USE_CODES:
-            message = client_id_in_use_message(self.endpoint)
-        elif error is not None:
-            message = self._describe(error)
-        elif self._attempt_message:
-            message = f"IB Gateway closed the connection during the API handshake ({self._attempt_message})"
-        else:
-            message = f"could not connect to IB Gateway at {self.endpoint.host}:{self.endpoint.port}"
-        self._record(self._attempt_code, message)
-        log.warning("IBKR connect to %s failed: %s", self.endpoint, message)
-
     def _on_error(self, req_id: int, code: int, message: str, _contract: Any) -> None:
-        if code in codes.CLIENT_ID_IN_USE_CODES:
-            self._attempt_code = code
-            if self._abort is not None:
-                self._abort.set()
-        elif code in codes.CONNECTION_LOST_CODES:
+        if code in codes.CONNECTION_LOST_CODES:
             self._record(code, f"IB Gateway lost its connection to IB's servers ({code}): {message}")
             if self._state is ConnectionState.CONNECTED:
                 self._set_state(ConnectionState.DEGRADED)
@@ -431,7 +348,7 @@ class IBKRConnectionManager:
                     self._grace_task.cancel()
                 self._set_state(ConnectionState.CONNECTED)
                 self._notify_reconnected()
-        elif req_id == -1 and code not in codes.INFO_CODES:
+        elif req_id == -1 and code not in codes.INFO_CODES | codes.CLIENT_ID_IN_USE_CODES:
             self._record(code, message)
 
     async def _restore_or_reconnect(self) -> None:
@@ -454,8 +371,6 @@ class IBKRConnectionManager:
 
     async def _close_async(self) -> None:
         self._set_state(ConnectionState.CLOSED)
-        with self._lock:
-            self._state = ConnectionState.CLOSED
         if self._changed is not None:
             self._changed.set()
         for task in (self._supervisor, self._grace_task):
@@ -476,45 +391,13 @@ class IBKRConnectionManager:
         last = self._last_error
         return f"{summary}: {last.message}" if last is not None else summary
 
-    def _describe(self, error: BaseException) -> str:
-        where = f"{self.endpoint.host}:{self.endpoint.port}"
-        if isinstance(error, ConnectionRefusedError):
-            return f"IB Gateway refused the connection at {where} (is it running, with the API port open?)"
-        if isinstance(error, TimeoutError):
-            return f"IB Gateway at {where} did not complete the API handshake within {self.connect_timeout:g}s"
-        return f"could not connect to IB Gateway at {where}: {type(error).__name__}: {error}"
+    def _shut_down(self, _limit: float = 0.0) -> TradeError:
+        return unavailable("the IBKR connection manager was shut down", self.endpoint)
 
     def _timed_out(self, limit: float, *, connecting: bool = False) -> TradeError:
         if connecting:
             return unavailable(self._reason(f"no connection to IB Gateway within {limit:g}s"), self.endpoint)
         return unavailable(f"IB Gateway did not answer within {limit:g}s", self.endpoint, timeout_seconds=limit)
-
-
-async def _noop(_ib: IB) -> None:
-    return None
-
-
-def _logged(work: Callable[..., None], *args: Any) -> None:
-    try:
-        work(*args)
-    except Exception:
-        log.exception("IBKR event handler failed")
-
-
-def _run_loop(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
-    asyncio.set_event_loop(loop)
-    loop.call_soon(started.set)
-    try:
-        loop.run_forever()
-    finally:
-        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(asyncio.sleep(0))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
 
 
 atexit.register(IBKRConnectionManager.shutdown_all)

@@ -1,0 +1,178 @@
+"""What the IBKR adapter does, written once as coroutines over an `IB` on the manager's loop.
+
+The adapter wraps each of these twice (a sync method for the service, an `*_async` one for
+async callers); keeping the bodies here keeps both wrappers one line long and identical in
+behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ib_async import IB, OrderState, RequestError
+
+from brokers.errors import ErrorCode, TradeError
+from brokers.ibkr.contracts import ContractResolver, ResolvedContract
+from brokers.ibkr.decimals import to_decimal
+from brokers.ibkr.market_data import snapshot_quote
+from brokers.ibkr.orders import build_order
+from brokers.ibkr.portfolio import account_balance, positions
+from brokers.ibkr.status import INSUFFICIENT_FUNDS_MARKERS
+from brokers.ibkr.trading import OrderDesk, SendGuard
+from brokers.models import (
+    AccountBalance,
+    BrokerAccount,
+    BrokerOrder,
+    BrokerPreview,
+    BrokerProvider,
+    OrderLookup,
+    OrderRequest,
+    OrderToPlace,
+    Position,
+    Quote,
+    SymbolMatch,
+)
+
+IB_ACCOUNT_ID = re.compile(r"^(?:U|DU|F|DF)\d{1,12}$")
+PAPER_PREFIXES = ("DU", "DF")
+_MARGIN_FIELDS = {
+    "init_margin_before": "initMarginBefore", "init_margin_change": "initMarginChange",
+    "init_margin_after": "initMarginAfter", "maint_margin_before": "maintMarginBefore",
+    "maint_margin_change": "maintMarginChange", "maint_margin_after": "maintMarginAfter",
+    "equity_with_loan_before": "equityWithLoanBefore", "equity_with_loan_change": "equityWithLoanChange",
+    "equity_with_loan_after": "equityWithLoanAfter",
+}
+
+
+def is_paper_account_id(account_id: str) -> bool:
+    return account_id.startswith(PAPER_PREFIXES)
+
+
+class IBKROperations:
+    def __init__(self, owns_account: Callable[[str], bool], desk: OrderDesk, snapshot_timeout: float) -> None:
+        self.owns_account = owns_account
+        self.desk = desk
+        self.resolver: ContractResolver = desk.resolver
+        self.snapshot_timeout = snapshot_timeout
+
+    def check_account(self, ib: IB, account_id: str) -> None:
+        if not self.owns_account(account_id) or account_id not in ib.managedAccounts():
+            raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"IB Gateway does not manage account {account_id}",
+                             {"account_id": account_id})
+
+    async def accounts(self, ib: IB) -> list[BrokerAccount]:
+        return [
+            BrokerAccount(account_id=a, provider=BrokerProvider.IBKR, name=f"IBKR {a}", number=a,
+                          institution="Interactive Brokers", is_paper=is_paper_account_id(a))
+            for a in ib.managedAccounts() if self.owns_account(a)
+        ]
+
+    async def search(self, ib: IB, account_id: str, ticker: str) -> list[SymbolMatch]:
+        self.check_account(ib, account_id)
+        try:
+            resolved = await self.resolver.resolve(ib, ticker)
+        except TradeError as exc:
+            if exc.code is ErrorCode.SYMBOL_NOT_FOUND:
+                return []
+            raise
+        return [SymbolMatch(ticker=ticker, broker_symbol_id=str(resolved.con_id), description=resolved.description,
+                            sec_type=resolved.kind, exchange=resolved.exchange, currency=resolved.currency)]
+
+    async def quote(self, ib: IB, account_id: str, ticker: str) -> Quote:
+        self.check_account(ib, account_id)
+        resolved = await self.resolver.resolve(ib, ticker)
+        return await snapshot_quote(ib, resolved, ticker, self.snapshot_timeout)
+
+    async def balance(self, ib: IB, account_id: str) -> AccountBalance:
+        self.check_account(ib, account_id)
+        return await account_balance(ib, account_id)
+
+    async def positions(self, ib: IB, account_id: str) -> list[Position]:
+        self.check_account(ib, account_id)
+        return positions(ib, account_id)
+
+    async def preview(self, ib: IB, order: OrderRequest) -> BrokerPreview:
+        """whatIf for commission and margin, a snapshot for the price (whatIf has none), concurrently."""
+        self.check_account(ib, order.account_id)
+        resolved = await self.resolver.resolve(ib, order.ticker)
+        state, quote = await asyncio.gather(
+            self._what_if(ib, resolved, order), snapshot_quote(ib, resolved, order.ticker, self.snapshot_timeout)
+        )
+        warnings: list[str] = []
+        commission = to_decimal(state.commission)
+        if commission is None:
+            warnings.append("IBKR returned no commission estimate (unset); the total excludes commission")
+        if quote.delayed:
+            warnings.append("no live market data subscription: the price estimate uses delayed data")
+        if quote.reference_price is None:
+            warnings.append(f"no market data for {order.ticker}: the price is estimated from the order")
+        if state.warningText:
+            warnings.append(f"IBKR: {state.warningText}")
+        return BrokerPreview(
+            broker_symbol_id=str(resolved.con_id),
+            estimated_price=quote.reference_price or order.limit_price or order.stop_price,
+            estimated_commission=commission,
+            multiplier=resolved.multiplier,
+            currency=resolved.currency,
+            quote=quote,
+            margin_impact={name: to_decimal(getattr(state, attr)) for name, attr in _MARGIN_FIELDS.items()},
+            warnings=warnings,
+            raw={"contract": _contract_raw(resolved), "what_if": _what_if_raw(state),
+                 "market_data": "delayed" if quote.delayed else "live"},
+        )
+
+    async def _what_if(self, ib: IB, resolved: ResolvedContract, order: OrderRequest) -> OrderState:
+        try:
+            state = await ib.whatIfOrderAsync(resolved.contract, build_order(order, order.account_id))
+        except RequestError as exc:
+            insufficient = any(m in exc.message.lower() for m in INSUFFICIENT_FUNDS_MARKERS)
+            raise TradeError(
+                ErrorCode.INSUFFICIENT_FUNDS if insufficient else ErrorCode.BROKER_REJECTED,
+                f"IBKR refused the order preview ({exc.code}): {exc.message}", {"code": exc.code},
+            ) from None
+        if not isinstance(state, OrderState):
+            raise TradeError(ErrorCode.BROKER_ERROR, "IBKR returned no whatIf result for the order")
+        return state
+
+    async def place(
+        self, ib: IB, lost: asyncio.Event, account_id: str, order: OrderToPlace, ref: str, guard: SendGuard
+    ) -> BrokerOrder:
+        self.check_account(ib, account_id)
+        return await self.desk.place(ib, lost, account_id, order, ref, guard)
+
+    async def cancel(self, ib: IB, lost: asyncio.Event, account_id: str, brokerage_order_id: str) -> BrokerOrder:
+        self.check_account(ib, account_id)
+        return await self.desk.cancel(ib, lost, account_id, brokerage_order_id)
+
+    async def order(self, ib: IB, account_id: str, brokerage_order_id: str) -> BrokerOrder:
+        self.check_account(ib, account_id)
+        return await self.desk.get(ib, account_id, brokerage_order_id)
+
+    async def orders(self, ib: IB, account_id: str) -> list[BrokerOrder]:
+        self.check_account(ib, account_id)
+        return await self.desk.all_orders(ib, account_id)
+
+    async def find(self, ib: IB, lookup: OrderLookup) -> BrokerOrder | None:
+        self.check_account(ib, lookup.account_id)
+        return await self.desk.find_by_ref(ib, lookup)
+
+
+def _contract_raw(resolved: ResolvedContract) -> dict[str, Any]:
+    return {
+        "con_id": resolved.con_id, "symbol": resolved.symbol, "sec_type": resolved.sec_type,
+        "local_symbol": resolved.local_symbol, "exchange": resolved.exchange, "currency": resolved.currency,
+        "multiplier": str(resolved.multiplier), "description": resolved.description,
+    }
+
+
+def _what_if_raw(state: OrderState) -> dict[str, Any]:
+    values: dict[str, Any] = {attr: getattr(state, attr) or None for attr in _MARGIN_FIELDS.values()}
+    for attr in ("commission", "minCommission", "maxCommission"):
+        number = to_decimal(getattr(state, attr))
+        values[attr] = str(number) if number is not None else None
+    values.update(status=state.status, commissionCurrency=state.commissionCurrency or None,
+                  warningText=state.warningText or None)
+    return values
