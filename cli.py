@@ -34,7 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(sim_app, name="sim")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
 
 
@@ -170,9 +170,11 @@ def db_downgrade(
     """Revert migrations down to REVISION. Destructive: asks first unless --yes."""
     from db import migrate
 
-    if not yes and not typer.confirm(f"Downgrade to {revision}? Columns and data above it are dropped.",
-                                     default=False, err=True):
-        raise fail("not confirmed; nothing changed", 1)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise fail("a downgrade drops columns and data: pass --yes to confirm; nothing changed")
+        if not typer.confirm(f"Downgrade to {revision}? Columns and data above it are dropped.", err=True):
+            raise fail("not confirmed; nothing changed")
     url = database_url_for(load_settings())
     with progress(f"downgrading to {revision}"):
         guarded(lambda: migrate.downgrade(url, revision))

@@ -96,11 +96,13 @@ def running_simulators() -> Iterator[dict[str, Any]]:
 def broker_env(database_url: str, simulators: dict[str, Any], tmp_path: Path, client_id: int,
                **overrides: str) -> dict[str, str]:
     seeded = simulators["seeded"]
-    return base_env(
-        DATABASE_URL=database_url, TRADEEXEC_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path),
-        BROKERS="ibkr,snaptrade", IBKR_GATEWAY_HOST="127.0.0.1", IBKR_GATEWAY_PORT=str(simulators["gateway"].port),
-        IBKR_CLIENT_ID=str(client_id), SNAPTRADE_BASE_URL=simulators["snaptrade"].base_url,
-        SNAPTRADE_CLIENT_ID=seeded["client_id"], SNAPTRADE_CONSUMER_KEY=seeded["consumer_key"],
-        SNAPTRADE_USER_ID=seeded["user_id"], SNAPTRADE_USER_SECRET=seeded["user_secret"],
-        TRADING_MODE="paper", ORDERS_ENABLED="true", MAX_ORDER_NOTIONAL="5000", **overrides,
-    )
+    settings = {
+        "DATABASE_URL": database_url, "TRADEEXEC_DATA_DIR": str(tmp_path / "data"), "HOME": str(tmp_path),
+        "BROKERS": "ibkr,snaptrade", "IBKR_GATEWAY_HOST": "127.0.0.1",
+        "IBKR_GATEWAY_PORT": str(simulators["gateway"].port), "IBKR_CLIENT_ID": str(client_id),
+        "SNAPTRADE_BASE_URL": simulators["snaptrade"].base_url, "SNAPTRADE_CLIENT_ID": seeded["client_id"],
+        "SNAPTRADE_CONSUMER_KEY": seeded["consumer_key"], "SNAPTRADE_USER_ID": seeded["user_id"],
+        "SNAPTRADE_USER_SECRET": seeded["user_secret"], "TRADING_MODE": "paper", "ORDERS_ENABLED": "true",
+        "MAX_ORDER_NOTIONAL": "5000",
+    }
+    return base_env(**{**settings, **overrides})
