@@ -49,6 +49,14 @@ def make_manager(port: int, client_id: int = CLIENT_ID, **options: Any) -> IBKRC
     return IBKRConnectionManager("127.0.0.1", port, client_id, **options)
 
 
+@pytest.fixture(autouse=True)
+def no_leaked_connections() -> Iterator[None]:
+    """Every test closes what it opens: no IB loop or event thread may outlive it."""
+    yield
+    leaked = [t.name for t in threading.enumerate() if t.name.startswith("ibkr-loop") and t.is_alive()]
+    assert leaked == [], f"IBKR threads left running: {leaked}"
+
+
 @pytest.fixture
 def sim() -> Iterator[IBGatewaySimulator]:
     simulator = IBGatewaySimulator(host="127.0.0.1", port=0, server_version=178, accounts=(ACCOUNT,))
@@ -78,7 +86,7 @@ def make_settings(port: int, **overrides: Any) -> Settings:
         "TRADING_MODE": "paper", "RECONCILE_SETTLE_SECONDS": 0, "TRADING_KILL_SWITCH": False,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.connection import IBKRConnectionManager
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import ACCOUNT, event_types, order_row, placed_orders, wait_until
+from tests.ibkr.conftest import ACCOUNT, event_types, make_settings, order_row, placed_orders, wait_until
 
 D = Decimal
 
@@ -147,10 +147,7 @@ def test_slow_acknowledgement_is_unknown_then_settled_by_the_pushed_status(
     sim: IBGatewaySimulator, manager: IBKRConnectionManager, session_factory: sessionmaker[Session],
 ) -> None:
     impatient = IBKRBrokerAdapter(manager, ack_timeout=0.2)
-    service = TradeExecutionService(
-        __import__("tests.ibkr.conftest", fromlist=["make_settings"]).make_settings(sim.port),
-        session_factory, [impatient],
-    )
+    service = TradeExecutionService(make_settings(sim.port), session_factory, [impatient])
     try:
         preview_id = _preview(service, "Limit", limit_price="185.00")
         sim.delay_acks_ms = 800
