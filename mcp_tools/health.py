@@ -17,6 +17,9 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 Check = dict[str, str]
+PROBE_CLIENT_ID_OFFSET = 1000
+"""The IBKR probe connects as IBKR_CLIENT_ID + 1000: a gateway allows one session per client id, and the
+probe must neither be refused by nor disconnect the running server's session."""
 
 
 def _check(component: str, status: str, detail: str) -> Check:
@@ -61,7 +64,8 @@ def broker_check(settings: Settings, name: str, timeout: float) -> Check:
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"health-{name}")
 
     def probe() -> str:
-        adapters = build_adapters(settings.model_copy(update={"brokers": (name,)}))
+        probe_id = settings.ibkr_client_id + PROBE_CLIENT_ID_OFFSET
+        adapters = build_adapters(settings.model_copy(update={"brokers": (name,), "ibkr_client_id": probe_id}))
         try:
             accounts = [a for adapter in adapters for a in adapter.list_accounts()]
         finally:
