@@ -70,9 +70,9 @@ class SnapTradeBrokerAdapter(BrokerAdapter):
         account_ttl_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._api = SnapTradeApi(credentials)
         self._redactor = credentials.redactor()
         protect_logs(self._redactor)
-        self._api = SnapTradeApi(credentials)
         self._clock = clock
         self._directory = AccountDirectory(self._load_accounts, account_ttl_seconds, clock=clock)
         self._symbols: dict[tuple[str, str], tuple[str, float]] = {}

@@ -138,9 +138,8 @@ class _BoundedRESTClient(RESTClientObject):
             if exc.status:
                 raise
             raise TransportError("TLS failure talking to SnapTrade", maybe_sent=True) from None
-        except OSError as exc:
-            message = f"the connection to SnapTrade failed ({type(exc).__name__})"
-            raise TransportError(message, maybe_sent=True) from None
+        except OSError as exc:  # normally wrapped by urllib3; a raw one is treated as maybe sent
+            raise _transport_error(exc, self._timeout_seconds) from None
 
 
 class SnapTradeApi:
