@@ -31,14 +31,16 @@ class AdapterRouter:
 
     def for_account(self, account_id: str) -> BrokerAdapter:
         owners: list[BrokerAdapter] = []
-        unreachable: list[str] = []
+        unreachable: list[dict[str, str]] = []
         for adapter in self.adapters:
             try:
                 if adapter.owns_account(account_id):
                     owners.append(adapter)
             except TradeError as exc:
                 log.warning("%s could not tell whether it owns an account: %s", adapter.provider, exc.message)
-                unreachable.append(adapter.provider.value)
+                unreachable.append(
+                    {"provider": adapter.provider.value, "error_code": exc.code.value, "message": exc.message}
+                )
         if len(owners) == 1:
             return owners[0]
         if len(owners) > 1:
@@ -48,9 +50,10 @@ class AdapterRouter:
                 {"account_id": account_id, "providers": [a.provider.value for a in owners]},
             )
         if unreachable:
+            reasons = "; ".join(f"{u['provider']}: {u['message']}" for u in unreachable)
             raise TradeError(
                 ErrorCode.BROKER_UNAVAILABLE,
-                f"account {account_id} was not found and some brokers could not be asked",
+                f"account {account_id} was not found and some brokers could not be asked ({reasons})",
                 {"account_id": account_id, "unreachable": unreachable},
             )
         raise TradeError(

@@ -48,7 +48,10 @@ EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_bro
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
 
 REFUSED_AT_BROKER = frozenset(
-    {ErrorCode.BROKER_REJECTED, ErrorCode.INSUFFICIENT_FUNDS, ErrorCode.VALIDATION_ERROR, ErrorCode.UNSUPPORTED_ORDER}
+    {
+        ErrorCode.BROKER_REJECTED, ErrorCode.INSUFFICIENT_FUNDS, ErrorCode.INSUFFICIENT_POSITION,
+        ErrorCode.VALIDATION_ERROR, ErrorCode.UNSUPPORTED_ORDER, ErrorCode.RISK_LIMIT,
+    }
 )
 
 
