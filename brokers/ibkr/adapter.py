@@ -78,8 +78,8 @@ class IBKRBrokerAdapter(BrokerAdapter):
         self._owns_manager = owns_manager
         self._on_update: OrderUpdateHandler | None = None
         self._on_reconnect: Callable[[], None] | None = None
-        manager.add_order_listener(self._trade_event)
-        manager.add_reconnect_listener(self._reconnected)
+        manager.order_listeners.add(self._trade_event)
+        manager.reconnect_listeners.add(self._reconnected)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IBKRBrokerAdapter:
@@ -243,8 +243,8 @@ class IBKRBrokerAdapter(BrokerAdapter):
 
     def close(self) -> None:
         """Stop receiving events; the shared manager stays up unless this adapter owns it."""
-        self.manager.remove_order_listener(self._trade_event)
-        self.manager.remove_reconnect_listener(self._reconnected)
+        self.manager.order_listeners.remove(self._trade_event)
+        self.manager.reconnect_listeners.remove(self._reconnected)
         if self._owns_manager:
             self.manager.shutdown()
 

@@ -26,7 +26,7 @@ from brokers.errors import TradeError
 from brokers.ibkr import status as codes
 from brokers.ibkr.attempt import connect_once
 from brokers.ibkr.lifecycle import Backoff, CallKind, ConnectionState, Endpoint, HealthReport, LastError, unavailable
-from brokers.ibkr.loop_thread import LoopThread
+from brokers.ibkr.loop_thread import Listeners, LoopThread
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,10 @@ class IBKRConnectionManager:
         self._accounts: tuple[str, ...] = ()
         self._connected_since: datetime | None = None
         self._last_error: LastError | None = None
-        self._order_listeners: list[OrderListener] = []
-        self._reconnect_listeners: list[Callable[[], None]] = []
+        self.order_listeners: Listeners[OrderListener] = Listeners()
+        """Called on the loop thread with the Trade, for every status, fill and commission event."""
+        self.reconnect_listeners: Listeners[Callable[[], None]] = Listeners()
+        """Called on the event worker thread after a REconnect (or a restored 1100)."""
 
     # --- process-wide instances ----------------------------------------------------------
     @classmethod
@@ -163,22 +165,6 @@ class IBKRConnectionManager:
                 connections=self._connections, failed_attempts=self._failed_attempts,
             )
 
-    def add_order_listener(self, listener: OrderListener) -> None:
-        """`listener(trade)` runs on the loop thread for every status, fill and commission event."""
-        self._order_listeners.append(listener)
-
-    def remove_order_listener(self, listener: OrderListener) -> None:
-        if listener in self._order_listeners:
-            self._order_listeners.remove(listener)
-
-    def add_reconnect_listener(self, listener: Callable[[], None]) -> None:
-        """`listener()` runs on the event worker thread after a REconnect (or restored 1100)."""
-        self._reconnect_listeners.append(listener)
-
-    def remove_reconnect_listener(self, listener: Callable[[], None]) -> None:
-        if listener in self._reconnect_listeners:
-            self._reconnect_listeners.remove(listener)
-
     def dispatch(self, work: Callable[..., None], *args: Any) -> None:
         """Run blocking work (database writes) off the loop thread, in arrival order."""
         if self._runner is not None:
@@ -224,20 +210,33 @@ class IBKRConnectionManager:
         self._nudge = asyncio.Event()
 
     async def _call(self, operation: Operation[T], limit: float, kind: CallKind, on_lost: LostCall | None) -> T:
+        """Wait for readiness, then run; a read that meets a dying socket is retried once (reads are safe
+        to repeat, placements never are)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        try:
-            ib = await asyncio.wait_for(self._ready(kind), limit)
-        except TimeoutError:
-            raise self._timed_out(limit, connecting=True) from None
-        try:
-            return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
-        except TimeoutError:
-            raise (on_lost or self._timed_out)(limit) from None
-        except ConnectionError:
-            if on_lost is not None:
-                raise on_lost(limit) from None
-            raise unavailable("the connection to IB Gateway was lost during the request", self.endpoint) from None
+        for attempt in (1, 2):
+            try:
+                ib = await asyncio.wait_for(self._ready(kind), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise self._timed_out(limit, connecting=True) from None
+            try:
+                return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise (on_lost or self._timed_out)(limit) from None
+            except ConnectionError:
+                if on_lost is not None:
+                    raise on_lost(limit) from None
+                if kind is not CallKind.READ or attempt == 2:
+                    raise unavailable("the connection to IB Gateway was lost during the request",
+                                      self.endpoint) from None
+                await self._session_over()
+        raise AssertionError("unreachable")
+
+    async def _session_over(self) -> None:
+        """Let the disconnect be processed, so the retry waits for the next session, not the dead one."""
+        if self._state is ConnectionState.CONNECTED and self._session_ended is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._session_ended.wait(), 1.0)
 
     async def _if_connected(self, operation: Operation[T], limit: float) -> T:
         if self._state is not ConnectionState.CONNECTED or self._ib is None:
@@ -359,14 +358,14 @@ class IBKRConnectionManager:
             self._ib.disconnect()
 
     def _on_trade(self, trade: Trade, *_more: Any) -> None:
-        for listener in list(self._order_listeners):
+        for listener in self.order_listeners:
             try:
                 listener(trade)
             except Exception:
                 log.exception("IBKR order listener failed")
 
     def _notify_reconnected(self) -> None:
-        for listener in list(self._reconnect_listeners):
+        for listener in self.reconnect_listeners:
             self.dispatch(listener)
 
     async def _close_async(self) -> None:

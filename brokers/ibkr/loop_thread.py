@@ -12,11 +12,29 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., None])
+
+
+class Listeners(Generic[F]):
+    """Callbacks that may be added or removed from any thread while the loop iterates a copy."""
+
+    def __init__(self) -> None:
+        self._items: list[F] = []
+
+    def add(self, listener: F) -> None:
+        self._items.append(listener)
+
+    def remove(self, listener: F) -> None:
+        with contextlib.suppress(ValueError):
+            self._items.remove(listener)
+
+    def __iter__(self) -> Iterator[F]:
+        return iter(list(self._items))
 
 
 class LoopThread:

@@ -14,7 +14,15 @@ from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.connection import IBKRConnectionManager
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import ACCOUNT, event_types, make_settings, order_row, placed_orders, wait_until
+from tests.ibkr.conftest import (
+    ACCOUNT,
+    event_types,
+    make_manager,
+    make_settings,
+    order_row,
+    placed_orders,
+    wait_until,
+)
 
 D = Decimal
 
@@ -207,3 +215,28 @@ def test_thousand_previews_use_one_connection(sim: IBGatewaySimulator, service: 
     elapsed = time.perf_counter() - started
     assert sim.connection_count == connections == 1
     print(f"\n1000 previews through the service: {elapsed:.2f}s, {elapsed:.2f} ms each, 1 TCP connection")
+
+
+def test_gateway_restart_is_invisible_to_the_next_call(sim: IBGatewaySimulator, service: TradeExecutionService,
+                                                       manager: IBKRConnectionManager) -> None:
+    service.preview_trade(ACCOUNT, "AAPL", "BUY", "1")
+    sim.restart()  # every connection closed, the listener back on the same port
+    again = service.preview_trade(ACCOUNT, "AAPL", "BUY", "1")  # no wait, no retry by the caller
+    assert again.estimated_price == D("190.00")
+    assert manager.health().connections == 2
+
+
+def test_client_id_in_use_through_the_service(sim: IBGatewaySimulator, service: TradeExecutionService,
+                                              session_factory: sessionmaker[Session]) -> None:
+    service.list_tradeable_accounts()  # the fixture's service holds client id 17
+    clash = make_manager(sim.port)
+    other = TradeExecutionService(make_settings(sim.port), session_factory, [IBKRBrokerAdapter(clash)])
+    try:
+        with pytest.raises(TradeError) as caught:
+            other.preview_trade(ACCOUNT, "AAPL", "BUY", "1")
+        assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE
+        assert "client id 17" in caught.value.message and "already in use" in caught.value.message
+        assert event_types(session_factory) == ["PREVIEW_REFUSED"]
+    finally:
+        other.close()
+        clash.shutdown()
