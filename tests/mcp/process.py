@@ -31,9 +31,9 @@ def base_env(**overrides: str) -> dict[str, str]:
     return {**keep, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **overrides}
 
 
-def stdio_client(env: dict[str, str], **options: Any) -> Client:
+def stdio_client(env: dict[str, str], mode: str = "legacy", **options: Any) -> Client:
     params = StdioServerParameters(command=sys.executable, args=["-m", "cli", "mcp"], env=env, cwd=str(REPO))
-    return Client(params, mode="legacy", **options)
+    return Client(params, mode=mode, **options)
 
 
 @contextmanager

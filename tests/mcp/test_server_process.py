@@ -202,3 +202,52 @@ def test_importing_the_server_does_not_import_the_broker_sdks() -> None:
     result = subprocess.run([sys.executable, "-c", f"SDKS = ('ib_async', 'snaptrade_client'); {code}"], cwd=REPO,
                             capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(result.stdout) == [False, False]
+
+
+class Human:
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.asked: list[str] = []
+
+    async def __call__(self, context: Any, params: Any) -> Any:
+        from mcp_types import ElicitResult
+
+        self.asked.append(params.message)
+        if self.action == "accept":
+            return ElicitResult(action="accept", content={"confirm": True})
+        return ElicitResult(action="decline")
+
+
+@pytest.mark.parametrize(("transport", "mode", "action"), [
+    ("stdio", "legacy", "decline"), ("stdio", "auto", "accept"),
+    ("http", "legacy", "accept"), ("http", "auto", "decline"),
+])
+def test_confirmation_prompt_over_real_transports(
+    env: dict[str, str], tmp_path: Path, transport: str, mode: str, action: str
+) -> None:
+    human = Human(action)
+
+    async def flow(client: Client) -> tuple[str, dict[str, Any]]:
+        shown = payload(await call(client, "preview_trade", account_id=IBKR_ACCOUNT, ticker="MSFT", side="BUY",
+                                   quantity=1))
+        return client.protocol_version, payload(await call(client, "execute_trade", preview_id=shown["preview_id"]))
+
+    async def over_stdio() -> tuple[str, dict[str, Any]]:
+        async with stdio_client(env, elicitation_callback=human, mode=mode) as client:
+            return await flow(client)
+
+    async def over_http(url: str) -> tuple[str, dict[str, Any]]:
+        async with http_client(url, TOKEN, elicitation_callback=human, mode=mode) as client:
+            return await flow(client)
+
+    if transport == "stdio":
+        version, result = anyio.run(over_stdio)
+    else:
+        with http_server({**env, "MCP_AUTH_TOKEN": TOKEN}, tmp_path) as url:
+            version, result = anyio.run(over_http, url)
+    assert (version == "2026-07-28") == (mode == "auto")
+    assert len(human.asked) == 1 and "BUY 1 MSFT" in human.asked[0]
+    if action == "accept":
+        assert result["placed"] is True and result["status"] in {"PENDING", "ACCEPTED", "EXECUTED"}
+    else:
+        assert result["placed"] is False and result["status"] == "NOT_CONFIRMED"
