@@ -54,6 +54,7 @@ def run_all(quick: bool = False, only: list[str] | None = None, database_url: st
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; known: {list(figures)}")
     started = time.perf_counter()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     server, source = bench_server_url(database_url)
     results: dict[str, Any] = {}
     with fresh_bench_database(server) as url:
@@ -73,7 +74,7 @@ def run_all(quick: bool = False, only: list[str] | None = None, database_url: st
     return {
         "meta": {
             "mode": "quick" if quick else "full",
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "started_at": started_at,
             "seconds": round(time.perf_counter() - started, 1),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),

@@ -51,7 +51,7 @@ def cold_start(ctx: BenchContext) -> dict[str, Any]:
     if importlib.util.find_spec("cli") is None or importlib.util.find_spec("mcp_tools.server") is None:
         return not_available("not measured: cli.py / mcp_tools.server not available")
     env = _child_env(ctx.url)
-    runs = ctx.n(2, 7)
+    runs = ctx.n(1, 7)
     _import_mcp(env)  # warm the OS page cache and .pyc files for both sides alike
     asyncio.run(_until_tools_listed(env))
     server: list[float] = []

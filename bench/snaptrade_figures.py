@@ -76,7 +76,7 @@ def snaptrade(ctx: BenchContext) -> dict[str, Any]:
     from simulators.snaptrade import SnapTradeSimulator
 
     ctx.truncate()
-    calls = ctx.n(15, 150)
+    calls = ctx.n(10, 150)
     with SnapTradeSimulator() as sim:
         demo = sim.seed_demo()
         account = str(demo["accounts"]["paper"])
