@@ -117,6 +117,9 @@ def mcp(
         serve(settings, transport.value, host=host, port=port)
     except AuthConfigurationError as exc:
         raise fail(str(exc), 2) from None
+    except OSError as exc:
+        where = f"{host}:{port}" if transport is TransportChoice.HTTP else "stdio"
+        raise fail(f"cannot serve on {where}: {exc.strerror or exc}", 2) from None
     except KeyboardInterrupt:
         pass
 
@@ -152,20 +155,24 @@ def bench(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "trade_execution@head") -> None:
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "trade_execution@head",
+    json_output: JsonOption = False,
+) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from db import migrate
 
     url = database_url_for(load_settings())
     with progress(f"upgrading to {revision}"):
-        guarded(lambda: migrate.upgrade(url, revision))
-    out.print(f"database schema at [bold]{migrate.current_revision(url)}[/bold]")
+        schema_change(lambda: migrate.upgrade(url, revision))
+    report_revision(url, json_output)
 
 
 @db_app.command("downgrade")
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. te0001, or 'base' to drop everything.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask (downgrades drop columns and data).")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Revert migrations down to REVISION. Destructive: asks first unless --yes."""
     from db import migrate
@@ -177,8 +184,8 @@ def db_downgrade(
             raise fail("not confirmed; nothing changed")
     url = database_url_for(load_settings())
     with progress(f"downgrading to {revision}"):
-        guarded(lambda: migrate.downgrade(url, revision))
-    out.print(f"database schema at [bold]{migrate.current_revision(url) or 'base'}[/bold]")
+        schema_change(lambda: migrate.downgrade(url, revision))
+    report_revision(url, json_output)
 
 
 @db_app.command("current")
@@ -188,7 +195,7 @@ def db_current(json_output: JsonOption = False) -> None:
     from mcp_tools.runtime import schema_head
 
     url = database_url_for(load_settings())
-    current = guarded(lambda: _or_unavailable(lambda: migrate.current_revision(url)))
+    current = schema_change(lambda: migrate.current_revision(url))
     head = schema_head()
     if json_output:
         emit_json({"current": current, "head": head, "up_to_date": current == head})
@@ -200,24 +207,41 @@ def db_current(json_output: JsonOption = False) -> None:
 
 
 @db_app.command("stamp")
-def db_stamp(revision: Annotated[str, typer.Argument(help="Revision to record, e.g. te0001.")]) -> None:
+def db_stamp(
+    revision: Annotated[str, typer.Argument(help="Revision to record, e.g. te0001.")],
+    json_output: JsonOption = False,
+) -> None:
     """Record REVISION as applied without running it (an existing SnapTrade-era schema stamps te0001)."""
     from db import migrate
 
     url = database_url_for(load_settings())
-    guarded(lambda: _or_unavailable(lambda: migrate.stamp(url, revision)))
-    out.print(f"database schema stamped at [bold]{revision}[/bold]; now run `tradeexec db upgrade`")
+    schema_change(lambda: migrate.stamp(url, revision))
+    report_revision(url, json_output)
+    if not json_output:
+        out.print("next: `tradeexec db upgrade`")
 
 
-def _or_unavailable(action: Callable[[], T]) -> T:
+def schema_change(action: Callable[[], T]) -> T:
+    """Alembic and driver failures become one line: exit 1 (database down) or 2 (bad revision)."""
+    from alembic.util.exc import CommandError
     from sqlalchemy.exc import OperationalError
-
-    from brokers.errors import ErrorCode
 
     try:
         return action()
     except OperationalError:
-        raise TradeError(ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable") from None
+        raise fail("DATABASE_UNAVAILABLE: the database is not reachable; nothing changed") from None
+    except CommandError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def report_revision(url: str, json_output: bool) -> None:
+    from db import migrate
+
+    current = schema_change(lambda: migrate.current_revision(url))
+    if json_output:
+        emit_json({"current": current})
+    else:
+        out.print(f"database schema at [bold]{current or 'base'}[/bold]")
 
 
 # --- operations ----------------------------------------------------------------------------
