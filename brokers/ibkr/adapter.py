@@ -78,6 +78,10 @@ class IBKRBrokerAdapter(BrokerAdapter):
         self._owns_manager = owns_manager
         self._on_update: OrderUpdateHandler | None = None
         self._on_reconnect: Callable[[], None] | None = None
+        self._placing: set[str] = set()
+        """Refs whose place_order is still running (loop thread only): their events are not pushed,
+        so the row stays SUBMITTING until the service records the outcome. If the process dies in
+        between, reconciliation (which settles SUBMITTING rows) finds the truth."""
         manager.order_listeners.add(self._trade_event)
         manager.reconnect_listeners.add(self._reconnected)
 
@@ -176,7 +180,11 @@ class IBKRBrokerAdapter(BrokerAdapter):
         guard = SendGuard()
 
         async def place(ib: IB) -> BrokerOrder:
-            return await self.ops.place(ib, self.manager.session_event(), account_id, order, ref, guard)
+            self._placing.add(ref)
+            try:
+                return await self.ops.place(ib, self.manager.session_event(), account_id, order, ref, guard)
+            finally:
+                self._placing.discard(ref)
 
         def lost(limit: float) -> TradeError:
             if guard.abandon():
@@ -224,7 +232,7 @@ class IBKRBrokerAdapter(BrokerAdapter):
 
     def _trade_event(self, trade: Trade) -> None:
         """On the loop thread: snapshot now (the Trade keeps changing), write on the worker thread."""
-        if self._on_update is None or not trade.order.orderRef:
+        if self._on_update is None or not trade.order.orderRef or trade.order.orderRef in self._placing:
             return
         update = broker_order(trade)
         if update.account_id and not self.owns_account(update.account_id):

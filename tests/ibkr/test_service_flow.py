@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.connection import IBKRConnectionManager
+from db.models import TradeOrder
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
 from tests.ibkr.conftest import (
@@ -240,3 +243,29 @@ def test_client_id_in_use_through_the_service(sim: IBGatewaySimulator, service: 
     finally:
         other.close()
         clash.shutdown()
+
+
+def test_a_placement_in_flight_stays_submitting_until_its_outcome_is_recorded(
+    sim: IBGatewaySimulator, manager: IBKRConnectionManager, adapter: IBKRBrokerAdapter,
+    session_factory: sessionmaker[Session],
+) -> None:
+    """If the process died right after the broker answered, reconciliation (which settles SUBMITTING
+    rows) must still own the row: the acknowledgement is not pushed past the execute protocol."""
+    sim.auto_fill = False
+    seen: dict[str, str] = {}
+
+    def checkpoint(point: str) -> None:
+        if point == "after_broker_call":
+            drained = threading.Event()
+            manager.dispatch(drained.set)  # the event worker is FIFO: every earlier push is written
+            assert drained.wait(5)
+            with session_factory() as session:
+                seen["status"] = session.execute(select(TradeOrder.status)).scalar_one()
+
+    service = TradeExecutionService(make_settings(sim.port), session_factory, [adapter], checkpoint=checkpoint)
+    try:
+        view = service.execute_trade(_preview(service, "Limit", limit_price="185.00"))
+        assert seen == {"status": "SUBMITTING"} and view.status == "ACCEPTED"
+    finally:
+        service.close()
+        manager.shutdown()
