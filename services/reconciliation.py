@@ -23,6 +23,11 @@ from services.routing import AdapterRouter
 
 log = logging.getLogger(__name__)
 
+KNOWN_ORDERS_LOOKBACK = timedelta(hours=1)
+"""Orders other rows own are excluded from matching. Only rows created near this one matter: a
+broker order placed before this intent was committed cannot be its order. Bounding the look-back
+keeps the scan on the (account_id, created_at) index instead of the account's whole history."""
+
 
 class Reconciler:
     def __init__(self, store: OrderStore, router: AdapterRouter, settle_seconds: int) -> None:
@@ -64,10 +69,12 @@ class Reconciler:
             preview = session.get(TradePreview, row.preview_id)
             assert preview is not None
             status = OrderStatus(row.status)
+            since = (row.submitted_at or row.created_at) - KNOWN_ORDERS_LOOKBACK
             known = frozenset(
                 session.execute(
                     select(TradeOrder.brokerage_order_id).where(
                         TradeOrder.account_id == row.account_id,
+                        TradeOrder.created_at >= since,
                         TradeOrder.brokerage_order_id.is_not(None),
                         TradeOrder.id != row.id,
                     )

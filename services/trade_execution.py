@@ -223,10 +223,10 @@ class TradeExecutionService:
                 {"order_id": str(intent.order_id), "client_order_ref": intent.client_order_ref},
             ) from None
         if outcome is not None:
-            try:
-                adapter.refresh_after_trade(intent.request.account_id)
-            except TradeError as exc:
-                log.warning("refresh after trade failed: %s", exc.message)
+            threading.Thread(
+                target=_refresh_quietly, args=(adapter, intent.request.account_id),
+                name="tradeexec-refresh", daemon=True,
+            ).start()
         if error is not None and view.status in (OrderStatus.REJECTED, OrderStatus.FAILED):
             raise TradeError(
                 error.code, error.message,
@@ -299,6 +299,14 @@ class TradeExecutionService:
                     )
         except (IntegrityError, OperationalError):
             log.exception("could not record a pushed order update; reconciliation will pick it up")
+
+
+def _refresh_quietly(adapter: BrokerAdapter, account_id: str) -> None:
+    """Best effort and off the caller's path: a slow holdings refresh must not delay the answer."""
+    try:
+        adapter.refresh_after_trade(account_id)
+    except Exception as exc:
+        log.warning("refresh after trade failed for %s: %s", adapter.provider.value, exc)
 
 
 def _status_for_error(error: TradeError) -> OrderStatus:

@@ -149,6 +149,7 @@ class SimHTTPServer(ThreadingHTTPServer):
 
 class SnapTradeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes; Nagle + delayed ACK cost ~40 ms each
     server: SimHTTPServer
     server_version = "SnapTradeSimulator/1.0"
 

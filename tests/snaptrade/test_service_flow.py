@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -48,7 +49,11 @@ def test_market_order_preview_execute_status(
     assert order.status == "EXECUTED" and order.filled_quantity == Decimal(5)
     assert order.average_fill_price == Decimal(190) and order.remaining_quantity == Decimal(0)
     assert world.sim.trade_used(trade_id) and world.sim.placed_order_count == 1
-    assert world.sim.refresh_count(world.sim.authorization_id(world.paper)) == 1  # refresh_after_trade
+    auth = world.sim.authorization_id(world.paper)
+    deadline = time.monotonic() + 10  # refresh_after_trade runs off the caller's path
+    while world.sim.refresh_count(auth) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert world.sim.refresh_count(auth) == 1
     assert service.get_order_status(order.order_id).status == "EXECUTED"
     with pytest.raises(TradeError) as final:
         service.cancel_order(order.order_id)
