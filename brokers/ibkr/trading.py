@@ -156,9 +156,9 @@ class OrderDesk:
     # --- lookups ---------------------------------------------------------------------------
     async def get(self, ib: IB, account_id: str, brokerage_order_id: str) -> BrokerOrder:
         perm_id = _perm_id(brokerage_order_id)
-        trade = _session_trade(ib, perm_id)
+        trade = _session_trade(ib, perm_id)  # kept current by the event stream: no round trip
         fills: list[Fill] = []
-        if trade is None or trade.isDone():
+        if trade is None:
             fills = await self._refresh(ib, account_id)
             trade = _session_trade(ib, perm_id)
         if trade is None or trade.order.account not in ("", account_id):
