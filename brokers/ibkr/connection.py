@@ -312,6 +312,8 @@ class IBKRConnectionManager:
         self._session_ended = asyncio.Event()
         self._set_state(ConnectionState.CONNECTED)
         log.info("IBKR connected to %s, server version %s", self.endpoint, self._server_version)
+        for trade in ib.trades():  # replay what the sync brought: fills made while we were away
+            self._on_trade(trade)
         if reconnect:
             self._notify_reconnected()
         return True

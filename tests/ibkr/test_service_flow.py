@@ -269,3 +269,21 @@ def test_a_placement_in_flight_stays_submitting_until_its_outcome_is_recorded(
     finally:
         service.close()
         manager.shutdown()
+
+
+@pytest.mark.parametrize(("change", "status"), [("fill", "EXECUTED"), ("cancel", "CANCELED")])
+def test_a_change_made_while_disconnected_is_recorded_on_reconnect(
+    change: str, status: str, sim: IBGatewaySimulator, manager: IBKRConnectionManager,
+    service: TradeExecutionService, session_factory: sessionmaker[Session],
+) -> None:
+    sim.auto_fill = False
+    view = service.execute_trade(_preview(service, "Limit", limit_price="185.00"))
+    assert view.status == "ACCEPTED"
+    booked = _sim_order(sim, view.client_order_ref)
+    sim.stop()
+    wait_until(lambda: not manager.health().connected, what="the disconnect")
+    getattr(sim, change)(booked.order_id)  # no client is there to hear about it
+    sim.start()
+    row = wait_until(lambda: (r := order_row(session_factory, view.order_id)).status == status and r,
+                     what="the replay after the reconnect")
+    assert row.filled_quantity == (10 if change == "fill" else 0)
