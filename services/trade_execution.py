@@ -54,6 +54,14 @@ REFUSED_AT_BROKER = frozenset(
     }
 )
 
+NOTHING_SENT = frozenset(
+    {
+        ErrorCode.BROKER_UNAVAILABLE, ErrorCode.PREVIEW_EXPIRED, ErrorCode.TRADING_DISABLED,
+        ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.SYMBOL_NOT_FOUND,
+    }
+)
+"""Codes adapters raise only before anything reaches the broker: the order is FAILED, not UNKNOWN."""
+
 
 def _guard(action: Callable[[], T]) -> T:
     """Only structured errors leave the service: no stack traces, no driver messages."""
@@ -278,8 +286,9 @@ class TradeExecutionService:
     def cancel_order(self, order_id: Any) -> OrderView:
         return _guard(lambda: self.queries.cancel(order_id))
 
-    def reconcile(self) -> ReconcileReport:
-        return _guard(self.reconciler.run)
+    def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
+        """Settle SUBMITTING/UNKNOWN orders; with include_active, also refresh working orders from the broker."""
+        return _guard(lambda: self.reconciler.run(include_active=include_active))
 
     def handle_order_update(self, provider: BrokerProvider, update: BrokerOrder) -> None:
         """Pushed broker events (IBKR) between calls: record fills that arrive after execute returned."""
@@ -314,7 +323,7 @@ def _status_for_error(error: TradeError) -> OrderStatus:
         return OrderStatus.UNKNOWN
     if error.code in REFUSED_AT_BROKER:
         return OrderStatus.REJECTED
-    if error.code in (ErrorCode.BROKER_UNAVAILABLE, ErrorCode.PREVIEW_EXPIRED, ErrorCode.TRADING_DISABLED):
+    if error.code in NOTHING_SENT:
         return OrderStatus.FAILED  # adapters raise these only when nothing was sent
     return OrderStatus.UNKNOWN
 
