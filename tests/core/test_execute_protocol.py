@@ -270,3 +270,15 @@ def test_every_crash_point_ends_with_the_truth(
     else:
         assert [r.status for r in rows] == [final]
         assert broker.count_for_ref(rows[0].client_order_ref or "") == placed
+
+
+def test_reconcile_including_active_orders_picks_up_changes_made_at_the_broker(
+    service: TradeExecutionService, broker: MemoryBroker
+) -> None:
+    preview = service.preview_trade("DU111", "AAPL", "BUY", 1, "Limit", limit_price="185")
+    order = service.execute_trade(preview.preview_id)
+    assert order.status == "ACCEPTED"
+    broker.cancel_order("DU111", order.brokerage_order_id or "")  # canceled by hand in the broker's own app
+    assert service.reconcile().examined == 0  # by default only SUBMITTING/UNKNOWN rows are settled
+    report = service.reconcile(include_active=True)
+    assert report.settled == {order.order_id: "CANCELED"}
