@@ -287,7 +287,7 @@ def reconcile(json_output: JsonOption = False) -> None:
         service = guarded(lambda: build_service(settings, reconcile_on_start=False))
     try:
         with progress("reconciling orders with the brokers"):
-            report = guarded(service.reconcile)
+            report = guarded(lambda: service.reconcile(include_active=True))
     finally:
         service.close()
     if json_output:

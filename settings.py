@@ -26,7 +26,8 @@ def _default_data_dir() -> Path:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False,
+        env_ignore_empty=True,  # VAR= means unset: an empty kill-switch path must not become Path('.')
     )
 
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")

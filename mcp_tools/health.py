@@ -65,12 +65,17 @@ def broker_check(settings: Settings, name: str, timeout: float) -> Check:
 
     def probe() -> str:
         probe_id = settings.ibkr_client_id + PROBE_CLIENT_ID_OFFSET
-        adapters = build_adapters(settings.model_copy(update={"brokers": (name,), "ibkr_client_id": probe_id}))
+        probe_settings = settings.model_copy(update={"brokers": (name,), "ibkr_client_id": probe_id})
+        adapters = build_adapters(probe_settings)
         try:
             accounts = [a for adapter in adapters for a in adapter.list_accounts()]
         finally:
             for adapter in adapters:
                 adapter.close()
+            if name == "ibkr":  # the probe's own session must not outlive the check in a long-lived process
+                from brokers.ibkr.connection import IBKRConnectionManager
+
+                IBKRConnectionManager.for_settings(probe_settings).shutdown()
         paper = sum(1 for a in accounts if a.is_paper)
         return f"{len(accounts)} account(s), {paper} paper"
 

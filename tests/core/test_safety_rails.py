@@ -92,3 +92,12 @@ def test_paper_mode_refuses_a_live_account(make_service: ServiceFactory, broker:
         service.execute_trade(preview.preview_id)
     assert err.value.code is ErrorCode.TRADING_DISABLED and "paper" in err.value.message
     assert broker.place_calls == 0
+
+
+def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`TRADING_KILL_SWITCH_FILE=` must not become Path('.') (which always exists) or a bad limit."""
+    for name in ("TRADING_KILL_SWITCH_FILE", "MAX_ORDER_NOTIONAL", "TRADING_MODE", "LIVE_TRADING_OVERRIDE_FILE"):
+        monkeypatch.setenv(name, "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.trading_kill_switch_file is None and settings.max_order_notional is None
+    assert settings.trading_mode is TradingMode.PAPER and settings.trading_block_reason() is None
