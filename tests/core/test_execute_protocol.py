@@ -16,7 +16,7 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.models import BrokerProvider, OrderStatus
 from db.models import TradeEvent, TradeOrder, TradePreview
 from services.order_store import utcnow
-from services.trade_execution import TradeExecutionService
+from services.trade_execution import Checkpoint, TradeExecutionService
 from tests.core.conftest import ServiceFactory
 from tests.support.memory_broker import MemoryBroker, lose_answer
 
@@ -25,7 +25,7 @@ class SimulatedCrash(BaseException):
     """Stands for the process dying: nothing in the service catches a BaseException."""
 
 
-def crash_at(point: str):  # type: ignore[no-untyped-def]
+def crash_at(point: str) -> Checkpoint:
     def checkpoint(reached: str) -> None:
         if reached == point:
             raise SimulatedCrash(point)
