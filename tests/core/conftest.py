@@ -26,7 +26,7 @@ def broker() -> MemoryBroker:
 def make_settings(**overrides: Any) -> Settings:
     base: dict[str, Any] = {"ORDERS_ENABLED": True, "BROKERS": ""}
     base.update(overrides)
-    return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **base)
 
 
 @pytest.fixture
