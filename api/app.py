@@ -82,7 +82,7 @@ def create_app(
     routers: Sequence[tuple[APIRouter, str]] = (),
 ) -> FastAPI:
     """The whole API: health, the `/v1` routes, structured errors, OpenAPI at /openapi.json and /docs."""
-    provider = ServiceProvider.of(service if service is not None else default_factory(settings))
+    provider = ServiceProvider.of(service if service is not None else default_factory(settings, continuous=True))
     token = api_token(settings)
     redact = Redactor(secret_values(settings))
     redact.add(settings.api_auth_token.get_secret_value() if settings.api_auth_token else None)
