@@ -133,7 +133,7 @@ def _historical(session: Session, fields: list[str]) -> None:
 def _check_history(state: MarketState, inst: Instrument) -> None:
     state.historical_requests += 1
     if state.denied(inst, live=True):
-        raise HistoricalRequestError(162, HMDS + f"No market data permissions for {inst.primary_exchange or inst.exchange} {inst.sec_type}")
+        raise HistoricalRequestError(162, _no_permission(inst))
     if state.pacing is not None:
         limit, window = state.pacing
         now = time.monotonic()
@@ -154,12 +154,16 @@ def _head_timestamp(session: Session, fields: list[str]) -> None:
         inst = _instrument(session, query)
         if session.gw.market.denied(inst, live=True):
             raise HistoricalRequestError(
-                162, HMDS + f"No market data permissions for {inst.primary_exchange or inst.exchange} {inst.sec_type}")
+                162, _no_permission(inst))
     except HistoricalRequestError as exc:
         session.send(_error(session, req_id, exc.code, exc.message))
         return
     head = head_timestamp(inst, session.gw.broker.book.today)
     session.send(["88", str(req_id), str(int(head.timestamp()))])
+
+
+def _no_permission(inst: Instrument) -> str:
+    return HMDS + f"No market data permissions for {inst.primary_exchange or inst.exchange} {inst.sec_type}"
 
 
 def _instrument(session: Session, query: ContractQuery) -> Instrument:
