@@ -137,3 +137,25 @@ class MarketDataReads:
 def _no_answer(ticker: str) -> QuoteOutcome:
     error = TradeError(ErrorCode.BROKER_ERROR, f"the broker returned nothing for {ticker}", {"ticker": ticker})
     return QuoteOutcome(ticker=ticker, error=error.to_dict())
+
+
+class MarketDataService(MarketDataReads):
+    """The reads alone, without the order database: for the CLI's quote/bars/pnl/account commands."""
+
+    def __init__(self, settings: Settings, adapters: list[Any]) -> None:
+        self.settings = settings
+        self.router = AdapterRouter(adapters)
+
+    def single_account(self) -> str:
+        """The account to use when none is named: refused unless exactly one is configured."""
+        accounts = [a.account_id for adapter in self.router.adapters for a in adapter.list_accounts()]
+        if len(accounts) != 1:
+            raise TradeError(ErrorCode.VALIDATION_ERROR,
+                             f"name the account (--account): {len(accounts)} accounts are configured"
+                             + (f" ({', '.join(accounts[:10])})" if accounts else ""),
+                             {"field": "account_id", "accounts": accounts[:50]})
+        return accounts[0]
+
+    def close(self) -> None:
+        for adapter in self.router.adapters:
+            adapter.close()
