@@ -1,4 +1,4 @@
-"""Human market-data arguments normalised to IBKR's strings; anything else is a VALIDATION_ERROR listing what is accepted."""
+"""Human market-data arguments normalised to IBKR strings; anything else is a VALIDATION_ERROR listing the accepted."""
 
 from __future__ import annotations
 
