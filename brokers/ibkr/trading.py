@@ -15,7 +15,7 @@ from typing import Any
 
 from ib_async import IB, ExecutionFilter, Fill, Trade
 
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.ibkr.contracts import ContractResolver, ResolvedContract, parse_ticker
 from brokers.ibkr.orders import (
     broker_order,
@@ -57,6 +57,19 @@ class SendGuard:
                 return True
             return False
 
+    @property
+    def sent(self) -> bool:
+        with self._lock:
+            return self._state == "sent"
+
+    def classify(self, error: TradeError) -> TradeError:
+        """A placement error as one of the three outcomes: unclassified errors are decided by the send point."""
+        if isinstance(error, (BrokerRefused, NothingSent, OrderOutcomeUnknown)):
+            return error
+        if not self.sent:
+            return NothingSent.of(error)
+        return OrderOutcomeUnknown(f"{error.message}; the order was sent and may exist", error.details)
+
 
 class OrderDesk:
     def __init__(self, resolver: ContractResolver, *, ack_timeout: float, cancel_timeout: float) -> None:
@@ -74,12 +87,12 @@ class OrderDesk:
         resolved = await self._contract_for(ib, to_place)
         order = build_order(to_place.request, account_id, ref)
         if not guard.begin_send():
-            raise TradeError(ErrorCode.BROKER_UNAVAILABLE, "the caller gave up before the order was sent")
+            raise NothingSent("the caller gave up before the order was sent")
         try:
             trade = ib.placeOrder(resolved.contract, order)
         except ConnectionError:  # raised by ib_async before anything is written to the socket
-            raise TradeError(ErrorCode.BROKER_UNAVAILABLE, "not connected to IB Gateway; the order was not sent",
-                             {"client_order_ref": ref}) from None
+            raise NothingSent("not connected to IB Gateway; the order was not sent",
+                              {"client_order_ref": ref}) from None
         details: dict[str, Any] = {"order_id": order.orderId, "client_order_ref": ref, "account_id": account_id}
         try:
             await wait_for_trade(trade, _acknowledged, lost, self.ack_timeout)
@@ -96,10 +109,10 @@ class OrderDesk:
             error = order_error(trade)
             message = error[1] if error else f"IB set the order {result.raw_status}"
             insufficient = any(marker in message.lower() for marker in INSUFFICIENT_FUNDS_MARKERS)
-            raise TradeError(
-                ErrorCode.INSUFFICIENT_FUNDS if insufficient else ErrorCode.BROKER_REJECTED,
+            raise BrokerRefused(
                 f"IBKR rejected the order: {message}",
                 {**details, "code": error[0] if error else None, "perm_id": result.raw.get("perm_id")},
+                code=ErrorCode.INSUFFICIENT_FUNDS if insufficient else ErrorCode.BROKER_REJECTED,
             )
         return result
 
