@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     """MCP execute_trade: ask the human through elicitation when the client can (auto), refuse when it cannot
     (always), or rely on the LLM having shown the preview (never)."""
 
+    # --- operations: HTTP API, logs, metrics (issue 18) ---
+    api_auth_token: SecretStr | None = Field(default=None, validation_alias="API_AUTH_TOKEN")
+    """Bearer token of `tradeexec api`; unset: MCP_AUTH_TOKEN is used. Required off loopback."""
+    api_request_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, validation_alias="API_REQUEST_TIMEOUT_SECONDS"
+    )
+    log_format: Literal["json", "text"] | None = Field(default=None, validation_alias="LOG_FORMAT")
+    """json or text; unset: text on a terminal, JSON otherwise."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="METRICS_PORT")
+    """Serve Prometheus /metrics on this port of its own (for stdio MCP, which has no HTTP server)."""
+
     @field_validator("trading_mode", mode="before")
     @classmethod
     def _mode(cls, value: Any) -> Any:
