@@ -5,7 +5,8 @@ service belongs. Every POST passes the same three checks before anything else ha
 the operator's session cookie, the CSRF token bound to it, and this page's origin.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads these endpoints' annotations (the local
+# Operator dependency included) as live objects.
 
 import logging
 from collections.abc import Callable
