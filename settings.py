@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     ui_base_url: str = Field(default="http://127.0.0.1:8080/ui", min_length=8, validation_alias="UI_BASE_URL")
     """Where the operator opens the /ui page; execute_trade hands out links under it (browser confirmation)."""
 
+    # --- operations: HTTP API, logs, metrics (issue 18) ---
+    api_auth_token: SecretStr | None = Field(default=None, validation_alias="API_AUTH_TOKEN")
+    """Bearer token of `tradeexec api`; unset: MCP_AUTH_TOKEN is used. Required off loopback."""
+    api_request_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, validation_alias="API_REQUEST_TIMEOUT_SECONDS"
+    )
+    log_format: Literal["json", "text"] | None = Field(default=None, validation_alias="LOG_FORMAT")
+    """json or text; unset: text on a terminal, JSON otherwise."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="METRICS_PORT")
+    """Serve Prometheus /metrics on this port of its own (for stdio MCP, which has no HTTP server)."""
+
     @field_validator("trading_mode", mode="before")
     @classmethod
     def _mode(cls, value: Any) -> Any:
