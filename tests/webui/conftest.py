@@ -24,11 +24,11 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.app import create_app
 from brokers.snaptrade import SnapTradeBrokerAdapter
 from mcp_tools.server import build_server
 from services.trade_execution import TradeExecutionService
 from tests.snaptrade.conftest import World, world  # noqa: F401 - the simulator fixture, shared
-from webui import mount_ui
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("UI_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "build" / "ui-screenshots"))
@@ -98,8 +98,7 @@ def make_desk(
         values.update(overrides)
         settings = world.settings(**values)
         service = TradeExecutionService(settings, session_factory, [SnapTradeBrokerAdapter.from_settings(settings)])
-        app = FastAPI()
-        mount_ui(app, lambda: service, settings)
+        app = create_app(service, settings)  # the `tradeexec api` app, which mounts /ui
         server = UiServer(app, sock).__enter__()
         opened.append((server, service))
         mcp_server, _provider = build_server(settings, service)
