@@ -167,17 +167,26 @@ class IBKRBrokerAdapter(BrokerAdapter):
 
     # --- orders: fail at once unless connected -----------------------------------------------------
     def place_order(self, account_id: str, order: OrderToPlace, client_order_ref: str) -> BrokerOrder:
-        operation, lost = self._placement(account_id, order, client_order_ref)
-        return self.manager.run_sync(operation, timeout=self.timeout, kind=CallKind.ORDER, on_lost=lost)
+        guard = SendGuard()
+        try:
+            operation, lost = self._placement(account_id, order, client_order_ref, guard)
+            return self.manager.run_sync(operation, timeout=self.timeout, kind=CallKind.ORDER, on_lost=lost)
+        except TradeError as exc:
+            raise guard.classify(exc) from None
 
     async def place_order_async(self, account_id: str, order: OrderToPlace, client_order_ref: str) -> BrokerOrder:
-        operation, lost = self._placement(account_id, order, client_order_ref)
-        return await self.manager.run(operation, timeout=self.timeout, kind=CallKind.ORDER, on_lost=lost)
+        guard = SendGuard()
+        try:
+            operation, lost = self._placement(account_id, order, client_order_ref, guard)
+            return await self.manager.run(operation, timeout=self.timeout, kind=CallKind.ORDER, on_lost=lost)
+        except TradeError as exc:
+            raise guard.classify(exc) from None
 
-    def _placement(self, account_id: str, order: OrderToPlace, ref: str) -> tuple[Operation[BrokerOrder], LostCall]:
+    def _placement(
+        self, account_id: str, order: OrderToPlace, ref: str, guard: SendGuard
+    ) -> tuple[Operation[BrokerOrder], LostCall]:
         """The placement and how to report it if no answer comes: the SendGuard knows whether it was sent."""
         self._refuse_unsafe(account_id)
-        guard = SendGuard()
 
         async def place(ib: IB) -> BrokerOrder:
             self._placing.add(ref)

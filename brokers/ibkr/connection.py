@@ -349,7 +349,7 @@ class IBKRConnectionManager:
                     self._grace_task.cancel()
                 self._set_state(ConnectionState.CONNECTED)
                 self._notify_reconnected()
-        elif req_id == -1 and code not in codes.INFO_CODES | codes.CLIENT_ID_IN_USE_CODES:
+        elif req_id == -1 and code not in codes.NOT_A_PROBLEM_CODES | codes.CLIENT_ID_IN_USE_CODES:
             self._record(code, message)
 
     async def _restore_or_reconnect(self) -> None:
