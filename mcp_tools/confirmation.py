@@ -25,6 +25,8 @@ from pydantic import BaseModel, Field
 
 from brokers.errors import ErrorCode, TradeError
 from mcp_tools.registry import Parsed, ToolRuntime
+from mcp_tools.results import order_payload
+from services.approvals import ApprovalDesk, ApprovalView
 from services.confirmation import Answer
 from services.results import PreviewView
 from services.trade_execution import TradeExecutionService
@@ -44,8 +46,10 @@ class ConfirmOrder(BaseModel):
 class NotAsked:
     """Nobody was asked, and why; `error` is the refusal execute_trade answers with, decided beforehand."""
 
-    reason: Literal["disabled", "unsupported", "simulated", "refused", "invalid"]
+    reason: Literal["disabled", "unsupported", "simulated", "refused", "invalid", "browser"]
     error: TradeError | None = None
+    approval: ApprovalView | None = None
+    """EXECUTE_CONFIRMATION=browser: the approval recorded for the human's decision on the /ui page."""
 
 
 def client_can_elicit(ctx: Context[Any, Any]) -> bool:
@@ -88,6 +92,8 @@ class OrderConfirmer:
             service = await anyio.to_thread.run_sync(self.runtime.service)
             if service.settings.execute_confirmation == "never":
                 return NotAsked("disabled")
+            if service.settings.execute_confirmation == "browser":
+                return await ask_in_browser(service, parsed.values["preview_id"], ctx)
             executable = await anyio.to_thread.run_sync(service.executable_preview, parsed.values["preview_id"])
         except TradeError as exc:
             return NotAsked("refused", exc)
@@ -98,9 +104,15 @@ class OrderConfirmer:
         return Elicit(confirmation_message(executable.preview), ConfirmOrder)
 
 
-def require_confirmation(service: TradeExecutionService, preview_id: uuid.UUID, outcome: Any) -> None:
-    """Return only when this preview may be executed now; otherwise raise (audited) and place nothing."""
+def settle_confirmation(service: TradeExecutionService, preview_id: uuid.UUID, outcome: Any) -> dict[str, Any] | None:
+    """None when this preview may be executed now; the answer to give instead while the human decides on the
+    /ui page; otherwise raise (audited) and place nothing."""
     answer = outcome.data if isinstance(outcome, AcceptedElicitation) else None
+    if isinstance(answer, NotAsked) and answer.approval is not None:  # EXECUTE_CONFIRMATION=browser
+        placed = answer.approval.order
+        if placed is not None:
+            return order_payload(service.get_order_status(uuid.UUID(placed.order_id)))
+        return browser_answer(answer.approval, service.settings.ui_base_url)
     if isinstance(answer, NotAsked):
         error = answer.error
         if answer.reason == "unsupported" and service.settings.execute_confirmation == "always":
@@ -112,9 +124,9 @@ def require_confirmation(service: TradeExecutionService, preview_id: uuid.UUID, 
         if error is not None:
             service.record_execute_refusal(preview_id, error)
             raise error
-        return
+        return None
     if isinstance(answer, ConfirmOrder) and answer.confirm:
-        return
+        return None
     how: Answer = "dismissed" if isinstance(outcome, CancelledElicitation) else "declined"
     service.record_not_confirmed(preview_id, how)
     said = "closed the confirmation prompt without answering" if how == "dismissed" else "declined the order"
@@ -124,3 +136,60 @@ def require_confirmation(service: TradeExecutionService, preview_id: uuid.UUID, 
         "again unless the human asks you to.",
         {"preview_id": str(preview_id), "answer": how, "placed": False},
     )
+
+
+# --- EXECUTE_CONFIRMATION=browser: the human decides on the /ui page, never through the model ----------------
+def approval_url(settings_base: str, approval: ApprovalView) -> str:
+    return f"{settings_base.rstrip('/')}/approvals/{approval.approval_id}"
+
+
+def client_can_open_url(ctx: Context[Any, Any]) -> bool:
+    """URL-mode elicitation declared by the client, on a connection that can send it mid-call."""
+    try:
+        capabilities = ctx.client_capabilities
+        elicitation = capabilities.elicitation if capabilities is not None else None
+        return elicitation is not None and elicitation.url is not None and bool(ctx.session.can_send_request)
+    except (ValueError, AttributeError):
+        return False
+
+
+async def ask_in_browser(service: TradeExecutionService, preview_id: uuid.UUID, ctx: Context[Any, Any]) -> NotAsked:
+    """Record the request for the operator; ask a capable client to open the page. Never places anything."""
+    try:
+        approval = await anyio.to_thread.run_sync(ApprovalDesk(service).request, preview_id)
+    except TradeError as exc:
+        return NotAsked("refused", exc)
+    if approval.status == "PENDING" and client_can_open_url(ctx):
+        url = approval_url(service.settings.ui_base_url, approval)
+        message = f"Open the confirmation page to confirm or decline: {approval.preview.summary}"
+        try:
+            await ctx.elicit_url(message, url, approval.approval_id)
+        except Exception as exc:  # the page works without the prompt; the URL is in the result too
+            log.warning("URL elicitation failed: %s", type(exc).__name__)
+    return NotAsked("browser", approval=approval)
+
+
+def browser_answer(approval: ApprovalView, ui_base_url: str) -> dict[str, Any]:
+    """What execute_trade says while the decision is the human's (an order, once there is one, is reported
+    by the caller through the usual order payload)."""
+    url = approval_url(ui_base_url, approval)
+    base = {"preview_id": approval.preview.preview_id, "approval_id": approval.approval_id, "placed": False,
+            "confirmation_url": url}
+    if approval.status == "PENDING":
+        return {**base, "status": "AWAITING_CONFIRMATION", "expires_at": approval.expires_at.isoformat(),
+                "message": (
+                    f"Nothing has been placed. The human must open {url}, log in with the operator token and "
+                    "press Confirm or Decline there; you cannot confirm for them. Tell them so. Afterwards call "
+                    "execute_trade with the same preview_id to learn the outcome: it never places a second order."
+                )}
+    if approval.status == "DECLINED":
+        return {**base, "status": "NOT_CONFIRMED",
+                "message": "The human declined this order on the confirmation page: nothing was placed."}
+    if approval.status == "EXPIRED":
+        raise TradeError(ErrorCode.PREVIEW_EXPIRED, "the preview expired before the human confirmed it; nothing "
+                         "was placed. Preview the trade again if the human still wants it.", base)
+    if approval.outcome_code is not None:
+        raise TradeError(ErrorCode(approval.outcome_code), approval.outcome_message or "the order was refused",
+                         base)
+    return {**base, "status": "CONFIRMED", "message": "The human confirmed; the order is being placed. "
+            "Call execute_trade with the same preview_id again shortly for its status."}

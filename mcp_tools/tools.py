@@ -12,14 +12,12 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 
-from brokers.models import OrderStatus
 from mcp_tools import arguments as args
-from mcp_tools.confirmation import OrderConfirmer, require_confirmation
+from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.registry import ToolRegistry, ToolRuntime
-from mcp_tools.results import Redactor
+from mcp_tools.results import Redactor, order_payload
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, secret_values
-from services.results import OrderView
 from services.trade_execution import TradeExecutionService
 from settings import Settings
 
@@ -108,8 +106,8 @@ def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, co
     so plainly. If the status is UNKNOWN the order may exist: do not execute again, check get_order_status.
     A placed order cannot be amended and a filled one cannot be changed: to change a working order, cancel it
     (which can race a fill) and preview a new one."""
-    require_confirmation(service, preview_id, confirmation)
-    return order_payload(service.execute_trade(preview_id))
+    answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
+    return answer if answer is not None else order_payload(service.execute_trade(preview_id))
 
 
 @tool("List orders", READ)
@@ -138,23 +136,6 @@ def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict
     broker reported; a cancel can race a fill. Orders cannot be amended: to change a working order, cancel it
     and preview a new one."""
     return order_payload(service.cancel_order(order_id))
-
-
-def order_payload(view: OrderView) -> dict[str, Any]:
-    payload = view.as_json()
-    status = view.status
-    simulated = status == OrderStatus.SIMULATED
-    payload["simulated"] = simulated
-    payload["placed"] = not simulated
-    if simulated:
-        payload["message"] = ("SIMULATED: ORDERS_ENABLED is false, so the order was recorded but NOT sent to the "
-                              "broker. Nothing was bought or sold.")
-    elif status == OrderStatus.UNKNOWN:
-        payload["message"] = ("The broker did not confirm in time: the order MAY have been placed. Do not execute "
-                              "again; check get_order_status(order_id) shortly.")
-    else:
-        payload["message"] = f"Order sent to {view.broker_provider}; status {status}."
-    return payload
 
 
 TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS]
