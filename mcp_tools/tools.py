@@ -19,7 +19,13 @@ from mcp_types import CallToolResult, ToolAnnotations
 from brokers.errors import TradeError
 from brokers.models import OrderSide, OrderStatus, OrderType, TimeInForce, parse_order_request
 from mcp_tools import arguments as args
-from mcp_tools.confirmation import ConfirmOrder, NotAsked, OrderConfirmer, refusal_without_confirmation
+from mcp_tools.confirmation import (
+    ConfirmOrder,
+    NotAsked,
+    OrderConfirmer,
+    browser_answer,
+    refusal_without_confirmation,
+)
 from mcp_tools.descriptions import DESCRIPTIONS, SERVER_INSTRUCTIONS
 from mcp_tools.results import Redactor, failure, internal_error, ok, validation_error
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, secret_values
@@ -254,6 +260,11 @@ def register_tools(
             if isinstance(answer, NotAsked):
                 if answer.error is not None:
                     raise answer.error
+                if answer.approval is not None:  # EXECUTE_CONFIRMATION=browser: the human decides on /ui
+                    placed = answer.approval.order
+                    if placed is not None:
+                        return _order_payload(svc.get_order_status(placed.order_id))
+                    return browser_answer(answer.approval, svc.settings.ui_base_url)
                 if answer.reason == "unsupported" and svc.settings.execute_confirmation == "always":
                     raise refusal_without_confirmation()
             elif not isinstance(answer, ConfirmOrder) or not answer.confirm:
