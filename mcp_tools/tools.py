@@ -16,6 +16,7 @@ from mcp_tools import arguments as args
 from mcp_tools import outputs as out
 from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
+from mcp_tools.market_tools import MARKET_TOOLS
 from mcp_tools.prompts import register_prompts
 from mcp_tools.registry import ToolRegistry, ToolRuntime
 from mcp_tools.results import Redactor, order_payload
@@ -140,7 +141,7 @@ def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict
     return order_payload(service.cancel_order(order_id))
 
 
-TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS]
+TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS]
 """Every toolset register_tools mounts; a module adding tools appends its own registry here."""
 
 
