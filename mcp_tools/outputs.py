@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from brokers.market_models import AccountPnL, AccountSummary, Bar, OptionChain, Quotes
 from brokers.models import AccountBalance, BrokerAccount, Position, SymbolMatch
 from services.results import OrderView, PreviewView
 
@@ -87,3 +88,30 @@ class OrdersResult(ToolResult):
     account_id: str | None
     state: str
     days: int
+
+
+# --- market data and analytics (mcp_tools/market_tools.py) ----------------------------------------------
+class BarsResult(ToolResult):
+    account_id: str
+    ticker: str
+    bars: list[Bar]
+    count: int
+
+
+class QuotesResult(Quotes):
+    model_config = OPEN
+
+    count: int
+    failed: int
+
+
+class PnLResult(AccountPnL):
+    model_config = OPEN
+
+
+class AccountSummaryResult(AccountSummary):
+    model_config = OPEN
+
+
+class OptionChainResult(OptionChain):
+    model_config = OPEN

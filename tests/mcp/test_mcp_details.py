@@ -12,7 +12,10 @@ from tests.mcp.conftest import ServerFactory, payload
 from tests.mcp.test_tools import TOOLS, call, preview, run
 
 READS = {"list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
-         "get_orders", "get_order_status"}
+         "get_orders", "get_order_status", "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary",
+         "get_option_chain"}
+TRADE_TOOLS = {"list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
+               "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order"}
 
 
 def test_every_tool_declares_its_output_schema_hints_and_closed_inputs(make_server: ServerFactory) -> None:
@@ -61,7 +64,7 @@ def test_every_result_matches_the_published_output_schema(make_server: ServerFac
     for name, (schema, result) in checked:
         assert not result.is_error, (name, result.content)
         jsonschema.validate(payload(result), schema)
-    assert {name for name, _ in checked} == TOOLS
+    assert {name for name, _ in checked} == TRADE_TOOLS
 
 
 def test_the_prompt_carries_the_trading_discipline(make_server: ServerFactory) -> None:
