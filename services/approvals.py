@@ -196,6 +196,7 @@ class ApprovalDesk:
     def confirm(self, approval_id: Any, operator_session: str) -> ApprovalView:
         """Mark the approval CONFIRMED (once), then place the order through the exactly-once execute path."""
         key = parse_approval_id(approval_id)
+        self._refuse_while_trading_is_off(key, operator_session)
         preview_id = self._decide(key, CONFIRMED, operator_session)
         try:
             self.service.execute_trade(preview_id)
@@ -206,6 +207,16 @@ class ApprovalDesk:
                     row.outcome_code = exc.code.value
                     row.outcome_message = exc.message[:2000]
         return self.get(key)
+
+    def _refuse_while_trading_is_off(self, key: uuid.UUID, operator_session: str) -> None:
+        """Kill switch on: refuse before the decision, so the approval stays PENDING for when trading resumes."""
+        reason = self.service.settings.trading_block_reason()
+        if reason is None:
+            return
+        error = TradeError(ErrorCode.TRADING_DISABLED, reason, {"approval_id": str(key)})
+        self.store.audit(new_event("APPROVAL_CONFIRMED_REFUSED", correlation_id=uuid.uuid4(), error=error,
+                                   payload={"approval_id": str(key), "operator_session": operator_session}))
+        raise error
 
     def decline(self, approval_id: Any, operator_session: str) -> ApprovalView:
         """The human said no: nothing is placed, and the model cannot re-ask for this preview."""
