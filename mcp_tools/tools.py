@@ -15,6 +15,7 @@ from mcp_types import ToolAnnotations
 from mcp_tools import arguments as args
 from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
+from mcp_tools.market_tools import MARKET_TOOLS
 from mcp_tools.registry import ToolRegistry, ToolRuntime
 from mcp_tools.results import Redactor, order_payload
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, secret_values
@@ -138,7 +139,7 @@ def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict
     return order_payload(service.cancel_order(order_id))
 
 
-TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS]
+TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS]
 """Every toolset register_tools mounts; a module adding tools appends its own registry here."""
 
 
