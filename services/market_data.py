@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
 from brokers.errors import ErrorCode, TradeError
 from brokers.market_data import MarketDataSource, unsupported
 from brokers.market_models import AccountPnL, AccountSummary, Bars, OptionChain, QuoteOutcome, Quotes
@@ -22,23 +20,11 @@ from brokers.market_requests import BarsRequest, parse_bars_request, parse_expir
 from brokers.models import parse_order_request
 from services.read_cache import ReadCache
 from services.routing import AdapterRouter
+from services.structured_errors import structured as _reading
 from settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def _reading(action: Callable[[], T]) -> T:
-    """Only structured errors leave a read: no stack traces, no driver messages."""
-    try:
-        return action()
-    except TradeError:
-        raise
-    except ValidationError as exc:
-        raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
-    except Exception:
-        log.exception("unexpected error in a market-data read")
-        raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
 def parse_account_id(value: Any) -> str:
