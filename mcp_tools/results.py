@@ -14,6 +14,8 @@ from typing import Any
 from mcp_types import CallToolResult, TextContent
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.models import OrderStatus
+from services.results import OrderView
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,23 @@ def ok(payload: dict[str, Any], redact: Redactor) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
+FIXES: dict[ErrorCode, str] = {
+    ErrorCode.ACCOUNT_NOT_FOUND: "Call list_tradeable_accounts and pass an account_id exactly as it returns (not an "
+                                 "account name or number).",
+    ErrorCode.SYMBOL_NOT_FOUND: "Call search_symbol (a ticker or the company name) to find the exact symbol.",
+    ErrorCode.PREVIEW_NOT_FOUND: "The id is well-formed but unknown (a malformed one is a VALIDATION_ERROR): call "
+                                 "preview_trade and pass the preview_id it returns, exactly as returned.",
+    ErrorCode.PREVIEW_EXPIRED: "Call preview_trade again, show the new summary to the human and ask again.",
+    ErrorCode.ORDER_NOT_FOUND: "Call get_orders to find the order_id, and pass it exactly as returned.",
+}
+"""How to fix the call, for the errors a model can fix itself."""
+
+
 def failure(error: TradeError, redact: Redactor) -> CallToolResult:
+    fix = FIXES.get(error.code)
+    if fix is not None and "fix" not in error.details:
+        message = error.message if fix in error.message else f"{error.message.rstrip('.')}. {fix}"
+        error = TradeError(error.code, message, {**error.details, "fix": fix})
     text, data = _dump(error.to_dict(), redact)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data, is_error=True)
 
@@ -65,3 +83,20 @@ def internal_error(tool: str, exc: BaseException) -> TradeError:
     """An unexpected exception: logged in full on the server, a generic message for the client."""
     log.error("tool %s failed unexpectedly", tool, exc_info=exc)
     return TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the server log", {"tool": tool})
+
+
+def order_payload(view: OrderView) -> dict[str, Any]:
+    payload = view.as_json()
+    status = view.status
+    simulated = status == OrderStatus.SIMULATED
+    payload["simulated"] = simulated
+    payload["placed"] = not simulated
+    if simulated:
+        payload["message"] = ("SIMULATED: ORDERS_ENABLED is false, so the order was recorded but NOT sent to the "
+                              "broker. Nothing was bought or sold.")
+    elif status == OrderStatus.UNKNOWN:
+        payload["message"] = ("The broker did not confirm in time: the order MAY have been placed. Do not execute "
+                              "again; check get_order_status(order_id) shortly.")
+    else:
+        payload["message"] = f"Order sent to {view.broker_provider}; status {status}."
+    return payload

@@ -1,7 +1,7 @@
 """Order lifecycle after placement: broker-precision fill columns, re-check and attention flags.
 
-Revision ID: te0003_recon
-Revises: te0002
+Revision ID: te0004_recon
+Revises: te0003_ui
 Create Date: 2026-11-30
 
 - Fill columns keep what the broker reports (scale 16 instead of 8), so a poll never
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "te0003_recon"
-down_revision: str | None = "te0002"
+revision: str = "te0004_recon"
+down_revision: str | None = "te0003_ui"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
