@@ -40,6 +40,8 @@ from services.results import OrderView, PreviewView, ReconcileReport
 from services.routing import AdapterRouter
 from services.validation import RiskLimits
 from settings import Settings
+from telemetry.correlation import current_correlation
+from telemetry.metrics import observe_order_outcome
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -161,7 +163,7 @@ class TradeExecutionService:
         stop_price: Any = None,
         time_in_force: Any = "Day",
     ) -> PreviewView:
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
         request = {
             "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
             "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
@@ -199,9 +201,10 @@ class TradeExecutionService:
 
     # --- execute -----------------------------------------------------------------------
     def execute_trade(self, preview_id: Any) -> OrderView:
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
         intent = _guard(lambda: self.gate.commit_intent(preview_id, correlation))
         if intent.simulated is not None:
+            observe_order_outcome(intent.simulated.broker_provider, intent.simulated.status)
             return intent.simulated
         self._checkpoint("after_intent_commit")
         adapter = self.router.for_provider(intent.provider)
@@ -225,11 +228,13 @@ class TradeExecutionService:
             view = _guard(lambda: self._record_outcome(intent.order_id, correlation, outcome, error))
         except TradeError as exc:
             # The broker call happened; only our bookkeeping failed. Say so: a retry would not be safe.
+            observe_order_outcome(str(intent.provider), OrderStatus.UNKNOWN.value)
             raise OrderOutcomeUnknown(
                 "the order was sent to the broker but its outcome could not be recorded "
                 f"({exc.code.value}); reconciliation will settle it",
                 {"order_id": str(intent.order_id), "client_order_ref": intent.client_order_ref},
             ) from None
+        observe_order_outcome(view.broker_provider, view.status)
         if outcome is not None:
             threading.Thread(
                 target=_refresh_quietly, args=(adapter, intent.request.account_id),
