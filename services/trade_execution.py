@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
@@ -48,22 +48,6 @@ T = TypeVar("T")
 Checkpoint = Callable[[str], None]
 EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
-
-REFUSED_AT_BROKER = frozenset(
-    {
-        ErrorCode.BROKER_REJECTED, ErrorCode.INSUFFICIENT_FUNDS, ErrorCode.INSUFFICIENT_POSITION,
-        ErrorCode.VALIDATION_ERROR, ErrorCode.UNSUPPORTED_ORDER, ErrorCode.RISK_LIMIT,
-    }
-)
-
-NOTHING_SENT = frozenset(
-    {
-        ErrorCode.BROKER_UNAVAILABLE, ErrorCode.PREVIEW_EXPIRED, ErrorCode.TRADING_DISABLED,
-        ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.SYMBOL_NOT_FOUND,
-    }
-)
-"""Codes adapters raise only before anything reaches the broker: the order is FAILED, not UNKNOWN."""
-
 
 def _guard(action: Callable[[], T]) -> T:
     """Only structured errors leave the service: no stack traces, no driver messages."""
@@ -216,9 +200,10 @@ class TradeExecutionService:
         error: TradeError | None = None
         try:
             outcome = adapter.place_order(intent.request.account_id, to_place, intent.client_order_ref)
-        except OrderOutcomeUnknown as exc:
-            error = exc
         except TradeError as exc:
+            if not isinstance(exc, (BrokerRefused, NothingSent, OrderOutcomeUnknown)):
+                log.warning("%s place_order raised an unclassified %s; the order may exist", adapter.provider,
+                            exc.code.value)
             error = exc
         except Exception as exc:
             log.exception("unexpected error from %s place_order; treating the outcome as unknown", adapter.provider)
@@ -240,6 +225,12 @@ class TradeExecutionService:
                 target=_refresh_quietly, args=(adapter, intent.request.account_id),
                 name="tradeexec-refresh", daemon=True,
             ).start()
+        if error is None and view.status == OrderStatus.REJECTED:
+            # Same refusal, same answer on every broker: a placement answered "rejected" is an error.
+            raise BrokerRefused(
+                f"{adapter.provider.value} rejected the order; preview again to place another",
+                {"order_id": view.order_id, "status": view.status, "brokerage_order_id": view.brokerage_order_id},
+            )
         if error is not None and view.status in (OrderStatus.REJECTED, OrderStatus.FAILED):
             raise TradeError(
                 error.code, error.message,
@@ -324,12 +315,11 @@ def _refresh_quietly(adapter: BrokerAdapter, account_id: str) -> None:
 
 
 def _status_for_error(error: TradeError) -> OrderStatus:
-    if isinstance(error, OrderOutcomeUnknown):
-        return OrderStatus.UNKNOWN
-    if error.code in REFUSED_AT_BROKER:
+    """The placement outcome by its type (see BrokerAdapter): anything unclassified may exist."""
+    if isinstance(error, BrokerRefused):
         return OrderStatus.REJECTED
-    if error.code in NOTHING_SENT:
-        return OrderStatus.FAILED  # adapters raise these only when nothing was sent
+    if isinstance(error, NothingSent):
+        return OrderStatus.FAILED
     return OrderStatus.UNKNOWN
 
 
