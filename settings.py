@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     max_position_weight: Decimal | None = Field(default=None, gt=0, le=1, validation_alias="MAX_POSITION_WEIGHT")
     price_band_pct: Decimal | None = Field(default=None, gt=0, validation_alias="PRICE_BAND_PCT")
     reconcile_settle_seconds: int = Field(default=120, ge=0, validation_alias="RECONCILE_SETTLE_SECONDS")
+    market_data_cache_seconds: float = Field(default=5.0, ge=0, le=300, validation_alias="MARKET_DATA_CACHE_SECONDS")
+    """Market-data reads are reused this long per (account, request); 0 turns the cache off."""
 
     fault_kill_at: str | None = Field(default=None, validation_alias="TRADEEXEC_FAULT_KILL_AT")
     """Test-only fault injection: SIGKILL this process at the named execute checkpoint."""

@@ -32,6 +32,7 @@ from brokers.models import (
 )
 from db.engine import transaction
 from services.execution_gate import ExecutionGate
+from services.market_data import MarketDataReads
 from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
@@ -65,7 +66,7 @@ def _guard(action: Callable[[], T]) -> T:
         raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
-class TradeExecutionService:
+class TradeExecutionService(MarketDataReads):
     def __init__(
         self,
         settings: Settings,

@@ -20,6 +20,7 @@ from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.lifecycle import CallKind, unavailable
+from brokers.ibkr.market_source import IBKRMarketData
 from brokers.ibkr.operations import IB_ACCOUNT_ID, IBKROperations, is_paper_account_id
 from brokers.ibkr.orders import broker_order
 from brokers.ibkr.portfolio import refresh_summary
@@ -49,7 +50,7 @@ T = TypeVar("T")
 ORDER_STATES = {"open": ACTIVE_STATUSES, "executed": frozenset({OrderStatus.EXECUTED})}
 
 
-class IBKRBrokerAdapter(BrokerAdapter):
+class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce))
 
