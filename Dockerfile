@@ -19,6 +19,7 @@ COPY simulators/ simulators/
 COPY bench/ bench/
 COPY api/ api/
 COPY telemetry/ telemetry/
+COPY webui/ webui/
 RUN pip install . && tradeexec --help > /dev/null
 
 USER tradeexec

@@ -66,11 +66,16 @@ class Settings(BaseSettings):
     """Test-only fault injection: SIGKILL this process at the named execute checkpoint."""
 
     mcp_auth_token: SecretStr | None = Field(default=None, validation_alias="MCP_AUTH_TOKEN")
-    execute_confirmation: Literal["auto", "always", "never"] = Field(
+    execute_confirmation: Literal["auto", "always", "never", "browser"] = Field(
         default="auto", validation_alias="EXECUTE_CONFIRMATION"
     )
     """MCP execute_trade: ask the human through elicitation when the client can (auto), refuse when it cannot
-    (always), or rely on the LLM having shown the preview (never)."""
+    (always), rely on the LLM having shown the preview (never), or wait for the human on the /ui page (browser)."""
+
+    operator_token: SecretStr | None = Field(default=None, min_length=16, validation_alias="OPERATOR_TOKEN")
+    """The human operator's credential for the /ui confirmation page; unset, the page confirms nothing."""
+    ui_base_url: str = Field(default="http://127.0.0.1:8080/ui", min_length=8, validation_alias="UI_BASE_URL")
+    """Where the operator opens the /ui page; execute_trade hands out links under it (browser confirmation)."""
 
     # --- operations: HTTP API, logs, metrics (issue 18) ---
     api_auth_token: SecretStr | None = Field(default=None, validation_alias="API_AUTH_TOKEN")

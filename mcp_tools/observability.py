@@ -6,7 +6,7 @@ the worker thread the service runs on, and the trade_events of the call carry th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from telemetry.calls import call_scope
@@ -15,9 +15,13 @@ UNKNOWN_TOOL = "unknown_tool"
 
 
 class ToolCallTelemetry:
-    """Server middleware (`server.middleware.append(ToolCallTelemetry(names))`)."""
+    """Server middleware (`server.middleware.append(ToolCallTelemetry(names))`).
 
-    def __init__(self, tool_names: frozenset[str]) -> None:
+    `tool_names` lists the tools whose names may label metrics; any other name is `unknown_tool`,
+    so a client cannot grow the metric label set without bound.
+    """
+
+    def __init__(self, tool_names: Callable[[], Collection[str]]) -> None:
         self.tool_names = tool_names
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
@@ -25,7 +29,7 @@ class ToolCallTelemetry:
         if ctx.method != "tools/call" or not isinstance(params, Mapping):
             return await call_next(ctx)
         requested = params.get("name")
-        name = requested if isinstance(requested, str) and requested in self.tool_names else UNKNOWN_TOOL
+        name = requested if isinstance(requested, str) and requested in self.tool_names() else UNKNOWN_TOOL
         with call_scope("mcp", name) as record:
             arguments = params.get("arguments")
             if isinstance(arguments, Mapping):

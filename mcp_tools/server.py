@@ -19,7 +19,7 @@ from mcp_tools.auth import BearerTokenAuth, require_token_for
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.observability import ToolCallTelemetry
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, default_factory
-from mcp_tools.tools import TOOL_ARGUMENTS, register_tools
+from mcp_tools.tools import TOOLSETS, register_tools
 from services.backlog import unsettled_counts
 from services.trade_execution import TradeExecutionService
 from settings import Settings
@@ -61,7 +61,7 @@ def build_server(
     )
     provider = register_tools(server, service if service is not None else default_factory(settings), settings=settings)
     server.middleware.append(WarmUpOnFirstMessage(provider))
-    server.middleware.append(ToolCallTelemetry(frozenset(TOOL_ARGUMENTS)))
+    server.middleware.append(ToolCallTelemetry(lambda: {spec.name for tools in TOOLSETS for spec in tools.specs}))
     BACKLOG.add(lambda: unsettled_counts(provider.built.store.session_factory) if provider.built else {})
 
     @server.custom_route(HEALTH_PATH, methods=["GET"])

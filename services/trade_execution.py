@@ -23,14 +23,18 @@ from brokers.models import (
     BrokerAccount,
     BrokerOrder,
     BrokerProvider,
+    OrderRequest,
     OrderStatus,
     OrderToPlace,
     Position,
     Quote,
     SymbolMatch,
+    canonical_ticker,
     parse_order_request,
 )
 from db.engine import transaction
+from services import confirmation
+from services.confirmation import ExecutablePreview
 from services.execution_gate import ExecutionGate
 from services.market_data import MarketDataReads
 from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
@@ -148,15 +152,23 @@ class TradeExecutionService(MarketDataReads):
         stop_price: Any = None,
         time_in_force: Any = "Day",
     ) -> PreviewView:
-        correlation = current_correlation()
         request = {
             "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
             "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
             "time_in_force": time_in_force,
         }
+        try:
+            order = _guard(lambda: parse_order_request(**request))
+        except TradeError as exc:
+            self._audit_preview_refused(current_correlation(), exc, request)
+            raise
+        return self.preview_request(order)
+
+    def preview_request(self, order: OrderRequest) -> PreviewView:
+        """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge)."""
+        correlation = current_correlation()
 
         def run() -> PreviewView:
-            order = parse_order_request(**request)
             adapter = self.router.for_account(order.account_id)
             broker_preview, risk = assess(order, adapter, self.limits)
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
@@ -175,14 +187,29 @@ class TradeExecutionService(MarketDataReads):
         try:
             return _guard(run)
         except TradeError as exc:
-            self.store.audit(
-                new_event(
-                    "PREVIEW_REFUSED", correlation_id=correlation,
-                    account_id=account_id if isinstance(account_id, str) else None,
-                    error=exc, payload={"error": exc.to_dict(), "request": _safe_request(request)},
-                )
-            )
+            self._audit_preview_refused(correlation, exc, order.model_dump(mode="json"))
             raise
+
+    def _audit_preview_refused(self, correlation: uuid.UUID, exc: TradeError, request: dict[str, Any]) -> None:
+        account_id = request.get("account_id")
+        self.store.audit(
+            new_event(
+                "PREVIEW_REFUSED", correlation_id=correlation,
+                account_id=account_id if isinstance(account_id, str) else None,
+                error=exc, payload={"error": exc.to_dict(), "request": _safe_request(request)},
+            )
+        )
+
+    # --- confirmation support (added by `edge` for the MCP layer; logic in services/confirmation.py) ---
+    def executable_preview(self, preview_id: uuid.UUID) -> ExecutablePreview:
+        """The preview a human may be asked to confirm; the refusal execute would give, without asking anyone."""
+        return _guard(lambda: confirmation.executable_preview(self.gate, self.store, preview_id))
+
+    def record_execute_refusal(self, preview_id: uuid.UUID, error: TradeError) -> None:
+        confirmation.record_refusal(self.store, preview_id, error)
+
+    def record_not_confirmed(self, preview_id: uuid.UUID, answer: confirmation.Answer) -> None:
+        confirmation.record_not_confirmed(self.store, preview_id, answer)
 
     # --- execute -----------------------------------------------------------------------
     def execute_trade(self, preview_id: Any) -> OrderView:
@@ -325,7 +352,7 @@ def _status_for_error(error: TradeError) -> OrderStatus:
 
 
 def _ticker(value: Any) -> str:
-    return parse_order_request(account_id="X", ticker=value, side="BUY", quantity=1).ticker
+    return canonical_ticker(value)
 
 
 def _safe_request(request: dict[str, Any]) -> dict[str, Any]:

@@ -309,6 +309,18 @@ class MarketDataControls:
     def historical_requests(self) -> int:
         return self._call(lambda: self.state.historical_requests)
 
+    def set_foreign_cash(self, account_id: str, currency: str, amount: Decimal | str,
+                         usd_per_unit: Decimal | str) -> None:
+        """Hold cash in another currency (a multi-currency account); summaries then report a ledger per currency."""
+        def apply() -> None:
+            account = self._gw.broker.accounts[account_id]
+            account.foreign_cash[currency.upper()] = (Decimal(str(amount)), Decimal(str(usd_per_unit)))
+            values = account.values()
+            for session in list(self._gw.sessions.values()):
+                session.push_values(account, values)
+
+        self._call(apply)
+
     def start_new_day(self) -> None:
         """Daily P&L restarts from here, as at the open; pushes the new figures to subscribers."""
         def apply() -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from . import encode, market_data
+from . import encode, market_data, unsupported
 from .accounts import Account
 from .gateway import Gateway
 from .instruments import ContractQuery, Instrument
@@ -95,8 +95,10 @@ class Session(asyncio.Protocol):
             try:
                 self.handle(fields)
             except Exception:
-                # A gateway survives a bad request; the client just gets no answer to it.
+                # A gateway survives a bad request and says so, so the client does not wait for a timeout.
                 log.exception("failed to handle message from client %s: %s", self.client_id, fields[:3])
+                self._error(unsupported.request_id(fields), unsupported.READ_FAILED,
+                            f"Server error when reading an API client request: message {fields[0]}")
 
     def _greet(self) -> bool:
         if len(self.buffer) < 8:
@@ -129,6 +131,14 @@ class Session(asyncio.Protocol):
         handler = _HANDLERS.get(msg_id)
         if handler is not None:
             handler(self, fields)
+            return
+        answer = unsupported.answer(msg_id, fields)
+        if answer is not None:
+            reply, req_id, text = answer
+            if reply is not None:
+                self.send(reply)
+            else:
+                self._error(req_id, unsupported.NOT_SUPPORTED, text)
 
     def _error(self, req_id: int, code: int, message: str) -> None:
         self.send(encode.error(self.server_version, req_id, code, message))

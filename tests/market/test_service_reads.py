@@ -182,3 +182,18 @@ def test_snaptrade_offers_quotes_and_summary_and_says_unsupported_for_the_rest(m
                    lambda: market.service.get_option_chain(account, "AAPL")):
         error = refused(action, ErrorCode.UNSUPPORTED)
         assert error.details["provider"] == "snaptrade"
+
+
+@pytest.mark.parametrize("market", [NO_CACHE], indirect=True)
+def test_a_multi_currency_account_reports_a_ledger_per_currency(market: Market) -> None:
+    market.gateway.market_data.set_foreign_cash(ACCOUNT, "EUR", "10000", "1.10")
+    summary = wait_until(lambda: len((s := market.service.get_account_summary(ACCOUNT)).by_currency) == 2 and s,
+                         what="the EUR ledger")
+    assert summary.currency == "USD" and summary.cash == Decimal("1011000.00")
+    assert summary.net_liquidation == Decimal("1011000.00")
+    usd, eur = summary.by_currency
+    assert (usd.currency, usd.cash, usd.net_liquidation, usd.exchange_rate) == (
+        "USD", Decimal("1000000.00"), Decimal("1000000.00"), Decimal("1.00"))
+    assert (eur.currency, eur.cash, eur.net_liquidation, eur.exchange_rate) == (
+        "EUR", Decimal("10000.00"), Decimal("10000.00"), Decimal("1.10"))
+    assert usd.net_liquidation + eur.net_liquidation * eur.exchange_rate == summary.net_liquidation
