@@ -7,7 +7,9 @@ Families (all prefixed `tradeexec_`):
 - `refusals_total{name,error_code}`: every structured refusal or failure a caller received.
 - `broker_connected{broker}`: 1 while the last call to the broker reached it, 0 after a connection failure.
 - `reconciliation_backlog{status}`: orders SUBMITTING / UNKNOWN (read from the database at scrape time).
-- `ibkr_pacing_stalls_total`: not yet wired (the IBKR adapter exposes no pacing counter yet); stays 0.
+- `ibkr_pacing_stalls_total{kind}`: from the IBKR connection's pacing stats, read at scrape time:
+  kind=ib_async_queue (ib_async's own queue formed: a placement could have waited) and
+  kind=read_delayed (a read waited in our budget so that no placement waits behind it).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -53,9 +55,6 @@ REFUSALS = Counter(
 BROKER_CONNECTED = Gauge(
     "tradeexec_broker_connected", "1 while the last call reached the broker, 0 after a connection failure.",
     ("broker",),
-)
-PACING_STALLS = Counter(
-    "tradeexec_ibkr_pacing_stalls_total", "Requests held back by IBKR pacing (not yet wired: stays 0).",
 )
 
 CONNECTION_FAILURES = frozenset({"BROKER_UNAVAILABLE", "ORDER_OUTCOME_UNKNOWN"})
@@ -109,6 +108,29 @@ BACKLOG = BacklogCollector()
 REGISTRY.register(BACKLOG)
 
 
+class PacingCollector(Collector):
+    """IBKR pacing stalls, summed over the connections of the adapters instrumented in this process."""
+
+    def __init__(self) -> None:
+        self._stats: list[Any] = []
+
+    def add(self, stats: Any) -> None:
+        if all(known is not stats for known in self._stats):
+            self._stats.append(stats)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "tradeexec_ibkr_pacing_stalls", "IBKR requests held back by pacing.", labels=("kind",),
+        )
+        family.add_metric(("ib_async_queue",), sum(int(getattr(s, "ib_async_stalls", 0)) for s in self._stats))
+        family.add_metric(("read_delayed",), sum(int(getattr(s, "reads_delayed", 0)) for s in self._stats))
+        yield family
+
+
+PACING = PacingCollector()
+REGISTRY.register(PACING)
+
+
 def observe_order_outcome(broker: str, status: str) -> None:
     ORDER_OUTCOMES.labels(broker=broker, status=status).inc()
 
@@ -117,6 +139,9 @@ def instrument_adapter(adapter: Any) -> Any:
     """Time every broker call of `adapter` and track its connection state (wraps the instance's methods)."""
     broker = str(getattr(getattr(adapter, "provider", None), "value", "unknown"))
     BROKER_CONNECTED.labels(broker=broker)
+    pacing_stats = getattr(getattr(getattr(adapter, "manager", None), "pacing", None), "stats", None)
+    if pacing_stats is not None:
+        PACING.add(pacing_stats)
     for operation in BROKER_OPERATIONS:
         method = getattr(adapter, operation, None)
         if callable(method) and not getattr(method, "_tradeexec_timed", False):

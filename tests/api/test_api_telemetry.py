@@ -105,4 +105,4 @@ def test_metrics_endpoint(server: ApiProcess, simulators: dict[str, Any]) -> Non
         in text
     assert 'tradeexec_broker_connected{broker="snaptrade"} 1.0' in text
     assert 'tradeexec_reconciliation_backlog{status="UNKNOWN"} 0.0' in text
-    assert "tradeexec_ibkr_pacing_stalls_total" in text
+    assert 'tradeexec_ibkr_pacing_stalls_total{kind="ib_async_queue"}' in text
