@@ -81,7 +81,7 @@ def secret_values(settings: Settings) -> list[str]:
         secret.get_secret_value()
         for secret in (
             settings.snaptrade_consumer_key, settings.snaptrade_user_secret, settings.mcp_auth_token,
-            settings.api_auth_token,
+            settings.operator_token, settings.api_auth_token,
         )
         if secret is not None
     ]
