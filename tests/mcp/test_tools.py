@@ -370,3 +370,12 @@ def test_a_name_for_an_account_id_and_a_near_ticker_get_suggestions(
     near = tool_error(run(make_server(), lambda c: call(c, "get_quote", account_id="DU111", ticker="AAP")))
     assert near["error_code"] == ErrorCode.SYMBOL_NOT_FOUND
     assert {m["ticker"] for m in near["details"]["near_matches"]} >= {"AAPL", "AAPLX"}
+
+
+def test_a_preview_says_when_it_cannot_place_a_real_order(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    ibkr.add_account("U222", cash="100000", is_paper=False)
+    live = run(make_server(), lambda c: preview(c, account_id="U222"))
+    assert any("not a paper account" in w and "cannot be executed" in w for w in live["warnings"])
+    simulated = run(make_server(ORDERS_ENABLED=False), preview)
+    assert any("SIMULATED" in w for w in simulated["warnings"])
+    assert run(make_server(), preview)["warnings"] == []
