@@ -165,6 +165,7 @@ class TradeExecutionService(MarketDataReads):
         def run() -> PreviewView:
             adapter = self.router.for_account(order.account_id)
             broker_preview, risk = assess(order, adapter, self.limits)
+            risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
             with transaction(self.store.session_factory) as session:
                 session.add(row)
