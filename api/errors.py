@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brokers.errors import ErrorCode, TradeError
+from telemetry.calls import note_failure
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def status_for(code: ErrorCode | str) -> int:
 
 
 def error_response(error: TradeError, redact: Callable[[str], str]) -> Response:
+    note_failure(error.code.value)
     body = ApiError.model_validate(error.to_dict()).model_dump_json()
     return _raw_json(redact(body), status_for(error.code))
 
@@ -104,6 +106,7 @@ def install_error_handlers(app: FastAPI, redact: Callable[[str], str]) -> None:
     async def on_http(_request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
         code = HTTP_ONLY_CODES.get(status, "HTTP_ERROR")
+        note_failure(code)
         detail = exc.detail if isinstance(exc, StarletteHTTPException) and isinstance(exc.detail, str) else code
         body = ApiError(error_code=code, message=detail, details={}).model_dump_json()
         headers = getattr(exc, "headers", None)

@@ -331,3 +331,20 @@ def test_one_validation_error_lists_every_order_problem_by_argument_name(
     assert [p["field"] for p in pattern["details"]["problems"]] == ["ticker"]
     assert "order" not in pattern["message"].lower()
     assert row_counts(session_factory) == before
+
+
+def test_errors_say_how_to_fix_the_call(make_server: ServerFactory) -> None:
+    async def scenario(client: Client) -> list[Any]:
+        return [
+            await call(client, "get_positions", account_id="Individual"),
+            await call(client, "preview_trade", account_id="DU111", ticker="ZZZZ", side="BUY", quantity=1),
+            await call(client, "execute_trade", preview_id=str(uuid.uuid4())),
+            await call(client, "get_order_status", order_id=str(uuid.uuid4())),
+        ]
+
+    account, symbol, preview_missing, order_missing = (tool_error(r) for r in run(make_server(), scenario))
+    assert account["error_code"] == ErrorCode.ACCOUNT_NOT_FOUND and "list_tradeable_accounts" in account["message"]
+    assert symbol["error_code"] == ErrorCode.SYMBOL_NOT_FOUND and "search_symbol" in symbol["message"]
+    assert preview_missing["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
+    assert "unknown" in preview_missing["message"] and "preview_trade" in preview_missing["message"]
+    assert order_missing["error_code"] == ErrorCode.ORDER_NOT_FOUND and "get_orders" in order_missing["message"]
