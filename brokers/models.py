@@ -54,6 +54,7 @@ BASIC_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
 """What every broker supports; the others (issue 16) only where an adapter's capabilities say so."""
 TRAILING_ORDER_TYPES = frozenset({OrderType.TRAILING_STOP, OrderType.TRAILING_STOP_LIMIT})
 AUCTION_ORDER_TYPES = frozenset({OrderType.MARKET_ON_CLOSE, OrderType.MARKET_ON_OPEN})
+ORDER_OPTION_FIELDS = ("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset")
 
 
 class TimeInForce(StrEnum):
@@ -245,6 +246,15 @@ class OrderRequest(BaseModel):
         if info.field_name == "trailing_percent" and not 0 < value < 100:
             raise ValueError("trailing_percent must be between 0 and 100")
         return value
+
+    def order_options(self) -> dict[str, Any]:
+        """The fields only some order types use, as stored with a preview (Decimals as exact text)."""
+        options: dict[str, Any] = {
+            name: str(value) for name in ORDER_OPTION_FIELDS if (value := getattr(self, name)) is not None
+        }
+        if self.outside_rth:
+            options["outside_rth"] = True
+        return options
 
     @model_validator(mode="after")
     def _advanced_fields_match_type(self) -> OrderRequest:

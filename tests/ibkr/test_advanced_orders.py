@@ -9,10 +9,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.models import OrderRequest, OrderStatus, OrderToPlace
+from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import ACCOUNT, placed_orders, wait_until
+from tests.ibkr.conftest import ACCOUNT, event_types, order_row, placed_orders, wait_until
 
 D = Decimal
 ORDER_TYPE, AUX, TIF, OUTSIDE_RTH = 18, 20, 21, 33  # placeOrder field indexes
@@ -73,3 +78,37 @@ def test_market_on_close_and_open_wait_for_their_auction(sim: IBGatewaySimulator
     assert sim.run_auction("open") == 1
     opened = _settled(adapter, open_id, OrderStatus.EXECUTED)
     assert opened.order_type == "MarketOnOpen" and opened.raw["outside_rth"] is True
+
+
+def test_trailing_stop_and_market_on_close_through_the_service(
+    sim: IBGatewaySimulator, service: TradeExecutionService, session_factory: sessionmaker[Session],
+) -> None:
+    preview = service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type="TrailingStop",
+                                    trailing_amount="2.00", outside_rth=True)
+    assert preview.order_options == {"trailing_amount": "2.00", "outside_rth": True}
+    assert "trailing amount 2.00" in preview.summary and "outside regular hours" in preview.summary
+    trailing = service.execute_trade(preview.preview_id)  # the execute rebuilds the order from the preview
+    wire = placed_orders(sim)[-1]
+    assert (wire[ORDER_TYPE], D(wire[AUX]), wire[OUTSIDE_RTH]) == ("TRAIL", 2, "1")
+
+    moc = service.execute_trade(service.preview_trade(ACCOUNT, "AAPL", "BUY", "5",
+                                                      order_type="market_on_close").preview_id)
+    assert trailing.status == moc.status == "PENDING"
+    _quote(sim, "192.00")  # the buy stop (192.00) is reached: the trailing stop fills
+    sim.run_auction("close")
+    for view, quantity in ((trailing, 10), (moc, 5)):
+        row = wait_until(lambda v=view: (r := order_row(session_factory, v.order_id)).status == "EXECUTED" and r,
+                         what=f"{view.order_id} filled")
+        assert row.filled_quantity == quantity
+
+
+def test_an_advanced_order_type_the_broker_cannot_take_is_refused_before_anything_is_stored(
+    service: TradeExecutionService, session_factory: sessionmaker[Session],
+) -> None:
+    with pytest.raises(TradeError) as caught:
+        service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type="TrailingStop")  # no trailing distance
+    assert caught.value.code is ErrorCode.VALIDATION_ERROR
+    with pytest.raises(TradeError):
+        service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type="Limit", limit_price="185",
+                              trailing_percent="1")
+    assert event_types(session_factory) == ["PREVIEW_REFUSED", "PREVIEW_REFUSED"]
