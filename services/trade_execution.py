@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
-from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
@@ -35,16 +34,21 @@ from brokers.models import (
 from db.engine import transaction
 from services import confirmation
 from services.confirmation import ExecutablePreview
-from services.execution_gate import ExecutionGate
+from services.execution_gate import ExecutionGate, Intent
 from services.market_data import MarketDataReads
 from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
+from services.order_updates import record_report
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
-from services.reconciliation import Reconciler
+from services.reconcile_worker import LoopIntervals, ReconcileWorker
+from services.reconciliation import ReconcilePolicy, Reconciler, Scope
 from services.results import OrderView, PreviewView, ReconcileReport
 from services.routing import AdapterRouter
+from services.structured_errors import structured as _guard
 from services.validation import RiskLimits
 from settings import Settings
+from telemetry.correlation import current_correlation
+from telemetry.metrics import observe_order_outcome
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,20 +56,6 @@ Checkpoint = Callable[[str], None]
 EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
 
-def _guard(action: Callable[[], T]) -> T:
-    """Only structured errors leave the service: no stack traces, no driver messages."""
-    try:
-        return action()
-    except TradeError:
-        raise
-    except ValidationError as exc:
-        raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
-    except OperationalError:
-        log.exception("database unavailable")
-        raise TradeError(ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable; nothing was done") from None
-    except Exception:
-        log.exception("unexpected error")
-        raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
 class TradeExecutionService(MarketDataReads):
@@ -88,29 +78,35 @@ class TradeExecutionService(MarketDataReads):
         )
         self._checkpoint = checkpoint or (lambda _point: None)
         self.gate = ExecutionGate(settings, self.store, self.router, self.limits, self._checkpoint)
-        self.reconciler = Reconciler(self.store, self.router, settings.reconcile_settle_seconds)
+        self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
+        self.reconcile_worker = ReconcileWorker(self.reconciler, self._reconcile_scoped)
+        self.gate.blockers.append(self._startup_block_reason)
         self.queries = OrderQueries(self.store, self.router, self.reconciler)
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(self.handle_order_update)
-            adapter.set_reconnect_handler(self._reconcile_in_background)
+            adapter.set_reconnect_handler(self.reconcile_worker.request_run)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> ReconcileReport:
-        """Settle orders a previous process left SUBMITTING/UNKNOWN."""
-        return self.reconcile()
+        """Settle orders a previous process left SUBMITTING/UNKNOWN; executes wait until this has succeeded."""
+        return self.reconcile_worker.run_startup()
 
-    def _reconcile_in_background(self) -> None:
-        threading.Thread(target=self._reconcile_quietly, name="tradeexec-reconcile", daemon=True).start()
+    def start_continuous_reconciliation(self) -> None:
+        """For long-running servers (MCP over HTTP, the ops API): in-flight checks and a working-orders poll."""
+        s = self.settings
+        self.reconcile_worker.start_loops(LoopIntervals(
+            in_flight_every=s.reconcile_in_flight_interval_seconds,
+            in_flight_min_age=s.reconcile_in_flight_threshold_seconds,
+            poll_every=s.reconcile_poll_interval_seconds,
+        ))
 
-    def _reconcile_quietly(self) -> None:
-        try:
-            report = self.reconcile()
-            if report.examined:
-                log.info("reconciliation after reconnect: %s", report.as_json())
-        except TradeError as exc:
-            log.warning("reconciliation after reconnect failed: %s", exc.message)
+    def _startup_block_reason(self) -> str | None:
+        if not self.reconcile_worker.running:
+            self.reconcile_worker.retry_startup_if_due()
+        return self.reconcile_worker.startup.block_reason()
 
     def close(self) -> None:
+        self.reconcile_worker.stop()
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(None)
             adapter.set_reconnect_handler(None)
@@ -161,17 +157,18 @@ class TradeExecutionService(MarketDataReads):
         try:
             order = _guard(lambda: parse_order_request(**request))
         except TradeError as exc:
-            self._audit_preview_refused(uuid.uuid4(), exc, request)
+            self._audit_preview_refused(current_correlation(), exc, request)
             raise
         return self.preview_request(order)
 
     def preview_request(self, order: OrderRequest) -> PreviewView:
         """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge)."""
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
 
         def run() -> PreviewView:
             adapter = self.router.for_account(order.account_id)
             broker_preview, risk = assess(order, adapter, self.limits)
+            risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
             with transaction(self.store.session_factory) as session:
                 session.add(row)
@@ -214,10 +211,16 @@ class TradeExecutionService(MarketDataReads):
 
     # --- execute -----------------------------------------------------------------------
     def execute_trade(self, preview_id: Any) -> OrderView:
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
         intent = _guard(lambda: self.gate.commit_intent(preview_id, correlation))
         if intent.simulated is not None:
+            observe_order_outcome(intent.simulated.broker_provider, intent.simulated.status)
             return intent.simulated
+        with self.reconciler.placing(intent.order_id):
+            return self._place_and_record(intent, correlation)
+
+    def _place_and_record(self, intent: Intent, correlation: uuid.UUID) -> OrderView:
+        """Steps 3-4: reconciliation in this process leaves the order alone until this returns."""
         self._checkpoint("after_intent_commit")
         adapter = self.router.for_provider(intent.provider)
         to_place = OrderToPlace(
@@ -241,11 +244,13 @@ class TradeExecutionService(MarketDataReads):
             view = _guard(lambda: self._record_outcome(intent.order_id, correlation, outcome, error))
         except TradeError as exc:
             # The broker call happened; only our bookkeeping failed. Say so: a retry would not be safe.
+            observe_order_outcome(str(intent.provider), OrderStatus.UNKNOWN.value)
             raise OrderOutcomeUnknown(
                 "the order was sent to the broker but its outcome could not be recorded "
                 f"({exc.code.value}); reconciliation will settle it",
                 {"order_id": str(intent.order_id), "client_order_ref": intent.client_order_ref},
             ) from None
+        observe_order_outcome(view.broker_provider, view.status)
         if outcome is not None:
             threading.Thread(
                 target=_refresh_quietly, args=(adapter, intent.request.account_id),
@@ -309,8 +314,12 @@ class TradeExecutionService(MarketDataReads):
         return _guard(lambda: self.queries.cancel(order_id))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
-        """Settle SUBMITTING/UNKNOWN orders; with include_active, also refresh working orders from the broker."""
-        return _guard(lambda: self.reconciler.run(include_active=include_active))
+        """Settle SUBMITTING/UNKNOWN orders and re-check inferred final statuses; with include_active, also
+        refresh working orders from the broker."""
+        return self._reconcile_scoped(scope=Scope(active=include_active))
+
+    def _reconcile_scoped(self, *, scope: Scope, wait: bool = True) -> ReconcileReport:
+        return _guard(lambda: self.reconciler.run(scope=scope, wait=wait))
 
     def handle_order_update(self, provider: BrokerProvider, update: BrokerOrder) -> None:
         """Pushed broker events (IBKR) between calls: record fills that arrive after execute returned."""
@@ -319,15 +328,8 @@ class TradeExecutionService(MarketDataReads):
                 row = self.store.find_order(session, provider, update)
                 if row is None:
                     return
-                changes = apply_broker_order(row, update)
-                if changes:
-                    session.add(
-                        new_event(
-                            "ORDER_UPDATED", correlation_id=uuid.uuid4(), preview_id=row.preview_id,
-                            order_id=row.id, account_id=row.account_id, provider=row.broker_provider,
-                            status=row.status, payload={"changes": changes, "broker": update.raw},
-                        )
-                    )
+                record_report(session, row, update, event_type="ORDER_UPDATED", correlation=uuid.uuid4(),
+                              recheck=self.reconciler.policy.recheck)
         except (IntegrityError, OperationalError):
             log.exception("could not record a pushed order update; reconciliation will pick it up")
 
