@@ -1,7 +1,7 @@
 """Advanced order types (issue 16): longer order_type values and the order's extra options.
 
 Revision ID: te0004_ibkr
-Revises: te0003_ui
+Revises: te0004_recon
 Create Date: 2026-11-30
 
 TrailingStop, TrailingStopLimit, MarketOnClose and MarketOnOpen join the order types
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "te0004_ibkr"
-down_revision: str | None = "te0003_ui"
+down_revision: str | None = "te0004_recon"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -175,9 +175,9 @@ def test_order_options_revision_refuses_to_drop_advanced_previews(empty_url: str
     _exec(empty_url, "INSERT INTO trade_previews (id, account_id, ticker, side, quantity, order_type, expires_at) "
                      "VALUES (:id, 'DU1', 'AAPL', 'BUY', 1, 'TrailingStopLimit', now())", id=uuid.uuid4())
     with pytest.raises(Exception, match="refusing to downgrade"):
-        migrate.downgrade(empty_url, "te0003_ui")
+        migrate.downgrade(empty_url, "te0004_recon")
     _exec(empty_url, "DELETE FROM trade_previews")
-    migrate.downgrade(empty_url, "te0003_ui")
+    migrate.downgrade(empty_url, "te0004_recon")
     with pytest.raises(Exception, match="ck_trade_previews_order_type"):
         _exec(empty_url, "INSERT INTO trade_previews (id, account_id, ticker, side, quantity, order_type, "
                          "expires_at) VALUES (:id, 'DU1', 'AAPL', 'BUY', 1, 'MarketOnOpen', now())", id=uuid.uuid4())
