@@ -38,6 +38,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNSUPPORTED_ORDER: 422,
     ErrorCode.BROKER_REJECTED: 422,
     ErrorCode.TRADING_DISABLED: 423,
+    ErrorCode.CONFIRMATION_DECLINED: 403,
+    ErrorCode.NO_MARKET_DATA_PERMISSION: 403,
+    ErrorCode.NO_DATA: 404,
+    ErrorCode.PACING_VIOLATION: 429,
+    ErrorCode.UNSUPPORTED: 501,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.BROKER_UNAVAILABLE: 502,
     ErrorCode.BROKER_ERROR: 502,
@@ -59,7 +64,7 @@ class ApiError(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ApiError} for status in (400, 401, 404, 409, 410, 422, 423, 500, 502, 503, 504)
+    status: {"model": ApiError} for status in (400, 401, 403, 404, 409, 410, 422, 423, 429, 500, 501, 502, 503, 504)
 }
 
 

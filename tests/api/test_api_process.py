@@ -169,3 +169,20 @@ def test_database_down_is_503_and_broker_down_is_502(
     paper = str(simulators["seeded"]["accounts"]["paper"])
     with api_server(dead_broker, tmp_path) as running, httpx2.Client(base_url=running.url, timeout=60) as http:
         error_of(http.get(f"/v1/accounts/{paper}/balance"), 502, "BROKER_UNAVAILABLE")
+
+
+def test_market_data_reads(server: ApiProcess, simulators: dict[str, Any]) -> None:
+    with client(server) as http:
+        quotes = http.get(f"/v1/accounts/{IBKR_ACCOUNT}/quotes", params={"tickers": "AAPL,MSFT"})
+        assert quotes.status_code == 200, quotes.text
+        assert "AAPL" in quotes.text and "MSFT" in quotes.text
+        bars = http.get(f"/v1/accounts/{IBKR_ACCOUNT}/bars",
+                        params={"ticker": "AAPL", "bar_size": "1 day", "duration": "5 D"})
+        assert bars.status_code == 200, bars.text
+        summary = http.get(f"/v1/accounts/{IBKR_ACCOUNT}/summary")
+        assert summary.status_code == 200, summary.text
+        error_of(http.get(f"/v1/accounts/{IBKR_ACCOUNT}/bars", params={"ticker": "AAPL", "bar_size": "7 weeks"}),
+                 400, "VALIDATION_ERROR")
+        paper = str(simulators["seeded"]["accounts"]["paper"])
+        unsupported = http.get(f"/v1/accounts/{paper}/options/SPY")
+        assert unsupported.status_code in (200, 501), unsupported.text
