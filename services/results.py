@@ -109,6 +109,7 @@ class OrderView(View):
     created_at: datetime
     updated_at: datetime
     stale: bool = False
+    attention: str | None = None
 
     @classmethod
     def of(cls, row: TradeOrder, preview: TradePreview | None = None, *, stale: bool = False) -> OrderView:
@@ -133,6 +134,7 @@ class OrderView(View):
             created_at=row.created_at,
             updated_at=row.updated_at,
             stale=stale,
+            attention=row.attention,
         )
 
 
@@ -142,3 +144,13 @@ class ReconcileReport(View):
     still_unknown: list[str]
     failed: list[str]
     errors: list[dict[str, Any]]
+    corrected: dict[str, str] = {}
+    """Orders whose final status the broker contradicted: order id -> 'BELIEVED->NOW'."""
+    flagged: dict[str, str] = {}
+    """Orders newly flagged for an operator (MISSING_AT_BROKER, OVERFILLED)."""
+    rechecked: list[str] = []
+    """Inferred final statuses re-checked and still not contradicted."""
+    skipped: list[str] = []
+    """Placements still in flight in this process, or accounts another process was reconciling."""
+    busy: bool = False
+    """Another reconciliation was running in this process, so this one did not run."""
