@@ -264,7 +264,7 @@ class ApprovalDesk:
         p = old.preview
         fresh = self.service.preview_trade(
             account_id=p.account_id, ticker=p.ticker, side=p.side, quantity=p.quantity, order_type=p.order_type,
-            limit_price=p.limit_price, stop_price=p.stop_price, time_in_force=p.time_in_force,
+            limit_price=p.limit_price, stop_price=p.stop_price, time_in_force=p.time_in_force, **p.order_options,
         )
         view = self.request(uuid.UUID(fresh.preview_id))
         self.store.audit(new_event("APPROVAL_REPREVIEWED", correlation_id=uuid.uuid4(),
@@ -272,6 +272,13 @@ class ApprovalDesk:
                                    payload={"operator_session": operator_session,
                                             "expired_approval_id": old.approval_id}))
         return view
+
+    def record_page_refusal(self, reason: str, *, path: str, status: int, operator_session: str | None,
+                            client: str | None) -> None:
+        """A state-changing request stopped at the page's door (no session, bad CSRF, foreign origin or host)."""
+        self.store.audit(new_event("UI_REQUEST_REFUSED", correlation_id=uuid.uuid4(), message=reason[:500],
+                                   payload={"path": path[:200], "http_status": status,
+                                            "operator_session": operator_session, "client": client}))
 
     def record_login(self, operator_session: str | None, *, accepted: bool, client: str | None) -> None:
         event = "OPERATOR_LOGIN" if accepted else "OPERATOR_LOGIN_REFUSED"

@@ -38,6 +38,8 @@ class PreviewView(View):
     impact: dict[str, Any]
     warnings: list[str]
     summary: str
+    order_options: dict[str, Any] = {}
+    """Trailing amount/percent, trail stop, limit offset, outside_rth: for the order types that use them."""
 
     @classmethod
     def of(cls, row: TradePreview) -> PreviewView:
@@ -61,6 +63,7 @@ class PreviewView(View):
             impact=row.impact,
             warnings=list(row.validation.get("warnings", [])),
             summary=describe(row),
+            order_options=dict(row.order_options or {}),
         )
 
 
@@ -74,6 +77,10 @@ def describe(row: TradePreview) -> str:
         price = f" stop {_plain(row.stop_price)}"
     elif row.order_type == "StopLimit":
         price = f" stop {_plain(row.stop_price)} limit {_plain(row.limit_price)}"
+    price += "".join(f" {name.replace('_', ' ')} {value}" for name, value in (row.order_options or {}).items()
+                     if name != "outside_rth")
+    if (row.order_options or {}).get("outside_rth"):
+        price += " outside regular hours"
     total = f", est. total {row.estimated_total:.2f}" if row.estimated_total is not None else ""
     return (
         f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} "
