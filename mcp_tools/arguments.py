@@ -79,11 +79,13 @@ OrderId = _param({
 })
 OptionalAccountId = _param({
     "anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "null"}], "default": None,
-    "description": "Only orders of this account (an id from list_tradeable_accounts); leave out for all accounts.",
+    "description": "Only orders of this account (an id from list_tradeable_accounts); may be left out only "
+                   "when there is exactly one tradeable account (AMBIGUOUS_ACCOUNT otherwise).",
 })
 OrderState = _param({
-    "type": "string", "enum": ["all", "open", "executed"], "default": "all",
-    "description": "all (default); open: still working or not yet settled; executed: fully filled.",
+    "type": "string", "enum": ["all", "open", "executed", "cancelled"], "default": "all",
+    "description": "all (default); open: still working or not yet settled, whatever its age; executed: every "
+                   "order with a fill (partly filled then cancelled included); cancelled: canceled or expired.",
 })
 Days = _param({
     "type": "integer", "minimum": 1, "maximum": 3650, "default": 30,

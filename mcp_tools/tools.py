@@ -34,7 +34,7 @@ Work = Callable[[TradeExecutionService], dict[str, Any]]
 SIDES = [s.value for s in OrderSide]
 ORDER_TYPES = [t.value for t in OrderType]
 TIFS = [t.value for t in TimeInForce]
-ORDER_STATES = ["all", "open", "executed"]
+ORDER_STATES = ["all", "open", "executed", "cancelled"]
 
 
 def _spec(required: str = "", optional: str = "") -> args.ToolArguments:
@@ -81,7 +81,9 @@ def _order_payload(view: OrderView) -> dict[str, Any]:
     simulated = status == OrderStatus.SIMULATED
     payload["simulated"] = simulated
     payload["placed"] = not simulated
-    if simulated:
+    if view.new_preview is not None or (status == OrderStatus.EXPIRED and view.brokerage_order_id is None):
+        payload["placed"] = False  # an expired preview: nothing placed, new_preview re-quotes it
+    elif simulated:
         payload["message"] = (
             "SIMULATED: ORDERS_ENABLED is false, so the order was recorded but NOT sent to the broker. "
             "Nothing was bought or sold."
@@ -91,7 +93,9 @@ def _order_payload(view: OrderView) -> dict[str, Any]:
             "The broker did not confirm in time: the order MAY have been placed. Do not execute again; "
             "check get_order_status(order_id) shortly."
         )
-    else:
+    elif view.source == "brokerage":
+        payload["placed"] = False  # not placed through this module
+    elif view.message is None:
         payload["message"] = f"Order sent to {view.broker_provider}; status {status}."
     return payload
 
@@ -258,7 +262,7 @@ def register_tools(
                     raise refusal_without_confirmation()
             elif not isinstance(answer, ConfirmOrder) or not answer.confirm:
                 return _declined(svc, preview)
-            return _order_payload(svc.execute_trade(preview))
+            return _order_payload(svc.execute_order(preview))
 
         return await run("execute_trade", work)
 

@@ -31,6 +31,7 @@ from brokers.models import (
     parse_order_request,
 )
 from db.engine import transaction
+from services.contract_api import PlatformContract
 from services.execution_gate import ExecutionGate
 from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
 from services.preview import assess, preview_row
@@ -79,7 +80,8 @@ def _guard(action: Callable[[], T]) -> T:
         raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
-class TradeExecutionService:
+class TradeExecutionService(PlatformContract):
+    _guarded = staticmethod(_guard)
     def __init__(
         self,
         settings: Settings,
@@ -283,8 +285,11 @@ class TradeExecutionService:
     def get_order_status(self, order_id: Any) -> OrderView:
         return _guard(lambda: self.queries.status(order_id))
 
-    def cancel_order(self, order_id: Any) -> OrderView:
-        return _guard(lambda: self.queries.cancel(order_id))
+    def cancel_order(self, account_id: Any, order_id: Any = None) -> OrderView:
+        """Contract form: (account_id, broker's order id). One argument: our order row id (tools, CLI)."""
+        if order_id is None:
+            return _guard(lambda: self.queries.cancel(account_id))
+        return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
         """Settle SUBMITTING/UNKNOWN orders; with include_active, also refresh working orders from the broker."""
