@@ -76,4 +76,12 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
         "Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the "
         "status the broker reported; a cancel can race a fill.",
     ),
+    "execute_trades": (
+        "Execute a basket of confirmed previews",
+        "Execute several confirmed previews as one basket (best effort per leg). Call it ONLY after the human has "
+        "explicitly confirmed every leg's summary. Each leg is placed at most once; one leg's refusal does not stop "
+        "the others. status: completed (every leg placed), partial, failed (none placed), or needs_confirmation "
+        "(some previews had expired: reprieved_legs gives each new_preview_id, which the human must confirm again "
+        "before it is executed with execute_trade or execute_trades). Nothing expired is ever placed.",
+    ),
 }

@@ -19,6 +19,7 @@ from mcp_types import CallToolResult, ToolAnnotations
 from brokers.errors import TradeError
 from brokers.models import OrderSide, OrderStatus, OrderType, TimeInForce, parse_order_request
 from mcp_tools import arguments as args
+from mcp_tools.batch import BatchConfirmer, PreviewIds, batch_payload, preview_id_list
 from mcp_tools.confirmation import ConfirmOrder, NotAsked, OrderConfirmer, refusal_without_confirmation
 from mcp_tools.descriptions import DESCRIPTIONS, SERVER_INSTRUCTIONS
 from mcp_tools.results import Redactor, failure, internal_error, ok, validation_error
@@ -52,6 +53,7 @@ TOOL_ARGUMENTS: dict[str, args.ToolArguments] = {
     "get_orders": _spec("", "account_id state days"),
     "get_order_status": _spec("order_id"),
     "cancel_order": _spec("order_id"),
+    "execute_trades": _spec("preview_ids"),
 }
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
@@ -302,10 +304,37 @@ def register_tools(
             return refused(exc)
         return await run("cancel_order", lambda svc: _order_payload(svc.cancel_order(order)))
 
+    batch_confirmer = BatchConfirmer(provider)
+
+    async def execute_trades(
+        preview_ids: PreviewIds,
+        confirmation: Annotated[ElicitationResult[ConfirmOrder], Resolve(batch_confirmer.ask)],
+        unexpected_arguments: args.Unexpected = None,
+    ) -> CallToolResult:
+        try:
+            ids = args.gather(unexpected_arguments, p=lambda: preview_id_list(preview_ids))["p"]
+        except TradeError as exc:
+            return refused(exc)
+
+        def work(svc: TradeExecutionService) -> dict[str, Any]:
+            answer = confirmation.data if isinstance(confirmation, AcceptedElicitation) else None
+            if isinstance(answer, NotAsked):
+                if answer.error is not None:
+                    raise answer.error
+                if answer.reason == "unsupported" and svc.settings.execute_confirmation == "always":
+                    raise refusal_without_confirmation()
+            elif not isinstance(answer, ConfirmOrder) or not answer.confirm:
+                return {"legs": [_declined(svc, pid) for pid in ids], "status": "NOT_CONFIRMED", "placed": False,
+                        "message": "The human declined the confirmation prompt: no order was placed."}
+            return batch_payload(svc.execute_orders(ids))
+
+        return await run("execute_trades", work)
+
     tools: list[tuple[Callable[..., Any], ToolAnnotations]] = [
         (list_tradeable_accounts, READ), (search_symbol, READ), (get_quote, READ),
         (get_account_balance, READ), (get_positions, READ), (preview_trade, PREVIEW),
         (execute_trade, PLACE), (get_orders, READ), (get_order_status, READ), (cancel_order, CANCEL),
+        (execute_trades, PLACE),
     ]
     for fn, hints in tools:
         title, description = DESCRIPTIONS[fn.__name__]
