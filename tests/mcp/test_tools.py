@@ -27,7 +27,7 @@ from tests.support.memory_broker import MemoryBroker
 
 TOOLS = {
     "list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
-    "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order",
+    "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "execute_trades",
 }
 MODES = ["legacy", "auto"]  # handshake-era and 2026-07-28 connections
 
