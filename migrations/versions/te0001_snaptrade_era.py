@@ -4,7 +4,9 @@ Revision ID: te0001
 Revises:
 Create Date: 2026-11-23
 
-A deployment that already has these tables runs `tradeexec db stamp te0001` and then upgrades.
+A deployment that already has these tables runs `tradeexec db upgrade`: db/adoption.py checks
+their shape against this revision, fixes what is safe, records te0001 and upgrades. The
+adopted tables are marked (a table comment) and this revision's downgrade refuses to drop them.
 """
 
 from collections.abc import Sequence
@@ -70,7 +72,18 @@ def upgrade() -> None:
     op.create_index("ix_trade_orders_account_id_created_at", "trade_orders", ["account_id", "created_at"])
 
 
+ADOPTED_MARK = "tradeexec: adopted at te0001"
+
+
 def downgrade() -> None:
+    adopted = op.get_bind().execute(
+        sa.text("SELECT obj_description(to_regclass('trade_previews'), 'pg_class')")
+    ).scalar_one_or_none()
+    if adopted == ADOPTED_MARK:
+        raise RuntimeError(
+            "refusing to downgrade below te0001: trade_previews/trade_orders were the platform's tables before "
+            "this module adopted them, so they are never dropped"
+        )
     op.drop_index("ix_trade_orders_account_id_created_at", table_name="trade_orders")
     op.drop_table("trade_orders")
     op.drop_table("trade_previews")
