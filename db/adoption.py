@@ -1,17 +1,21 @@
 """Adopting a platform's SnapTrade-era tables: compare with the first revision, fix what is safe, or refuse.
 
-`tradeexec db upgrade` on a database that has `trade_previews`/`trade_orders` but no
-record of this branch calls `plan()`; every difference is reported, safe fixes run in
-one transaction, and anything that could lose or invent data is refused with the reason
-(`AdoptionRefused`, nothing changed). Then te0001 is recorded and the normal upgrade runs.
+Revision te0001 calls `adopt_existing_tables` when `trade_previews`/`trade_orders` already
+exist (so `alembic upgrade heads` in a host adopts them too); `tradeexec db upgrade` first
+calls `plan()` to report every difference. Safe fixes run inside te0001's transaction;
+anything that could lose or invent data is refused with the reason (`AdoptionRefused`,
+nothing changed).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, inspect, text
+
+log = logging.getLogger(__name__)
 
 ADOPTED_MARK = "tradeexec: adopted at te0001"
 """Table comment on adopted tables: downgrading below te0001 must never drop the platform's tables."""
@@ -96,6 +100,15 @@ def plan(conn: Connection) -> AdoptionPlan:
             _check_column(conn, result, table, name, want, actual[table].get(name), empty)
     _check_keys(conn, result)
     return result
+
+
+def adopt_existing_tables(conn: Connection) -> AdoptionPlan:
+    """Called by revision te0001 when the platform's tables already exist."""
+    adoption = plan(conn)
+    adopt(conn, adoption)
+    for line in adoption.differences:
+        log.info("adopting the existing tables: %s", line)
+    return adoption
 
 
 def adopt(conn: Connection, adoption: AdoptionPlan) -> None:

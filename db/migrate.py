@@ -70,22 +70,20 @@ def current_revision_on(conn: Connection) -> str | None:
 
 
 def upgrade_or_adopt(url: str, revision: str = HEAD) -> AdoptionPlan | None:
-    """Upgrade; a database holding the platform's tables but no record of this branch is adopted first.
+    """Upgrade; returns the adoption plan when te0001 adopted the platform's existing tables.
 
-    Returns the adoption plan that ran (None when there was nothing to adopt). Raises
-    AdoptionRefused, with nothing changed, when the tables cannot be adopted safely.
+    Raises AdoptionRefused, with nothing changed, when those tables cannot be adopted safely.
     """
     engine = create_engine(url, poolclass=pool.NullPool)
     adopted: AdoptionPlan | None = None
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             if adoption.needs_adoption(conn):
                 adopted = adoption.plan(conn)
-                adoption.adopt(conn, adopted)
+                if adopted.blockers:
+                    raise adoption.AdoptionRefused("; ".join(adopted.blockers))
     finally:
         engine.dispose()
-    if adopted is not None:
-        stamp(url, "te0001")
     upgrade(url, revision)
     return adopted
 

@@ -4,9 +4,11 @@ Revision ID: te0001
 Revises:
 Create Date: 2026-11-23
 
-A deployment that already has these tables runs `tradeexec db upgrade`: db/adoption.py checks
-their shape against this revision, fixes what is safe, records te0001 and upgrades. The
-adopted tables are marked (a table comment) and this revision's downgrade refuses to drop them.
+A deployment that already has these tables just upgrades (`tradeexec db upgrade`, or
+`alembic upgrade heads` in a host environment): this revision then adopts them instead of
+creating them - db/adoption.py checks their shape against the tables below, fixes what is
+safe and refuses what is not. Adopted tables are marked (a table comment) and this
+revision's downgrade refuses to drop them.
 """
 
 from collections.abc import Sequence
@@ -24,6 +26,15 @@ MONEY = sa.Numeric(20, 8)
 
 
 def upgrade() -> None:
+    bind = op.get_bind()
+    existing = set(sa.inspect(bind).get_table_names()) & {"trade_previews", "trade_orders"}
+    if existing == {"trade_previews", "trade_orders"}:
+        from db.adoption import adopt_existing_tables
+
+        adopt_existing_tables(bind)  # the platform's tables: checked, fixed where safe, or refused
+        return
+    if existing:
+        raise RuntimeError(f"only {existing.pop()} exists: the SnapTrade-era schema is incomplete; nothing changed")
     op.create_table(
         "trade_previews",
         sa.Column("id", postgresql.UUID(as_uuid=True), nullable=False),
