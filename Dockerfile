@@ -1,4 +1,4 @@
-# tradeexec: the MCP server (streamable HTTP), the CLI and the migrations in one image.
+# tradeexec: the MCP server (streamable HTTP), the HTTP API, the CLI and the migrations in one image.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,11 +17,12 @@ COPY migrations/ migrations/
 COPY mcp_tools/ mcp_tools/
 COPY simulators/ simulators/
 COPY bench/ bench/
+COPY api/ api/
 RUN pip install . && tradeexec --help > /dev/null
 
 USER tradeexec
 ENV TRADEEXEC_DATA_DIR=/home/tradeexec/.tradeexec
-EXPOSE 8000
+EXPOSE 8000 8080
 
 # Deep check: database, schema, every configured broker (the IBKR probe uses its own client id).
 HEALTHCHECK --interval=60s --timeout=45s --start-period=120s --retries=3 \

@@ -125,6 +125,26 @@ def mcp(
 
 
 @app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Bind address; anything but loopback needs API_AUTH_TOKEN.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="HTTP port (0 picks a free one).")] = 8080,
+) -> None:
+    """Serve the trade service over HTTP (FastAPI): OpenAPI at /docs, routes under /v1."""
+    from api.server import serve as serve_api
+    from mcp_tools.auth import AuthConfigurationError
+
+    settings = load_settings()
+    try:
+        serve_api(settings, host=host, port=port)
+    except AuthConfigurationError as exc:
+        raise fail(str(exc), 2) from None
+    except OSError as exc:
+        raise fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", 2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def bench(
     quick: Annotated[bool, typer.Option(help="Small N and 10^4 rows only (about a minute).")] = False,
     only: Annotated[str, typer.Option(help="Comma-separated figure names.")] = "",
@@ -365,6 +385,9 @@ def sim_snaptrade(
 
 
 def main() -> None:
+    import cli_market
+
+    cli_market.register(app)
     app(prog_name="tradeexec")
 
 

@@ -26,9 +26,13 @@ OrderUpdateHandler = Callable[[BrokerProvider, BrokerOrder], None]
 class BrokerAdapter(ABC):
     """A broker as the service sees it: synchronous, Decimal, common statuses.
 
-    Errors are `TradeError`s. `place_order` raises BROKER_UNAVAILABLE only when nothing
-    was sent, BROKER_REJECTED when the broker refused, and `OrderOutcomeUnknown` when
-    the order may exist: the service must be able to tell those apart.
+    Errors are `TradeError`s. A failed `place_order` raises exactly one of three types, and
+    the service records the order by the type, never by the code:
+    - `BrokerRefused`: the broker answered and refused; no order exists (row REJECTED);
+    - `NothingSent`: nothing reached the broker; no order can exist (row FAILED);
+    - `OrderOutcomeUnknown`: the order may exist (row UNKNOWN; reconciliation settles it).
+    Any other exception from `place_order` is treated as `OrderOutcomeUnknown`: when in
+    doubt, the order may exist. A placement answered with status REJECTED is a refusal too.
     """
 
     provider: BrokerProvider

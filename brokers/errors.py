@@ -31,6 +31,14 @@ class ErrorCode(StrEnum):
     ORDER_NOT_CANCELABLE = "ORDER_NOT_CANCELABLE"
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     UNAUTHORIZED = "UNAUTHORIZED"
+    CONFIRMATION_DECLINED = "CONFIRMATION_DECLINED"
+    """The human declined or dismissed the confirmation prompt: nothing was placed."""
+    UNSUPPORTED = "UNSUPPORTED"
+    """The broker (or its API) does not offer this read; the capability says so."""
+    NO_MARKET_DATA_PERMISSION = "NO_MARKET_DATA_PERMISSION"
+    NO_DATA = "NO_DATA"
+    PACING_VIOLATION = "PACING_VIOLATION"
+    """The broker throttled a data request; details.retry_after_seconds says how long to wait."""
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -50,8 +58,37 @@ class TradeError(Exception):
         return f"TradeError({self.code.value}, {self.message!r})"
 
 
+class BrokerRefused(TradeError):
+    """Placement outcome 1 of 3: the broker answered and refused the order. Final: the row is REJECTED.
+
+    The code says why (BROKER_REJECTED by default, or e.g. INSUFFICIENT_FUNDS).
+    """
+
+    def __init__(
+        self, message: str, details: dict[str, Any] | None = None, *, code: ErrorCode = ErrorCode.BROKER_REJECTED
+    ) -> None:
+        super().__init__(code, message, details)
+
+
+class NothingSent(TradeError):
+    """Placement outcome 2 of 3: nothing reached the broker, so no order can exist. Final: the row is FAILED.
+
+    The code says why (BROKER_UNAVAILABLE by default, or e.g. TRADING_DISABLED, PREVIEW_EXPIRED).
+    """
+
+    def __init__(
+        self, message: str, details: dict[str, Any] | None = None, *, code: ErrorCode = ErrorCode.BROKER_UNAVAILABLE
+    ) -> None:
+        super().__init__(code, message, details)
+
+    @classmethod
+    def of(cls, error: TradeError) -> NothingSent:
+        """The same code, message and details, typed as 'nothing was sent'."""
+        return cls(error.message, error.details, code=error.code)
+
+
 class OrderOutcomeUnknown(TradeError):
-    """The placement was (or may have been) sent but no answer came back.
+    """Placement outcome 3 of 3: the placement was (or may have been) sent but no answer came back.
 
     The order may exist at the broker, so it must never be retried blindly; the
     execute protocol records UNKNOWN and reconciliation settles it.

@@ -14,7 +14,9 @@ from typing import Any
 import migrations
 
 VERSIONS_DIR = Path(migrations.__file__).resolve().parent / "versions"
-MODULE_TABLES = frozenset({"trade_previews", "trade_orders", "trade_events", "tradeexec_alembic_version"})
+MODULE_TABLES = frozenset(
+    {"trade_previews", "trade_orders", "trade_events", "trade_approvals", "tradeexec_alembic_version"}
+)
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:

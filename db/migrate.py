@@ -88,7 +88,9 @@ def upgrade_or_adopt(url: str, revision: str = HEAD) -> AdoptionPlan | None:
     return adopted
 
 
-DROPPED_TABLES = {"te0002": ("trade_events",), "te0001": ("trade_orders", "trade_previews")}
+DROPPED_TABLES = {
+    "te0003_ui": ("trade_approvals",), "te0002": ("trade_events",), "te0001": ("trade_orders", "trade_previews"),
+}
 """Tables created by a revision, whose rows its downgrade deletes."""
 
 

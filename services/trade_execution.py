@@ -17,22 +17,27 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
     BrokerOrder,
     BrokerProvider,
+    OrderRequest,
     OrderStatus,
     OrderToPlace,
     Position,
     Quote,
     SymbolMatch,
+    canonical_ticker,
     parse_order_request,
 )
 from db.engine import transaction
+from services import confirmation
+from services.confirmation import ExecutablePreview
 from services.contract_api import PlatformContract
 from services.execution_gate import ExecutionGate
+from services.market_data import MarketDataReads
 from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
@@ -47,22 +52,6 @@ T = TypeVar("T")
 Checkpoint = Callable[[str], None]
 EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
-
-REFUSED_AT_BROKER = frozenset(
-    {
-        ErrorCode.BROKER_REJECTED, ErrorCode.INSUFFICIENT_FUNDS, ErrorCode.INSUFFICIENT_POSITION,
-        ErrorCode.VALIDATION_ERROR, ErrorCode.UNSUPPORTED_ORDER, ErrorCode.RISK_LIMIT,
-    }
-)
-
-NOTHING_SENT = frozenset(
-    {
-        ErrorCode.BROKER_UNAVAILABLE, ErrorCode.PREVIEW_EXPIRED, ErrorCode.TRADING_DISABLED,
-        ErrorCode.ACCOUNT_NOT_FOUND, ErrorCode.SYMBOL_NOT_FOUND,
-    }
-)
-"""Codes adapters raise only before anything reaches the broker: the order is FAILED, not UNKNOWN."""
-
 
 def _guard(action: Callable[[], T]) -> T:
     """Only structured errors leave the service: no stack traces, no driver messages."""
@@ -80,7 +69,7 @@ def _guard(action: Callable[[], T]) -> T:
         raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
-class TradeExecutionService(PlatformContract):
+class TradeExecutionService(PlatformContract, MarketDataReads):
     _guarded = staticmethod(_guard)
     def __init__(
         self,
@@ -163,15 +152,23 @@ class TradeExecutionService(PlatformContract):
         stop_price: Any = None,
         time_in_force: Any = "Day",
     ) -> PreviewView:
-        correlation = uuid.uuid4()
         request = {
             "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
             "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
             "time_in_force": time_in_force,
         }
+        try:
+            order = _guard(lambda: parse_order_request(**request))
+        except TradeError as exc:
+            self._audit_preview_refused(uuid.uuid4(), exc, request)
+            raise
+        return self.preview_request(order)
+
+    def preview_request(self, order: OrderRequest) -> PreviewView:
+        """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge)."""
+        correlation = uuid.uuid4()
 
         def run() -> PreviewView:
-            order = parse_order_request(**request)
             adapter = self.router.for_account(order.account_id)
             broker_preview, risk = assess(order, adapter, self.limits)
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
@@ -190,14 +187,29 @@ class TradeExecutionService(PlatformContract):
         try:
             return _guard(run)
         except TradeError as exc:
-            self.store.audit(
-                new_event(
-                    "PREVIEW_REFUSED", correlation_id=correlation,
-                    account_id=account_id if isinstance(account_id, str) else None,
-                    error=exc, payload={"error": exc.to_dict(), "request": _safe_request(request)},
-                )
-            )
+            self._audit_preview_refused(correlation, exc, order.model_dump(mode="json"))
             raise
+
+    def _audit_preview_refused(self, correlation: uuid.UUID, exc: TradeError, request: dict[str, Any]) -> None:
+        account_id = request.get("account_id")
+        self.store.audit(
+            new_event(
+                "PREVIEW_REFUSED", correlation_id=correlation,
+                account_id=account_id if isinstance(account_id, str) else None,
+                error=exc, payload={"error": exc.to_dict(), "request": _safe_request(request)},
+            )
+        )
+
+    # --- confirmation support (added by `edge` for the MCP layer; logic in services/confirmation.py) ---
+    def executable_preview(self, preview_id: uuid.UUID) -> ExecutablePreview:
+        """The preview a human may be asked to confirm; the refusal execute would give, without asking anyone."""
+        return _guard(lambda: confirmation.executable_preview(self.gate, self.store, preview_id))
+
+    def record_execute_refusal(self, preview_id: uuid.UUID, error: TradeError) -> None:
+        confirmation.record_refusal(self.store, preview_id, error)
+
+    def record_not_confirmed(self, preview_id: uuid.UUID, answer: confirmation.Answer) -> None:
+        confirmation.record_not_confirmed(self.store, preview_id, answer)
 
     # --- execute -----------------------------------------------------------------------
     def execute_trade(self, preview_id: Any) -> OrderView:
@@ -215,9 +227,10 @@ class TradeExecutionService(PlatformContract):
         error: TradeError | None = None
         try:
             outcome = adapter.place_order(intent.request.account_id, to_place, intent.client_order_ref)
-        except OrderOutcomeUnknown as exc:
-            error = exc
         except TradeError as exc:
+            if not isinstance(exc, (BrokerRefused, NothingSent, OrderOutcomeUnknown)):
+                log.warning("%s place_order raised an unclassified %s; the order may exist", adapter.provider,
+                            exc.code.value)
             error = exc
         except Exception as exc:
             log.exception("unexpected error from %s place_order; treating the outcome as unknown", adapter.provider)
@@ -237,6 +250,12 @@ class TradeExecutionService(PlatformContract):
                 target=_refresh_quietly, args=(adapter, intent.request.account_id),
                 name="tradeexec-refresh", daemon=True,
             ).start()
+        if error is None and view.status == OrderStatus.REJECTED:
+            # Same refusal, same answer on every broker: a placement answered "rejected" is an error.
+            raise BrokerRefused(
+                f"{adapter.provider.value} rejected the order; preview again to place another",
+                {"order_id": view.order_id, "status": view.status, "brokerage_order_id": view.brokerage_order_id},
+            )
         if error is not None and view.status in (OrderStatus.REJECTED, OrderStatus.FAILED):
             raise TradeError(
                 error.code, error.message,
@@ -324,17 +343,16 @@ def _refresh_quietly(adapter: BrokerAdapter, account_id: str) -> None:
 
 
 def _status_for_error(error: TradeError) -> OrderStatus:
-    if isinstance(error, OrderOutcomeUnknown):
-        return OrderStatus.UNKNOWN
-    if error.code in REFUSED_AT_BROKER:
+    """The placement outcome by its type (see BrokerAdapter): anything unclassified may exist."""
+    if isinstance(error, BrokerRefused):
         return OrderStatus.REJECTED
-    if error.code in NOTHING_SENT:
-        return OrderStatus.FAILED  # adapters raise these only when nothing was sent
+    if isinstance(error, NothingSent):
+        return OrderStatus.FAILED
     return OrderStatus.UNKNOWN
 
 
 def _ticker(value: Any) -> str:
-    return parse_order_request(account_id="X", ticker=value, side="BUY", quantity=1).ticker
+    return canonical_ticker(value)
 
 
 def _safe_request(request: dict[str, Any]) -> dict[str, Any]:

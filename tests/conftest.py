@@ -8,15 +8,13 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import migrate
 from db.engine import make_engine, make_session_factory
 from tests.support.database import fresh_test_database
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    with fresh_test_database() as url:
-        migrate.upgrade(url)
+    with fresh_test_database(migrated=True) as url:
         yield url
 
 
@@ -32,7 +30,7 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """For tests of code that commits (the execute protocol does): tables are emptied afterwards."""
     yield make_session_factory(engine)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE trade_events, trade_orders, trade_previews"))
+        conn.execute(text("TRUNCATE trade_events, trade_orders, trade_previews, trade_approvals"))
 
 
 @pytest.fixture

@@ -15,13 +15,20 @@ from typing import Any
 
 from ib_async import IB, ExecutionFilter, Fill, Trade
 
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.ibkr.contracts import ContractResolver, ResolvedContract, parse_ticker
-from brokers.ibkr.orders import broker_order, build_order, effective_status, order_error, order_from_fills, perm_id_of
+from brokers.ibkr.orders import (
+    broker_order,
+    build_order,
+    effective_status,
+    is_final,
+    order_error,
+    order_from_fills,
+    perm_id_of,
+)
 from brokers.ibkr.status import (
     ACKNOWLEDGED_IB_STATUSES,
     CANCEL_REFUSED_CODES,
-    IB_DONE_STATUSES,
     INSUFFICIENT_FUNDS_MARKERS,
 )
 from brokers.models import BrokerOrder, OrderLookup, OrderStatus, OrderToPlace
@@ -50,6 +57,19 @@ class SendGuard:
                 return True
             return False
 
+    @property
+    def sent(self) -> bool:
+        with self._lock:
+            return self._state == "sent"
+
+    def classify(self, error: TradeError) -> TradeError:
+        """A placement error as one of the three outcomes: unclassified errors are decided by the send point."""
+        if isinstance(error, (BrokerRefused, NothingSent, OrderOutcomeUnknown)):
+            return error
+        if not self.sent:
+            return NothingSent.of(error)
+        return OrderOutcomeUnknown(f"{error.message}; the order was sent and may exist", error.details)
+
 
 class OrderDesk:
     def __init__(self, resolver: ContractResolver, *, ack_timeout: float, cancel_timeout: float) -> None:
@@ -57,6 +77,8 @@ class OrderDesk:
         self.ack_timeout = ack_timeout
         self.cancel_timeout = cancel_timeout
         self._refresh_lock: asyncio.Lock | None = None
+        self.completed: set[int] = set()
+        """permIds IB listed as completed orders: an Inactive one among them was refused, not held."""
 
     # --- place -----------------------------------------------------------------------------
     async def place(
@@ -65,12 +87,12 @@ class OrderDesk:
         resolved = await self._contract_for(ib, to_place)
         order = build_order(to_place.request, account_id, ref)
         if not guard.begin_send():
-            raise TradeError(ErrorCode.BROKER_UNAVAILABLE, "the caller gave up before the order was sent")
+            raise NothingSent("the caller gave up before the order was sent")
         try:
             trade = ib.placeOrder(resolved.contract, order)
         except ConnectionError:  # raised by ib_async before anything is written to the socket
-            raise TradeError(ErrorCode.BROKER_UNAVAILABLE, "not connected to IB Gateway; the order was not sent",
-                             {"client_order_ref": ref}) from None
+            raise NothingSent("not connected to IB Gateway; the order was not sent",
+                              {"client_order_ref": ref}) from None
         details: dict[str, Any] = {"order_id": order.orderId, "client_order_ref": ref, "account_id": account_id}
         try:
             await wait_for_trade(trade, _acknowledged, lost, self.ack_timeout)
@@ -87,10 +109,10 @@ class OrderDesk:
             error = order_error(trade)
             message = error[1] if error else f"IB set the order {result.raw_status}"
             insufficient = any(marker in message.lower() for marker in INSUFFICIENT_FUNDS_MARKERS)
-            raise TradeError(
-                ErrorCode.INSUFFICIENT_FUNDS if insufficient else ErrorCode.BROKER_REJECTED,
+            raise BrokerRefused(
                 f"IBKR rejected the order: {message}",
                 {**details, "code": error[0] if error else None, "perm_id": result.raw.get("perm_id")},
+                code=ErrorCode.INSUFFICIENT_FUNDS if insufficient else ErrorCode.BROKER_REJECTED,
             )
         return result
 
@@ -119,8 +141,8 @@ class OrderDesk:
             trade = _session_trade(ib, perm_id)
         if trade is None or trade.order.account not in ("", account_id):
             raise _not_found(account_id, brokerage_order_id)
-        if effective_status(trade) in IB_DONE_STATUSES:
-            return broker_order(trade, fills)  # nothing left to cancel: report the final state
+        if self._over(trade):
+            return self._snapshot(trade, fills)  # nothing left to cancel: report the final state
         if trade.order.clientId not in (0, ib.client.clientId):
             raise TradeError(
                 ErrorCode.ORDER_NOT_CANCELABLE,
@@ -135,7 +157,7 @@ class OrderDesk:
             raise TradeError(ErrorCode.BROKER_UNAVAILABLE, "not connected to IB Gateway; no cancel was sent") from None
 
         def settled(t: Trade) -> bool:
-            return effective_status(t) in IB_DONE_STATUSES or _refusal(t, seen) is not None
+            return self._over(t) or _refusal(t, seen) is not None
 
         try:
             await wait_for_trade(trade, settled, lost, self.cancel_timeout)
@@ -145,7 +167,7 @@ class OrderDesk:
             raise TradeError(ErrorCode.BROKER_ERROR, "the connection dropped after the cancel was sent; "
                              "check the order status", {"order_id": brokerage_order_id}) from None
         refused = _refusal(trade, seen)
-        if refused is not None and effective_status(trade) not in IB_DONE_STATUSES:
+        if refused is not None and not self._over(trade):
             raise TradeError(ErrorCode.ORDER_NOT_CANCELABLE, f"IBKR refused the cancel: {refused}",
                              {"order_id": brokerage_order_id})
         result = broker_order(trade)
@@ -163,7 +185,7 @@ class OrderDesk:
             trade = _session_trade(ib, perm_id)
         if trade is None or trade.order.account not in ("", account_id):
             raise _not_found(account_id, brokerage_order_id)
-        return broker_order(trade, fills)
+        return self._snapshot(trade, fills)
 
     async def find_by_ref(self, ib: IB, lookup: OrderLookup) -> BrokerOrder | None:
         """Open orders, completed orders, then executions, matched by orderRef."""
@@ -172,13 +194,19 @@ class OrderDesk:
         matches = [t for t in ib.trades() if t.order.orderRef == ref and t.order.account in ("", lookup.account_id)]
         if matches:
             best = max(matches, key=lambda t: (t.order.orderId > 0, len(t.fills), len(t.log)))
-            return broker_order(best, fills)
+            return self._snapshot(best, fills)
         own = [f for f in fills if f.execution.orderRef == ref]
         return order_from_fills(own, lookup.request, lookup.account_id) if own else None
 
     async def all_orders(self, ib: IB, account_id: str) -> list[BrokerOrder]:
         fills = await self._refresh(ib, account_id)
-        return [broker_order(t, fills) for t in ib.trades() if t.order.account in ("", account_id)]
+        return [self._snapshot(t, fills) for t in ib.trades() if t.order.account in ("", account_id)]
+
+    def _over(self, trade: Trade) -> bool:
+        return is_final(trade) or (effective_status(trade) == "Inactive" and perm_id_of(trade) in self.completed)
+
+    def _snapshot(self, trade: Trade, fills: list[Fill]) -> BrokerOrder:
+        return broker_order(trade, fills, completed=perm_id_of(trade) in self.completed)
 
     async def _refresh(self, ib: IB, account_id: str) -> list[Fill]:
         """Ask the gateway for every open and completed order and the account's executions.
@@ -189,7 +217,8 @@ class OrderDesk:
             self._refresh_lock = asyncio.Lock()
         async with self._refresh_lock:
             await ib.reqAllOpenOrdersAsync()
-            await ib.reqCompletedOrdersAsync(False)
+            for trade in await ib.reqCompletedOrdersAsync(False):
+                self.completed.add(perm_id_of(trade))
             return list(await ib.reqExecutionsAsync(ExecutionFilter(acctCode=account_id)))
 
 

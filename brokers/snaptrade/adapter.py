@@ -19,7 +19,7 @@ from typing import Any
 from snaptrade_client import ApiException
 
 from brokers.base import BrokerAdapter
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
@@ -46,6 +46,7 @@ from brokers.snaptrade.errors import (
     read_error,
     read_transport_error,
 )
+from brokers.snaptrade.market_source import SnapTradeMarketData
 from brokers.snaptrade.matching import MAX_DAYS, candidates, lookback_days
 from brokers.snaptrade.parsing import ResponseError
 from brokers.snaptrade.redact import protect_logs, release_logs
@@ -57,7 +58,7 @@ ORDER_STATES = ("all", "open", "executed")
 SYMBOL_TTL_SECONDS = 900.0
 
 
-class SnapTradeBrokerAdapter(BrokerAdapter):
+class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
     provider = BrokerProvider.SNAPTRADE
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), fractional_quantities=True
@@ -213,8 +214,8 @@ class SnapTradeBrokerAdapter(BrokerAdapter):
         """Place the previewed trade, once. Nothing here retries, and nothing re-previews."""
         trade_id = order.broker_trade_id
         if not trade_id or not is_uuid(trade_id):
-            raise TradeError(ErrorCode.PREVIEW_EXPIRED, "this preview has no SnapTrade trade id; preview the "
-                             "trade again", {"account_id": account_id})
+            raise NothingSent("this preview has no SnapTrade trade id; preview the trade again",
+                              {"account_id": account_id}, code=ErrorCode.PREVIEW_EXPIRED)
         before = self._api.requests_started()
         try:
             body = self._call(self._api.sdk.trading.place_order, trade_id=trade_id, wait_to_confirm=True)
@@ -222,11 +223,14 @@ class SnapTradeBrokerAdapter(BrokerAdapter):
             raise placement_error(exc, self._redactor) from None
         except TransportError as exc:
             raise placement_transport_error(exc) from None
+        except (NothingSent, BrokerRefused, OrderOutcomeUnknown):
+            raise
         except Exception as exc:
             name = type(exc).__name__
             if self._api.requests_started() == before:
-                raise TradeError(ErrorCode.BROKER_UNAVAILABLE, f"the SnapTrade SDK refused the placement ({name}); "
-                                 "the order was not sent") from None
+                if isinstance(exc, TradeError):
+                    raise NothingSent.of(exc) from None
+                raise NothingSent(f"the SnapTrade SDK refused the placement ({name}); the order was not sent") from None
             log.warning("SnapTrade placement failed after sending: %s", name)
             raise OrderOutcomeUnknown(f"the placement failed after sending ({name}): {UNKNOWN_HINT}") from None
         if not isinstance(body, Mapping):

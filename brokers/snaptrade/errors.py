@@ -14,7 +14,7 @@ from typing import Any
 
 from snaptrade_client import ApiException
 
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.snaptrade.client import TransportError, json_body
 from brokers.snaptrade.redact import Redactor
 
@@ -125,23 +125,22 @@ def placement_error(exc: ApiException, redactor: Redactor) -> TradeError:
     details = failure.details("place order")
     status = failure.status
     if status in (400, 404, 410) and (status != 400 or _TRADE_GONE.search(failure.detail)):
-        return TradeError(
-            ErrorCode.PREVIEW_EXPIRED,
+        return NothingSent(
             f"the SnapTrade trade id has expired or was already used ({failure.detail}); preview the trade again",
-            details,
+            details, code=ErrorCode.PREVIEW_EXPIRED,
         )
     if status == 400 and _INSUFFICIENT_FUNDS.search(failure.detail):
-        return TradeError(ErrorCode.INSUFFICIENT_FUNDS, failure.detail, details)
+        return BrokerRefused(failure.detail, details, code=ErrorCode.INSUFFICIENT_FUNDS)
     if status in (400, 403, 409, 422):
-        return TradeError(ErrorCode.BROKER_REJECTED, f"SnapTrade refused the order: {failure.detail}", details)
+        return BrokerRefused(f"SnapTrade refused the order: {failure.detail}", details)
     if status in (401, 402):
         refused = read_error(exc, redactor, "place order")
-        return TradeError(ErrorCode.BROKER_UNAVAILABLE, f"{refused.message}; the order was not placed", details)
+        return NothingSent(f"{refused.message}; the order was not placed", details)
     return OrderOutcomeUnknown(f"SnapTrade answered HTTP {status} to the placement: {UNKNOWN_HINT}", details)
 
 
 def placement_transport_error(exc: TransportError) -> TradeError:
     details = {"operation": "place order", "timed_out": exc.timed_out}
     if not exc.maybe_sent:
-        return TradeError(ErrorCode.BROKER_UNAVAILABLE, f"{exc.message}; the order was not sent", details)
+        return NothingSent(f"{exc.message}; the order was not sent", details)
     return OrderOutcomeUnknown(f"{exc.message}: {UNKNOWN_HINT}", details)

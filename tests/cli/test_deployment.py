@@ -14,7 +14,8 @@ from settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "TWS_USERID", "TWS_PASSWORD", "TZ", "MCP_PUBLISH_ADDRESS",
-                "MCP_PUBLISHED_PORT", "IB_GATEWAY_PUBLISHED_PORT"}
+                "MCP_PUBLISHED_PORT", "IB_GATEWAY_PUBLISHED_PORT",
+                "API_PUBLISH_ADDRESS", "API_PUBLISHED_PORT", "API_IBKR_CLIENT_ID"}
 ASSIGNMENT = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
 
 

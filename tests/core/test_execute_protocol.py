@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from brokers.errors import ErrorCode, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, TradeError
 from brokers.models import BrokerProvider, OrderStatus
 from db.models import TradeEvent, TradeOrder, TradePreview
 from services.order_store import utcnow
@@ -165,7 +165,7 @@ def test_lost_answer_is_unknown_then_reconciled(
 def test_broker_rejection_is_final_and_reported(
     service: TradeExecutionService, broker: MemoryBroker, session_factory: sessionmaker[Session]
 ) -> None:
-    broker.place_error = TradeError(ErrorCode.BROKER_REJECTED, "Order rejected - reason: test")
+    broker.place_error = BrokerRefused("Order rejected - reason: test")
     preview = service.preview_trade("DU111", "AAPL", "BUY", 1)
     with pytest.raises(TradeError) as err:
         service.execute_trade(preview.preview_id)

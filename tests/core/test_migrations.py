@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from db import migrate
 from db.models import Base, TradePreview
+from mcp_tools.runtime import schema_head
 from tests.support.database import fresh_test_database
 
 
@@ -38,7 +39,7 @@ def _exec(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
 def test_upgrade_from_empty_reaches_head(empty_url: str) -> None:
     assert migrate.current_revision(empty_url) is None
     migrate.upgrade(empty_url)
-    assert migrate.current_revision(empty_url) == migrate.head_revision()
+    assert migrate.current_revision(empty_url) == schema_head()
     engine = create_engine(empty_url, poolclass=pool.NullPool)
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
@@ -141,7 +142,7 @@ def test_existing_deployment_stamps_first_revision_then_upgrades(empty_url: str)
     assert migrate.current_revision(empty_url) is None
     migrate.stamp(empty_url, "te0001")
     migrate.upgrade(empty_url)
-    assert migrate.current_revision(empty_url) == migrate.head_revision()
+    assert migrate.current_revision(empty_url) == schema_head()
 
 
 def test_database_constraints_reject_bad_rows(db_session: Session) -> None:
@@ -152,3 +153,18 @@ def test_database_constraints_reject_bad_rows(db_session: Session) -> None:
     db_session.add(bad)
     with pytest.raises(IntegrityError, match="ck_trade_previews_side"):
         db_session.flush()
+
+
+def test_approvals_revision_downgrades_and_upgrades_again(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "te0003_ui")
+    _exec(empty_url, "INSERT INTO trade_approvals (id, preview_id, account_id, broker_provider, is_paper, "
+                     "expires_at) VALUES (:id, :pid, 'A1', 'snaptrade', true, now())",
+          id=uuid.uuid4(), pid=uuid.uuid4())
+    with pytest.raises(Exception, match="ck_trade_approvals_status"):
+        _exec(empty_url, "UPDATE trade_approvals SET status = 'MAYBE'")
+    migrate.downgrade(empty_url, "te0002")
+    engine = create_engine(empty_url, poolclass=pool.NullPool)
+    assert "trade_approvals" not in set(inspect(engine).get_table_names())
+    engine.dispose()
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == schema_head()

@@ -14,6 +14,7 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.connection import IBKRConnectionManager
 from brokers.ibkr.lifecycle import CallKind, ConnectionState
+from brokers.ibkr.registry import shared_manager
 from brokers.models import OrderRequest, OrderToPlace
 from settings import TradingMode
 from simulators.ib_gateway import IBGatewaySimulator
@@ -43,12 +44,12 @@ def test_health_can_connect_first(sim: IBGatewaySimulator, manager: IBKRConnecti
     assert report.ready and report.as_dict()["state"] == "connected"
 
 
-def test_for_settings_shares_one_manager_per_endpoint(sim: IBGatewaySimulator) -> None:
+def test_shared_manager_is_one_per_endpoint(sim: IBGatewaySimulator) -> None:
     settings = make_settings(sim.port)
-    first = IBKRConnectionManager.for_settings(settings)
+    first = shared_manager(settings)
     try:
-        assert IBKRConnectionManager.for_settings(settings) is first
-        other = IBKRConnectionManager.for_settings(make_settings(sim.port, IBKR_CLIENT_ID=CLIENT_ID + 1))
+        assert shared_manager(settings) is first
+        other = shared_manager(make_settings(sim.port, IBKR_CLIENT_ID=CLIENT_ID + 1))
         assert other is not first
         other.shutdown()
         adapter = IBKRBrokerAdapter.from_settings(settings)
@@ -56,19 +57,18 @@ def test_for_settings_shares_one_manager_per_endpoint(sim: IBGatewaySimulator) -
         adapter.close()
     finally:
         first.shutdown()
-    assert IBKRConnectionManager.for_settings(settings) is not first  # a shut-down one is replaced
-    IBKRConnectionManager.for_settings(settings).shutdown()
+    assert shared_manager(settings) is not first  # a shut-down one is replaced
+    shared_manager(settings).shutdown()
 
 
 def test_client_id_in_use_is_reported_clearly(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter) -> None:
     adapter.list_accounts()  # the fixture's manager holds client id 17
     second = make_manager(sim.port)
     try:
-        started = time.monotonic()
         with pytest.raises(TradeError) as caught:
             second.run_sync(lambda ib: ib.reqCurrentTimeAsync())
-        assert time.monotonic() - started < 2.0  # the 326 ends the attempt; no waiting for a timeout
         error = caught.value
+        assert "handshake" not in error.message  # the 326 ended the attempt, not the connect timeout
         assert error.code is ErrorCode.BROKER_UNAVAILABLE
         assert "client id 17" in error.message and "326" in error.message and "IBKR_CLIENT_ID" in error.message
         health = second.health()
@@ -167,11 +167,10 @@ def test_no_call_hangs_past_its_timeout(silent_port: int) -> None:
     hung = make_manager(silent_port, request_timeout=0.5, connect_timeout=5.0)
     try:
         for kind in (CallKind.READ, CallKind.ORDER):
-            started = time.monotonic()
             with pytest.raises(TradeError) as caught:
                 hung.run_sync(lambda ib: ib.reqCurrentTimeAsync(), kind=kind)
-            assert time.monotonic() - started < 2.0
             assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE
+            assert "within 0.5s" in caught.value.message  # the call's own timeout, not the 5 s connect one
     finally:
         hung.shutdown()
 

@@ -92,9 +92,11 @@ def test_a_broker_rejection_in_the_placement_answer_is_recorded(
     world: World, service: TradeExecutionService
 ) -> None:
     world.sim.fill_policy = "reject"  # SnapTrade answers 200 with an order record whose status is REJECTED
-    order = service.execute_trade(service.preview_trade(world.paper, "AAPL", "BUY", 1).preview_id)
-    assert order.status == "REJECTED" and order.brokerage_order_id
-    assert service.get_order_status(order.order_id).status == "REJECTED"
+    with pytest.raises(TradeError) as rejected:  # the same BROKER_REJECTED error IBKR gives
+        service.execute_trade(service.preview_trade(world.paper, "AAPL", "BUY", 1).preview_id)
+    assert rejected.value.code is ErrorCode.BROKER_REJECTED
+    assert rejected.value.details["status"] == "REJECTED" and rejected.value.details["brokerage_order_id"]
+    assert service.get_order_status(rejected.value.details["order_id"]).status == "REJECTED"
 
 
 def test_expired_trade_id_is_preview_expired_and_not_re_previewed(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from brokers.base import BrokerAdapter
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
@@ -68,7 +68,7 @@ class MemoryBroker(BrokerAdapter):
 
     def _check(self) -> None:
         if self.unavailable:
-            raise TradeError(ErrorCode.BROKER_UNAVAILABLE, "memory broker is down")
+            raise NothingSent("memory broker is down")
 
     def owns_account(self, account_id: str) -> bool:
         return account_id in self.accounts

@@ -1,0 +1,83 @@
+"""`tradeexec api`: serve `create_app` with uvicorn, refusing any configuration that exposes an open order desk.
+
+Off loopback a bearer token is required (the process refuses to start without one). Without a
+token, requests are accepted only when their Host names the loopback address or name the server
+is bound to, so a web page cannot reach it through DNS rebinding.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.app import api_token, create_app
+from mcp_tools.auth import AuthConfigurationError, is_loopback
+from settings import Settings
+
+MIN_TOKEN_LENGTH = 16
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    """Raise AuthConfigurationError when serving on `host` with `token` would be unsafe."""
+    if not token and not is_loopback(host):
+        raise AuthConfigurationError(
+            f"refusing to serve the trade API on {host} without API_AUTH_TOKEN (or MCP_AUTH_TOKEN): anyone who "
+            "can reach the port could place orders. Set a long random token or bind to 127.0.0.1."
+        )
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise AuthConfigurationError(f"the API token is too short: use at least {MIN_TOKEN_LENGTH} random characters")
+
+
+def loopback_hosts(host: str, port: int) -> list[str]:
+    """Host header values a same-machine client sends for this bind (with and without the port)."""
+    name = host.strip().strip("[]").lower()
+    names = {name, "localhost", "127.0.0.1"} if name in {"localhost", "127.0.0.1"} else {name}
+    if ":" in name:
+        names = {f"[{name}]"}
+    return sorted({*names, *(f"{n}:{port}" for n in names)})
+
+
+def guard_hosts(app: FastAPI, host: str, port: int, token: str | None) -> Any:
+    """Without a token, only requests addressed to the bound loopback name get through."""
+    if token:
+        return app
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    return TrustedHostMiddleware(app, allowed_hosts=loopback_hosts(host, port), www_redirect=False)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(256)
+    return sock
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Run until stopped (SIGINT/SIGTERM); in-flight requests get a few seconds to finish."""
+    import anyio
+    import uvicorn
+
+    token = api_token(settings)
+    check_exposure(host, token)
+    app = create_app(None, settings)
+    provider = app.state.provider
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    auth = "bearer token required" if token else "no token (loopback only)"
+    print(f"tradeexec API listening on http://{shown}:{bound} ({auth})", file=sys.stderr, flush=True)
+    provider.warm_up()
+    config = uvicorn.Config(
+        guard_hosts(app, host, bound, token), log_level="warning", lifespan="on", timeout_graceful_shutdown=10,
+        access_log=False,
+    )
+    try:
+        anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
+    finally:
+        provider.close()
