@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin tradeexec
 
 WORKDIR /app
-COPY pyproject.toml README.md settings.py cli.py cli_demo.py ./
+COPY pyproject.toml README.md settings.py cli.py cli_demo.py cli_market.py ./
 COPY brokers/ brokers/
 COPY services/ services/
 COPY db/ db/
@@ -18,6 +18,7 @@ COPY mcp_tools/ mcp_tools/
 COPY simulators/ simulators/
 COPY bench/ bench/
 COPY api/ api/
+COPY webui/ webui/
 RUN pip install . && tradeexec --help > /dev/null
 
 USER tradeexec

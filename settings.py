@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     """Test-only fault injection: SIGKILL this process at the named execute checkpoint."""
 
     mcp_auth_token: SecretStr | None = Field(default=None, validation_alias="MCP_AUTH_TOKEN")
+    mcp_max_sessions: int = Field(default=64, ge=1, le=10_000, validation_alias="MCP_MAX_SESSIONS")
+    """MCP over HTTP: concurrent sessions kept in memory; a new one beyond this is refused until one ends."""
     execute_confirmation: Literal["auto", "always", "never", "browser"] = Field(
         default="auto", validation_alias="EXECUTE_CONFIRMATION"
     )

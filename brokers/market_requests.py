@@ -168,8 +168,13 @@ def parse_bars_request(
     ticker: str, bar_size: Any, duration: Any, what_to_show: Any = "TRADES", rth_only: Any = True, end: Any = None
 ) -> BarsRequest:
     """All arguments checked at once; the ticker must already be in canonical form."""
-    request = BarsRequest(ticker, parse_bar_size(bar_size), parse_duration(duration),
-                          parse_what_to_show(what_to_show), parse_rth_only(rth_only), parse_end(end))
+    return checked_bars_request(BarsRequest(ticker, parse_bar_size(bar_size), parse_duration(duration),
+                                            parse_what_to_show(what_to_show), parse_rth_only(rth_only),
+                                            parse_end(end)))
+
+
+def checked_bars_request(request: BarsRequest) -> BarsRequest:
+    """The rules that involve several fields, for a request whose fields are each canonical already."""
     if request.what_to_show == "ADJUSTED_LAST" and request.end is not None:
         raise TradeError(ErrorCode.VALIDATION_ERROR, "what_to_show ADJUSTED_LAST cannot have an end time "
                          "(IBKR only serves it up to now)", {"field": "end"})

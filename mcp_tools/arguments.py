@@ -171,12 +171,15 @@ class ToolArguments:
 
 
 class ArgumentGuard:
-    """Server middleware: normalizes `tools/call` arguments of this module's tools before the SDK sees them."""
+    """Server middleware for this module's tools: normalizes `tools/call` arguments before the SDK sees them,
+    and publishes `additionalProperties: false` in `tools/list`, since unknown names are refused."""
 
     def __init__(self, tools: Mapping[str, ToolArguments]) -> None:
         self.tools = dict(tools)
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.method == "tools/list":
+            return self._closed_schemas(await call_next(ctx))
         params = ctx.params
         if ctx.method == "tools/call" and isinstance(params, Mapping):
             spec = self.tools.get(params.get("name"))  # type: ignore[arg-type]
@@ -185,3 +188,11 @@ class ArgumentGuard:
                 fixed = spec.normalize(arguments or {})
                 ctx = dataclasses.replace(ctx, params={**params, "arguments": fixed})
         return await call_next(ctx)
+
+    def _closed_schemas(self, result: Any) -> Any:
+        tools = result.get("tools") if isinstance(result, dict) else None
+        for tool in tools if isinstance(tools, list) else []:
+            schema = tool.get("inputSchema") if isinstance(tool, dict) else None
+            if isinstance(schema, dict) and tool.get("name") in self.tools:
+                schema["additionalProperties"] = False
+        return result

@@ -35,11 +35,7 @@ def executable_preview(gate: ExecutionGate, store: OrderStore, preview_id: uuid.
     with store.session_factory() as session:
         row = store.get_preview(session, preview_id)
         if row is None:
-            raise TradeError(
-                ErrorCode.PREVIEW_NOT_FOUND,
-                "no preview has this id (well-formed but unknown): call preview_trade and use the preview_id it "
-                "returns", {"preview_id": str(preview_id)},
-            )
+            raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no such preview", {"preview_id": str(preview_id)})
         order = store.order_for_preview(session, preview_id)
         if order is not None or row.status in ("EXECUTED", "SIMULATED"):
             status = order.status if order is not None else row.status

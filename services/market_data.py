@@ -13,32 +13,18 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
 from brokers.errors import ErrorCode, TradeError
 from brokers.market_data import MarketDataSource, unsupported
 from brokers.market_models import AccountPnL, AccountSummary, Bars, OptionChain, QuoteOutcome, Quotes
-from brokers.market_requests import parse_bars_request, parse_expiry, parse_tickers
+from brokers.market_requests import BarsRequest, parse_bars_request, parse_expiry, parse_tickers
 from brokers.models import parse_order_request
 from services.read_cache import ReadCache
 from services.routing import AdapterRouter
+from services.structured_errors import structured as _reading
 from settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def _reading(action: Callable[[], T]) -> T:
-    """Only structured errors leave a read: no stack traces, no driver messages."""
-    try:
-        return action()
-    except TradeError:
-        raise
-    except ValidationError as exc:
-        raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
-    except Exception:
-        log.exception("unexpected error in a market-data read")
-        raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
 def parse_account_id(value: Any) -> str:
@@ -75,24 +61,41 @@ class MarketDataReads:
             raise unsupported(adapter.provider.value, "market data", "its adapter implements no market-data reads")
         return adapter
 
+    # --- the platform's calls: any input, parsed here once -------------------------------------
     def get_historical_bars(
         self, account_id: Any, ticker: Any, bar_size: Any, duration: Any, what_to_show: Any = "TRADES",
         rth_only: Any = True, end: Any = None,
     ) -> Bars:
-        def run() -> Bars:
-            request = parse_bars_request(parse_ticker(ticker), bar_size, duration, what_to_show, rth_only, end)
-            account = parse_account_id(account_id)
-            source = self.market_source(account)
-            return self.market_cache.get_or_load(
-                account, ("bars", request), lambda: source.get_historical_bars(account, request))
-
-        return _reading(run)
+        return _reading(lambda: self.read_bars(parse_account_id(account_id), parse_bars_request(
+            parse_ticker(ticker), bar_size, duration, what_to_show, rth_only, end)))
 
     def get_quotes(self, account_id: Any, tickers: Any) -> Quotes:
         """Each ticker is quoted on its own: one that fails carries its error, the rest still answer."""
+        return _reading(lambda: self.read_quotes(parse_account_id(account_id), parse_tickers(tickers)))
+
+    def get_pnl(self, account_id: Any) -> AccountPnL:
+        return _reading(lambda: self.read_pnl(parse_account_id(account_id)))
+
+    def get_account_summary(self, account_id: Any) -> AccountSummary:
+        return _reading(lambda: self.read_account_summary(parse_account_id(account_id)))
+
+    def get_option_chain(self, account_id: Any, underlying: Any, expiry: Any = None) -> OptionChain:
+        return _reading(lambda: self.read_option_chain(parse_account_id(account_id), parse_ticker(underlying),
+                                                       parse_expiry(expiry)))
+
+    # --- canonical arguments (what the MCP tools and the CLI have already parsed) ------------------
+    def _cached(self, account: str, key: tuple[Any, ...], call: Callable[[MarketDataSource], T]) -> T:
+        def run() -> T:
+            source = self.market_source(account)
+            return self.market_cache.get_or_load(account, key, lambda: call(source))
+
+        return _reading(run)
+
+    def read_bars(self, account: str, request: BarsRequest) -> Bars:
+        return self._cached(account, ("bars", request), lambda s: s.get_historical_bars(account, request))
+
+    def read_quotes(self, account: str, wanted: tuple[str, ...]) -> Quotes:
         def run() -> Quotes:
-            wanted = parse_tickers(tickers)
-            account = parse_account_id(account_id)
             source = self.market_source(account)
             cached = {t: self.market_cache.peek(account, ("quote", t)) for t in wanted}
             missing = tuple(t for t in wanted if cached[t] is None)
@@ -107,31 +110,15 @@ class MarketDataReads:
 
         return _reading(run)
 
-    def get_pnl(self, account_id: Any) -> AccountPnL:
-        def run() -> AccountPnL:
-            account = parse_account_id(account_id)
-            source = self.market_source(account)
-            return self.market_cache.get_or_load(account, ("pnl",), lambda: source.get_pnl(account))
+    def read_pnl(self, account: str) -> AccountPnL:
+        return self._cached(account, ("pnl",), lambda s: s.get_pnl(account))
 
-        return _reading(run)
+    def read_account_summary(self, account: str) -> AccountSummary:
+        return self._cached(account, ("summary",), lambda s: s.get_account_summary(account))
 
-    def get_account_summary(self, account_id: Any) -> AccountSummary:
-        def run() -> AccountSummary:
-            account = parse_account_id(account_id)
-            source = self.market_source(account)
-            return self.market_cache.get_or_load(account, ("summary",), lambda: source.get_account_summary(account))
-
-        return _reading(run)
-
-    def get_option_chain(self, account_id: Any, underlying: Any, expiry: Any = None) -> OptionChain:
-        def run() -> OptionChain:
-            symbol, when = parse_ticker(underlying), parse_expiry(expiry)
-            account = parse_account_id(account_id)
-            source = self.market_source(account)
-            return self.market_cache.get_or_load(
-                account, ("options", symbol, when), lambda: source.get_option_chain(account, symbol, when))
-
-        return _reading(run)
+    def read_option_chain(self, account: str, underlying: str, expiry: str | None) -> OptionChain:
+        return self._cached(account, ("options", underlying, expiry),
+                            lambda s: s.get_option_chain(account, underlying, expiry))
 
 
 def _no_answer(ticker: str) -> QuoteOutcome:

@@ -12,12 +12,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
-from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
@@ -44,6 +43,7 @@ from services.queries import OrderQueries
 from services.reconciliation import Reconciler
 from services.results import OrderView, PreviewView, ReconcileReport
 from services.routing import AdapterRouter
+from services.structured_errors import structured as _guard
 from services.validation import RiskLimits
 from settings import Settings
 
@@ -53,20 +53,6 @@ Checkpoint = Callable[[str], None]
 EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
 
-def _guard(action: Callable[[], T]) -> T:
-    """Only structured errors leave the service: no stack traces, no driver messages."""
-    try:
-        return action()
-    except TradeError:
-        raise
-    except ValidationError as exc:
-        raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
-    except OperationalError:
-        log.exception("database unavailable")
-        raise TradeError(ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable; nothing was done") from None
-    except Exception:
-        log.exception("unexpected error")
-        raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
 class TradeExecutionService(PlatformContract, MarketDataReads):

@@ -140,7 +140,8 @@ def _check_history(state: MarketState, inst: Instrument) -> None:
         while state.history_times and now - state.history_times[0] > window:
             state.history_times.popleft()
         if len(state.history_times) >= limit:
-            wait = max(1, math.ceil(window - (now - state.history_times[0])))
+            oldest = state.history_times[0] if state.history_times else now
+            wait = max(1, math.ceil(window - (now - oldest)))
             raise HistoricalRequestError(
                 162, HMDS + f"Historical data request pacing violation. Retry in {wait} seconds.")
         state.history_times.append(now)

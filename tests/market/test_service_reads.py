@@ -197,3 +197,18 @@ def test_a_multi_currency_account_reports_a_ledger_per_currency(market: Market) 
     assert (eur.currency, eur.cash, eur.net_liquidation, eur.exchange_rate) == (
         "EUR", Decimal("10000.00"), Decimal("10000.00"), Decimal("1.10"))
     assert usd.net_liquidation + eur.net_liquidation * eur.exchange_rate == summary.net_liquidation
+
+
+@pytest.mark.parametrize("market", [NO_CACHE], indirect=True)
+def test_a_refused_snaptrade_batch_is_asked_again_ticker_by_ticker(market: Market) -> None:
+    account = market.snaptrade_account
+    market.snaptrade.inject_fault("GET", r"/quotes", status=400, count=1)
+    recovered = market.service.get_quotes(account, ["AAPL", "MSFT", "SPY"])
+    assert all(o.quote is not None for o in recovered.quotes)
+    market.snaptrade.inject_fault("GET", r"/quotes", status=400, count=2)  # the batch and one single
+    partial = market.service.get_quotes(account, ["AAPL", "MSFT", "SPY"])
+    failed = [o for o in partial.quotes if o.error is not None]
+    assert len(failed) == 1 and failed[0].error is not None and failed[0].error["error_code"] == "BROKER_REJECTED"
+    assert [o.ticker for o in partial.quotes] == ["AAPL", "MSFT", "SPY"]
+    market.snaptrade.inject_fault("GET", r"/quotes", status=503, count=1)  # an outage is not multiplied
+    refused(lambda: market.service.get_quotes(account, ["AAPL", "MSFT"]), ErrorCode.BROKER_UNAVAILABLE)

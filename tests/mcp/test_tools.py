@@ -28,6 +28,7 @@ from tests.support.memory_broker import MemoryBroker
 TOOLS = {
     "list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
     "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "execute_trades",
+    "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary", "get_option_chain",
 }
 MODES = ["legacy", "auto"]  # handshake-era and 2026-07-28 connections
 
@@ -308,3 +309,44 @@ def test_order_rows_match_what_the_tools_said(
         assert row is not None and row.broker_provider == "snaptrade" and row.status == order["status"]
         trail = session.execute(select(TradeEvent.event_type).where(TradeEvent.order_id == row.id)).scalars().all()
         assert "ORDER_SUBMITTED" in trail
+
+
+def test_one_validation_error_lists_every_order_problem_by_argument_name(
+    make_server: ServerFactory, session_factory: sessionmaker[Session]
+) -> None:
+    async def scenario(client: Client) -> list[Any]:
+        return [
+            await call(client, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY",
+                       quantity="1.123456789", order_type="Limit"),
+            await call(client, "preview_trade", account_id="DU 111", ticker="AA$", side="BUY", quantity=1,
+                       order_type="Market", stop_price=5),
+            await call(client, "get_order_status", order_id=" " + str(uuid.uuid4())),
+            await call(client, "search_symbol", account_id="DU111", ticker="AA$"),
+        ]
+
+    before = row_counts(session_factory)
+    decimals, mixed, padded, pattern = (tool_error(r) for r in run(make_server(), scenario))
+    assert {p["field"] for p in decimals["details"]["problems"]} == {"quantity", "limit_price"}
+    assert {p["field"] for p in mixed["details"]["problems"]} == {"account_id", "ticker", "stop_price"}
+    assert [p["field"] for p in padded["details"]["problems"]] == ["order_id"]
+    assert "malformed" in padded["message"]
+    assert [p["field"] for p in pattern["details"]["problems"]] == ["ticker"]
+    assert "order" not in pattern["message"].lower()
+    assert row_counts(session_factory) == before
+
+
+def test_errors_say_how_to_fix_the_call(make_server: ServerFactory) -> None:
+    async def scenario(client: Client) -> list[Any]:
+        return [
+            await call(client, "get_positions", account_id="Individual"),
+            await call(client, "preview_trade", account_id="DU111", ticker="ZZZZ", side="BUY", quantity=1),
+            await call(client, "execute_trade", preview_id=str(uuid.uuid4())),
+            await call(client, "get_order_status", order_id=str(uuid.uuid4())),
+        ]
+
+    account, symbol, preview_missing, order_missing = (tool_error(r) for r in run(make_server(), scenario))
+    assert account["error_code"] == ErrorCode.ACCOUNT_NOT_FOUND and "list_tradeable_accounts" in account["message"]
+    assert symbol["error_code"] == ErrorCode.SYMBOL_NOT_FOUND and "search_symbol" in symbol["message"]
+    assert preview_missing["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
+    assert "unknown" in preview_missing["message"] and "preview_trade" in preview_missing["message"]
+    assert order_missing["error_code"] == ErrorCode.ORDER_NOT_FOUND and "get_orders" in order_missing["message"]
