@@ -13,6 +13,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, Elicit
 from mcp.server.mcpserver.resolve import AcceptedElicitation, CancelledElicitation
 from mcp_types import ToolAnnotations
+from pydantic import ConfigDict
 
 from brokers.errors import ErrorCode, TradeError
 from mcp_tools.arguments import canonical_id
@@ -22,8 +23,17 @@ from mcp_tools.results import validation_error
 from services.confirmation import Answer
 from services.contract_api import MAX_BATCH_LEGS
 from services.order_store import utcnow
-from services.results import PreviewView
+from services.results import BatchResult, PreviewView
 from services.trade_execution import TradeExecutionService
+
+
+class BatchToolResult(BatchResult):
+    """The published outputSchema: the service's batch result plus the legs that were placed."""
+
+    model_config = ConfigDict(extra="allow", frozen=False)
+
+    placed_legs: list[str]
+
 
 PLACE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 BATCH_TOOLS = ToolRegistry()
@@ -119,7 +129,7 @@ def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcom
                      {"preview_ids": [str(p) for p in preview_ids], "answer": how, "placed": False})
 
 
-@BATCH_TOOLS.tool("Execute a basket of confirmed previews", PLACE, confirm=BatchConfirmer)
+@BATCH_TOOLS.tool("Execute a basket of confirmed previews", PLACE, confirm=BatchConfirmer, output=BatchToolResult)
 def execute_trades(service: TradeExecutionService, preview_ids: PreviewIds, confirmation: Any) -> dict[str, Any]:
     """Execute several confirmed previews as one basket (best effort per leg). Call it ONLY after the human has
     explicitly confirmed every leg's summary. Each leg is placed at most once; one leg's refusal does not stop the
