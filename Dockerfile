@@ -18,6 +18,7 @@ COPY mcp_tools/ mcp_tools/
 COPY simulators/ simulators/
 COPY bench/ bench/
 COPY api/ api/
+COPY telemetry/ telemetry/
 COPY webui/ webui/
 RUN pip install . && tradeexec --help > /dev/null
 

@@ -79,8 +79,10 @@ def secret_values(settings: Settings) -> list[str]:
     """Every configured secret value, so results and errors can never echo one."""
     values = [
         secret.get_secret_value()
-        for secret in (settings.snaptrade_consumer_key, settings.snaptrade_user_secret, settings.mcp_auth_token,
-                       settings.operator_token)
+        for secret in (
+            settings.snaptrade_consumer_key, settings.snaptrade_user_secret, settings.mcp_auth_token,
+            settings.operator_token, settings.api_auth_token,
+        )
         if secret is not None
     ]
     if settings.database_url is not None:

@@ -18,6 +18,7 @@ from services.order_store import OrderStore, apply_broker_order, new_event
 from services.reconciliation import Reconciler
 from services.results import OrderView
 from services.routing import AdapterRouter
+from telemetry.correlation import current_correlation
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class OrderQueries:
         if status in FINAL_STATUSES:
             return self._view(order_id)
         try:
-            self.reconciler.settle(order_id, uuid.uuid4())
+            self.reconciler.settle(order_id, current_correlation())
         except TradeError as exc:
             log.warning("could not refresh order %s from the broker: %s", order_id, exc.message)
             return self._view(order_id, stale=True)
@@ -58,7 +59,7 @@ class OrderQueries:
 
     def cancel(self, raw_order_id: Any) -> OrderView:
         order_id = parse_order_id(raw_order_id)
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
         row = self._load(order_id)
         self._check_scope(row)
         if OrderStatus(row.status) in UNSETTLED_STATUSES:

@@ -46,6 +46,8 @@ from services.routing import AdapterRouter
 from services.structured_errors import structured as _guard
 from services.validation import RiskLimits
 from settings import Settings
+from telemetry.correlation import current_correlation
+from telemetry.metrics import observe_order_outcome
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -146,17 +148,18 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         try:
             order = _guard(lambda: parse_order_request(**request))
         except TradeError as exc:
-            self._audit_preview_refused(uuid.uuid4(), exc, request)
+            self._audit_preview_refused(current_correlation(), exc, request)
             raise
         return self.preview_request(order)
 
     def preview_request(self, order: OrderRequest) -> PreviewView:
         """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge)."""
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
 
         def run() -> PreviewView:
             adapter = self.router.for_account(order.account_id)
             broker_preview, risk = assess(order, adapter, self.limits)
+            risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
             with transaction(self.store.session_factory) as session:
                 session.add(row)
@@ -199,9 +202,10 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
 
     # --- execute -----------------------------------------------------------------------
     def execute_trade(self, preview_id: Any) -> OrderView:
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
         intent = _guard(lambda: self.gate.commit_intent(preview_id, correlation))
         if intent.simulated is not None:
+            observe_order_outcome(intent.simulated.broker_provider, intent.simulated.status)
             return intent.simulated
         self._checkpoint("after_intent_commit")
         adapter = self.router.for_provider(intent.provider)
@@ -226,11 +230,13 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             view = _guard(lambda: self._record_outcome(intent.order_id, correlation, outcome, error))
         except TradeError as exc:
             # The broker call happened; only our bookkeeping failed. Say so: a retry would not be safe.
+            observe_order_outcome(str(intent.provider), OrderStatus.UNKNOWN.value)
             raise OrderOutcomeUnknown(
                 "the order was sent to the broker but its outcome could not be recorded "
                 f"({exc.code.value}); reconciliation will settle it",
                 {"order_id": str(intent.order_id), "client_order_ref": intent.client_order_ref},
             ) from None
+        observe_order_outcome(view.broker_provider, view.status)
         if outcome is not None:
             threading.Thread(
                 target=_refresh_quietly, args=(adapter, intent.request.account_id),

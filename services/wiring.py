@@ -10,6 +10,7 @@ from brokers.base import BrokerAdapter
 from db.engine import database_url, make_engine, make_session_factory
 from services.trade_execution import EXECUTE_CHECKPOINTS, Checkpoint, TradeExecutionService
 from settings import Settings
+from telemetry.metrics import instrument_adapter
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def build_adapters(settings: Settings) -> list[BrokerAdapter]:
             from brokers.snaptrade import SnapTradeBrokerAdapter
 
             adapters.append(SnapTradeBrokerAdapter.from_settings(settings))
-    return adapters
+    return [instrument_adapter(adapter) for adapter in adapters]
 
 
 def crash_checkpoint(point: str) -> Checkpoint:

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.models import BrokerAccount, BrokerProvider
 from db.models import TradeEvent, TradeOrder, TradePreview
 from mcp_tools import register_tools
 from services.order_store import utcnow
@@ -350,3 +351,33 @@ def test_errors_say_how_to_fix_the_call(make_server: ServerFactory) -> None:
     assert preview_missing["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
     assert "unknown" in preview_missing["message"] and "preview_trade" in preview_missing["message"]
     assert order_missing["error_code"] == ErrorCode.ORDER_NOT_FOUND and "get_orders" in order_missing["message"]
+
+
+def test_a_name_for_an_account_id_and_a_near_ticker_get_suggestions(
+    make_server: ServerFactory, ibkr: MemoryBroker
+) -> None:
+    ibkr.prices["AAPLX"] = Decimal("10")  # a second symbol starting with the mistyped one
+    named = BrokerAccount(account_id="DU111", provider=BrokerProvider.IBKR, name="Individual", number="DU0001111",
+                          is_paper=True)
+    ibkr.list_accounts = lambda: [named]  # type: ignore[method-assign]
+
+    async def scenario(client: Client) -> list[Any]:
+        return [await call(client, "get_positions", account_id="Individual"),
+                await call(client, "get_account_balance", account_id="1111")]
+
+    for result in run(make_server(), scenario):
+        error = tool_error(result)
+        assert error["error_code"] == ErrorCode.ACCOUNT_NOT_FOUND and "'DU111'" in error["message"]
+        assert error["details"]["did_you_mean"][0]["account_id"] == "DU111"
+    near = tool_error(run(make_server(), lambda c: call(c, "get_quote", account_id="DU111", ticker="AAP")))
+    assert near["error_code"] == ErrorCode.SYMBOL_NOT_FOUND
+    assert {m["ticker"] for m in near["details"]["near_matches"]} >= {"AAPL", "AAPLX"}
+
+
+def test_a_preview_says_when_it_cannot_place_a_real_order(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    ibkr.add_account("U222", cash="100000", is_paper=False)
+    live = run(make_server(), lambda c: preview(c, account_id="U222"))
+    assert any("not a paper account" in w and "cannot be executed" in w for w in live["warnings"])
+    simulated = run(make_server(ORDERS_ENABLED=False), preview)
+    assert any("SIMULATED" in w for w in simulated["warnings"])
+    assert run(make_server(), preview)["warnings"] == []
