@@ -24,6 +24,8 @@ RUN pip install . && tradeexec --help > /dev/null
 
 USER tradeexec
 ENV TRADEEXEC_DATA_DIR=/home/tradeexec/.tradeexec
+# Owned by tradeexec, so a named volume mounted here (compose: the shared kill-switch directory) is writable.
+RUN mkdir -p /home/tradeexec/control
 EXPOSE 8000 8080
 
 # Deep check: database, schema, every configured broker (the IBKR probe uses its own client id).

@@ -363,6 +363,10 @@ def reconcile(json_output: JsonOption = False) -> None:
             table.add_row(order_id, "[red]FAILED (not found at the broker)[/red]")
         for order_id in report.still_unknown:
             table.add_row(order_id, "[yellow]still unknown: run again later[/yellow]")
+        for order_id, change in report.corrected.items():
+            table.add_row(order_id, f"[yellow]corrected by the broker's evidence: {change}[/yellow]")
+        for order_id, flag in report.flagged.items():
+            table.add_row(order_id, f"[red]needs a person: {flag} (evidence in trade_events)[/red]")
         for problem in report.errors:
             table.add_row(str(problem.get("order_id", "-")), f"[red]{problem.get('message', problem)}[/red]")
         out.print(table)

@@ -87,7 +87,7 @@ def create_app(
     routers: Sequence[tuple[APIRouter, str]] = (),
 ) -> FastAPI:
     """The whole API: health, the `/v1` routes, structured errors, OpenAPI at /openapi.json and /docs."""
-    provider = ServiceProvider.of(service if service is not None else default_factory(settings))
+    provider = ServiceProvider.of(service if service is not None else default_factory(settings, continuous=True))
     token = api_token(settings)
     redact = Redactor(secret_values(settings))
     app = FastAPI(

@@ -365,6 +365,10 @@ class OrderLookup(BrokerModel):
     broker_symbol_id: str | None = None
     brokerage_order_id: str | None = None
     submitted_at: datetime
+    in_flight_until: datetime | None = None
+    """The latest moment our placement could have reached the broker: when the call returned, or its
+    start plus the broker timeout when it never returned (the process died). Orders created after it
+    are not ours, whatever they look like."""
     known_brokerage_order_ids: frozenset[str] = frozenset()
 
 

@@ -34,6 +34,8 @@ NAMING_CONVENTION = {
 
 Money = Numeric(20, 8)
 Quantity = Numeric(20, 8)
+BrokerNumber = Numeric(36, 16)
+"""What a broker reports (fills, prices, commissions), kept at its own precision."""
 ACTIVE_ORDER_FILTER = "status IN ('SUBMITTING', 'UNKNOWN', 'PENDING', 'ACCEPTED', 'PARTIAL')"
 
 
@@ -93,6 +95,7 @@ class TradeOrder(Base):
         Index("ix_trade_orders_unsettled", "updated_at", postgresql_where=text(ACTIVE_ORDER_FILTER)),
         Index(None, "brokerage_order_id"),
         Index(None, "user_email", "created_at"),
+        Index("ix_trade_orders_recheck_until", "recheck_until", postgresql_where=text("recheck_until IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -104,10 +107,11 @@ class TradeOrder(Base):
     client_order_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     brokerage_order_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16))
-    filled_quantity: Mapped[Decimal] = mapped_column(Quantity, server_default=text("0"))
-    remaining_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
-    average_fill_price: Mapped[Decimal | None] = mapped_column(Money)
-    commission: Mapped[Decimal | None] = mapped_column(Money)
+    filled_quantity: Mapped[Decimal] = mapped_column(BrokerNumber, server_default=text("0"))
+    remaining_quantity: Mapped[Decimal | None] = mapped_column(BrokerNumber)
+    average_fill_price: Mapped[Decimal | None] = mapped_column(BrokerNumber)
+    commission: Mapped[Decimal | None] = mapped_column(BrokerNumber)
+    broker_quantity: Mapped[Decimal | None] = mapped_column(BrokerNumber)
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     brokerage_response: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
@@ -117,6 +121,11 @@ class TradeOrder(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    recheck_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """A final status that was inferred, not stated by the broker: reconciliation re-checks it until then."""
+    attention: Mapped[str | None] = mapped_column(String(40))
+    """Something an operator must look at (MISSING_AT_BROKER, OVERFILLED); the evidence is in trade_events."""
+    missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TradeEvent(Base):

@@ -7,6 +7,8 @@ without turning a new field into a failed call. Money and quantities are decimal
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from brokers.market_models import AccountPnL, AccountSummary, Bar, OptionChain, Quotes
@@ -88,6 +90,19 @@ class OrdersResult(ToolResult):
     account_id: str | None
     state: str
     days: int
+
+
+class CancelOutcome(OrderResult):
+    canceled: bool
+    error: dict[str, Any] | None = None
+
+
+class CancelOrdersResult(ToolResult):
+    account_id: str
+    orders: list[CancelOutcome]
+    count: int
+    canceled: int
+    not_canceled: int
 
 
 # --- market data and analytics (mcp_tools/market_tools.py) ----------------------------------------------

@@ -65,12 +65,14 @@ def prepare_database(settings: Settings, *, migrate: bool | None = None) -> str:
     return url
 
 
-def default_factory(settings: Settings) -> ServiceFactory:
+def default_factory(settings: Settings, *, continuous: bool = False) -> ServiceFactory:
+    """continuous: a long-running server, whose reconciliation also runs on its own (in-flight checks, polls)."""
+
     def build() -> TradeExecutionService:
         from services.wiring import build_service
 
         prepare_database(settings)
-        return build_service(settings)
+        return build_service(settings, continuous=continuous)
 
     return build
 

@@ -93,7 +93,7 @@ def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0
     token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token is not None else None
     if transport == "http":
         require_token_for(host, token)
-    server, provider = build_server(settings)
+    server, provider = build_server(settings, default_factory(settings, continuous=transport == "http"))
     try:
         if transport == "stdio":
             server.run("stdio")

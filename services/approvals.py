@@ -8,12 +8,16 @@ lock on the approval makes the decision happen once even when two tabs confirm t
 
 from __future__ import annotations
 
+import functools
+import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from brokers.errors import ErrorCode, TradeError
@@ -24,6 +28,28 @@ from services.results import OrderView, PreviewView, View
 from services.trade_execution import TradeExecutionService
 
 PENDING, CONFIRMED, DECLINED, EXPIRED = "PENDING", "CONFIRMED", "DECLINED", "EXPIRED"
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def structured(method: Callable[P, R]) -> Callable[P, R]:
+    """Only TradeErrors leave the desk: a database outage is DATABASE_UNAVAILABLE, anything else INTERNAL_ERROR."""
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except TradeError:
+            raise
+        except OperationalError:
+            log.exception("database unavailable")
+            raise TradeError(ErrorCode.DATABASE_UNAVAILABLE,
+                             "the database is not reachable; look at the order list before trying again") from None
+        except Exception:
+            log.exception("unexpected error in %s", method.__name__)
+            raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
+
+    return call
 
 
 class ApprovalView(View):
@@ -68,6 +94,7 @@ class ApprovalDesk:
         self.store = service.store
 
     # --- asked by the model (MCP execute_trade) ---------------------------------------------
+    @structured
     def request(self, preview_id: uuid.UUID) -> ApprovalView:
         """The approval for this preview, recording a new PENDING one if none exists yet.
 
@@ -122,6 +149,7 @@ class ApprovalDesk:
             ).scalar_one_or_none()
             return self._view(session, row) if row is not None else None
 
+    @structured
     def get(self, approval_id: Any) -> ApprovalView:
         key = parse_approval_id(approval_id)
         with self.store.session_factory() as session:
@@ -131,12 +159,14 @@ class ApprovalDesk:
             raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no such approval", {"approval_id": str(key)})
         return view
 
+    @structured
     def pending(self) -> list[ApprovalView]:
         """Approvals awaiting a decision, oldest first; those past their time are marked EXPIRED on the way."""
         self._expire_overdue()
         return self._listed(select(TradeApproval).where(TradeApproval.status == PENDING)
                             .order_by(TradeApproval.requested_at).limit(100))
 
+    @structured
     def decided(self, limit: int = 20) -> list[ApprovalView]:
         return self._listed(select(TradeApproval).where(TradeApproval.status != PENDING)
                             .order_by(TradeApproval.decided_at.desc().nulls_last()).limit(limit))
@@ -165,6 +195,7 @@ class ApprovalDesk:
                                       payload={"approval_id": str(row.id)}))
 
     # --- decided by the operator on the page ---------------------------------------------------
+    @structured
     def confirm(self, approval_id: Any, operator_session: str) -> ApprovalView:
         """Mark the approval CONFIRMED (once), then place the order through the exactly-once execute path."""
         key = parse_approval_id(approval_id)
@@ -190,6 +221,7 @@ class ApprovalDesk:
                                    payload={"approval_id": str(key), "operator_session": operator_session}))
         raise error
 
+    @structured
     def decline(self, approval_id: Any, operator_session: str) -> ApprovalView:
         """The human said no: nothing is placed, and the model cannot re-ask for this preview."""
         key = parse_approval_id(approval_id)
@@ -222,6 +254,7 @@ class ApprovalDesk:
             raise refusal
         return preview_id
 
+    @structured
     def repreview(self, approval_id: Any, operator_session: str) -> ApprovalView:
         """After expiry: a fresh preview of the same terms, awaiting the operator's decision like any other."""
         old = self.get(approval_id)
@@ -245,6 +278,7 @@ class ApprovalDesk:
         self.store.audit(new_event(event, correlation_id=uuid.uuid4(),
                                    payload={"operator_session": operator_session, "client": client}))
 
+    @structured
     def halt_trading(self, operator_session: str) -> str:
         """The page's kill switch: it can only stop trading (creates TRADING_KILL_SWITCH_FILE), never resume."""
         path = self.service.settings.trading_kill_switch_file

@@ -65,6 +65,8 @@ class ExecutionGate:
         self.store = store
         self.router = router
         self.limits = limits
+        self.blockers: list[Callable[[], str | None]] = []
+        """Further reasons trading is off right now (e.g. start-up reconciliation not completed)."""
 
     def commit_intent(self, raw_preview_id: Any, correlation: uuid.UUID) -> Intent:
         preview_id: uuid.UUID | None = None
@@ -84,7 +86,7 @@ class ExecutionGate:
 
     def _check_trading_allowed(self, preview_id: uuid.UUID) -> None:
         """Kill switch and live-trading rules: refusals that change nothing, checked before any lock."""
-        reason = self.settings.trading_block_reason()
+        reason = self.settings.trading_block_reason() or next(filter(None, (b() for b in self.blockers)), None)
         if reason:
             raise TradeError(ErrorCode.TRADING_DISABLED, reason, {"preview_id": str(preview_id)})
         if not self.settings.orders_enabled or self.settings.trading_mode is not TradingMode.PAPER:

@@ -48,8 +48,8 @@ class OrderQueries:
         row = self._load(order_id)
         self._check_scope(row)
         status = OrderStatus(row.status)
-        if status in FINAL_STATUSES:
-            return self._view(order_id)
+        if status in FINAL_STATUSES and not self.reconciler.is_suspect(row):
+            return self._view(order_id)  # an inferred final status is re-checked instead
         try:
             self.reconciler.settle(order_id, current_correlation())
         except TradeError as exc:

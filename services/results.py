@@ -217,6 +217,7 @@ class OrderView(View):
     source: Literal["local", "brokerage"] = "local"
     user_email: str | None = None
     stale: bool = False
+    attention: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -245,7 +246,7 @@ class OrderView(View):
             executed_at=row.updated_at if row.status == OrderStatus.EXECUTED else None,
             cancelled_at=row.updated_at if row.status == OrderStatus.CANCELED else None,
             message=order_message(row.status, row.broker_provider, row.error_message),
-            user_email=getattr(row, "user_email", None), stale=stale,
+            user_email=getattr(row, "user_email", None), stale=stale, attention=row.attention,
         )
 
     @classmethod
@@ -344,3 +345,13 @@ class ReconcileReport(View):
     still_unknown: list[str]
     failed: list[str]
     errors: list[dict[str, Any]]
+    corrected: dict[str, str] = {}
+    """Orders whose final status the broker contradicted: order id -> 'BELIEVED->NOW'."""
+    flagged: dict[str, str] = {}
+    """Orders newly flagged for an operator (MISSING_AT_BROKER, OVERFILLED)."""
+    rechecked: list[str] = []
+    """Inferred final statuses re-checked and still not contradicted."""
+    skipped: list[str] = []
+    """Placements still in flight in this process, or accounts another process was reconciling."""
+    busy: bool = False
+    """Another reconciliation was running in this process, so this one did not run."""

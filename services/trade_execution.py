@@ -35,12 +35,14 @@ from db.engine import transaction
 from services import confirmation
 from services.confirmation import ExecutablePreview
 from services.contract_api import PlatformContract
-from services.execution_gate import ExecutionGate
+from services.execution_gate import ExecutionGate, Intent
 from services.market_data import MarketDataReads
 from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
+from services.order_updates import record_report
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
-from services.reconciliation import Reconciler
+from services.reconcile_worker import LoopIntervals, ReconcileWorker
+from services.reconciliation import ReconcilePolicy, Reconciler, Scope
 from services.results import OrderView, PreviewView, ReconcileReport
 from services.routing import AdapterRouter
 from services.structured_errors import structured as _guard
@@ -78,29 +80,35 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         )
         self._checkpoint = checkpoint or (lambda _point: None)
         self.gate = ExecutionGate(settings, self.store, self.router, self.limits, self._checkpoint)
-        self.reconciler = Reconciler(self.store, self.router, settings.reconcile_settle_seconds)
+        self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
+        self.reconcile_worker = ReconcileWorker(self.reconciler, self._reconcile_scoped)
+        self.gate.blockers.append(self._startup_block_reason)
         self.queries = OrderQueries(self.store, self.router, self.reconciler)
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(self.handle_order_update)
-            adapter.set_reconnect_handler(self._reconcile_in_background)
+            adapter.set_reconnect_handler(self.reconcile_worker.request_run)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> ReconcileReport:
-        """Settle orders a previous process left SUBMITTING/UNKNOWN."""
-        return self.reconcile()
+        """Settle orders a previous process left SUBMITTING/UNKNOWN; executes wait until this has succeeded."""
+        return self.reconcile_worker.run_startup()
 
-    def _reconcile_in_background(self) -> None:
-        threading.Thread(target=self._reconcile_quietly, name="tradeexec-reconcile", daemon=True).start()
+    def start_continuous_reconciliation(self) -> None:
+        """For long-running servers (MCP over HTTP, the ops API): in-flight checks and a working-orders poll."""
+        s = self.settings
+        self.reconcile_worker.start_loops(LoopIntervals(
+            in_flight_every=s.reconcile_in_flight_interval_seconds,
+            in_flight_min_age=s.reconcile_in_flight_threshold_seconds,
+            poll_every=s.reconcile_poll_interval_seconds,
+        ))
 
-    def _reconcile_quietly(self) -> None:
-        try:
-            report = self.reconcile()
-            if report.examined:
-                log.info("reconciliation after reconnect: %s", report.as_json())
-        except TradeError as exc:
-            log.warning("reconciliation after reconnect failed: %s", exc.message)
+    def _startup_block_reason(self) -> str | None:
+        if not self.reconcile_worker.running:
+            self.reconcile_worker.retry_startup_if_due()
+        return self.reconcile_worker.startup.block_reason()
 
     def close(self) -> None:
+        self.reconcile_worker.stop()
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(None)
             adapter.set_reconnect_handler(None)
@@ -207,6 +215,11 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         if intent.simulated is not None:
             observe_order_outcome(intent.simulated.broker_provider, intent.simulated.status)
             return intent.simulated
+        with self.reconciler.placing(intent.order_id):
+            return self._place_and_record(intent, correlation)
+
+    def _place_and_record(self, intent: Intent, correlation: uuid.UUID) -> OrderView:
+        """Steps 3-4: reconciliation in this process leaves the order alone until this returns."""
         self._checkpoint("after_intent_commit")
         adapter = self.router.for_provider(intent.provider)
         to_place = OrderToPlace(
@@ -303,8 +316,12 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
-        """Settle SUBMITTING/UNKNOWN orders; with include_active, also refresh working orders from the broker."""
-        return _guard(lambda: self.reconciler.run(include_active=include_active))
+        """Settle SUBMITTING/UNKNOWN orders and re-check inferred final statuses; with include_active, also
+        refresh working orders from the broker."""
+        return self._reconcile_scoped(scope=Scope(active=include_active))
+
+    def _reconcile_scoped(self, *, scope: Scope, wait: bool = True) -> ReconcileReport:
+        return _guard(lambda: self.reconciler.run(scope=scope, wait=wait))
 
     def handle_order_update(self, provider: BrokerProvider, update: BrokerOrder) -> None:
         """Pushed broker events (IBKR) between calls: record fills that arrive after execute returned."""
@@ -313,15 +330,8 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
                 row = self.store.find_order(session, provider, update)
                 if row is None:
                     return
-                changes = apply_broker_order(row, update)
-                if changes:
-                    session.add(
-                        new_event(
-                            "ORDER_UPDATED", correlation_id=uuid.uuid4(), preview_id=row.preview_id,
-                            order_id=row.id, account_id=row.account_id, provider=row.broker_provider,
-                            status=row.status, payload={"changes": changes, "broker": update.raw},
-                        )
-                    )
+                record_report(session, row, update, event_type="ORDER_UPDATED", correlation=uuid.uuid4(),
+                              recheck=self.reconciler.policy.recheck)
         except (IntegrityError, OperationalError):
             log.exception("could not record a pushed order update; reconciliation will pick it up")
 

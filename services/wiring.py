@@ -48,7 +48,9 @@ def build_service(
     *,
     adapters: list[BrokerAdapter] | None = None,
     reconcile_on_start: bool = True,
+    continuous: bool = False,
 ) -> TradeExecutionService:
+    """continuous: a long-running server; reconciliation then also runs on its own (see reconcile_worker)."""
     settings = settings or Settings()
     engine = make_engine(database_url(settings))
     service = TradeExecutionService(
@@ -63,5 +65,7 @@ def build_service(
             if report.examined:
                 log.info("start-up reconciliation: %s", report.as_json())
         except Exception:
-            log.exception("start-up reconciliation failed; unknown orders stay unknown until the next run")
+            log.exception("start-up reconciliation failed; executes are refused until a retry succeeds")
+    if continuous:
+        service.start_continuous_reconciliation()
     return service

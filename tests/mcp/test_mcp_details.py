@@ -15,7 +15,7 @@ READS = {"list_tradeable_accounts", "search_symbol", "get_quote", "get_account_b
          "get_orders", "get_order_status", "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary",
          "get_option_chain"}
 TRADE_TOOLS = {"list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
-               "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order"}
+               "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "cancel_orders"}
 
 
 def test_every_tool_declares_its_output_schema_hints_and_closed_inputs(make_server: ServerFactory) -> None:
@@ -26,7 +26,8 @@ def test_every_tool_declares_its_output_schema_hints_and_closed_inputs(make_serv
         assert tool.output_schema is not None and tool.output_schema["type"] == "object", name
         assert tool.input_schema["additionalProperties"] is False, name
         assert hints is not None and hints.read_only_hint == (name in READS), name
-        assert hints.destructive_hint == (name in {"execute_trade", "cancel_order", "execute_trades"}), name
+        assert hints.destructive_hint == (name in {"execute_trade", "cancel_order", "cancel_orders",
+                                                   "execute_trades"}), name
         assert hints.idempotent_hint == (name in READS), name  # a second cancel is an error: not idempotent
     order = tools["preview_trade"].input_schema
     for accepted in ({"quantity": "2.5"}, {"quantity": 2.5}, {"quantity": "3", "limit_price": "185.25"}):
@@ -57,6 +58,7 @@ def test_every_result_matches_the_published_output_schema(make_server: ServerFac
             ("get_orders", await call(client, "get_orders", account_id="DU111", state="open")),
             ("get_order_status", await call(client, "get_order_status", order_id=placed["order_id"])),
             ("cancel_order", await call(client, "cancel_order", order_id=placed["order_id"])),
+            ("cancel_orders", await call(client, "cancel_orders", account_id="DU111")),
         ]
         return [(name, (schemas[name], result)) for name, result in results]
 

@@ -28,7 +28,8 @@ from tests.support.memory_broker import MemoryBroker
 
 TOOLS = {
     "list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
-    "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "execute_trades",
+    "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "cancel_orders",
+    "execute_trades",
     "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary", "get_option_chain",
 }
 MODES = ["legacy", "auto"]  # handshake-era and 2026-07-28 connections
@@ -381,3 +382,27 @@ def test_a_preview_says_when_it_cannot_place_a_real_order(make_server: ServerFac
     simulated = run(make_server(ORDERS_ENABLED=False), preview)
     assert any("SIMULATED" in w for w in simulated["warnings"])
     assert run(make_server(), preview)["warnings"] == []
+
+
+def test_cancel_orders_cancels_every_open_order_of_one_account(
+    make_server: ServerFactory, ibkr: MemoryBroker, session_factory: sessionmaker[Session]
+) -> None:
+    async def scenario(client: Client) -> tuple[list[str], Any, Any]:
+        working = []
+        for price in ("150", "151"):
+            shown = await preview(client, order_type="Limit", limit_price=price, time_in_force="GTC")
+            working.append(payload(await call(client, "execute_trade", preview_id=shown["preview_id"]))["order_id"])
+        filled = await preview(client)
+        await call(client, "execute_trade", preview_id=filled["preview_id"])
+        return working, await call(client, "cancel_orders", account_id="DU111"), \
+            await call(client, "cancel_orders", account_id="NOPE1")
+
+    working, result, unknown = run(make_server(), scenario)
+    done = payload(result)
+    assert sorted(o["order_id"] for o in done["orders"]) == sorted(working)
+    assert done["canceled"] == 2 and done["not_canceled"] == 0
+    assert {o["status"] for o in done["orders"]} == {"CANCELED"}
+    assert tool_error(unknown)["error_code"] == ErrorCode.ACCOUNT_NOT_FOUND
+    with session_factory() as session:
+        cancels = session.execute(select(TradeEvent.order_id).where(TradeEvent.event_type.like("CANCEL%")))
+        assert {str(i) for i in cancels.scalars()} >= set(working)
