@@ -48,7 +48,11 @@ class TradePreview(Base):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("side IN ('BUY', 'SELL')", name="side"),
-        CheckConstraint("order_type IN ('Market', 'Limit', 'Stop', 'StopLimit')", name="order_type"),
+        CheckConstraint(
+            "order_type IN ('Market', 'Limit', 'Stop', 'StopLimit', 'TrailingStop', 'TrailingStopLimit', "
+            "'MarketOnClose', 'MarketOnOpen')",
+            name="order_type",
+        ),
         CheckConstraint("time_in_force IN ('Day', 'GTC', 'IOC', 'FOK')", name="time_in_force"),
         CheckConstraint("broker_provider IN ('snaptrade', 'ibkr')", name="broker_provider"),
         Index(None, "account_id", "created_at"),
@@ -60,7 +64,7 @@ class TradePreview(Base):
     ticker: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(8))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
-    order_type: Mapped[str] = mapped_column(String(16))
+    order_type: Mapped[str] = mapped_column(String(24))
     limit_price: Mapped[Decimal | None] = mapped_column(Money)
     stop_price: Mapped[Decimal | None] = mapped_column(Money)
     time_in_force: Mapped[str] = mapped_column(String(8), server_default=text("'Day'"))
@@ -73,6 +77,8 @@ class TradePreview(Base):
     """The platform's name for broker_symbol_id, kept equal by a trigger (migration te0003_dropin)."""
     user_email: Mapped[str | None] = mapped_column(String(254))
     broker_preview_data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    order_options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    """Fields only some order types use (trailing amount/percent, trail stop, limit offset, outside_rth)."""
     validation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     impact: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(16), server_default=text("'ACTIVE'"))

@@ -264,7 +264,7 @@ class ApprovalDesk:
         p = old.preview
         fresh = self.service.preview_trade(
             account_id=p.account_id, ticker=p.ticker, side=p.side, quantity=p.quantity, order_type=p.order_type,
-            limit_price=p.limit_price, stop_price=p.stop_price, time_in_force=p.time_in_force,
+            limit_price=p.limit_price, stop_price=p.stop_price, time_in_force=p.time_in_force, **p.order_options,
         )
         view = self.request(uuid.UUID(fresh.preview_id))
         self.store.audit(new_event("APPROVAL_REPREVIEWED", correlation_id=uuid.uuid4(),

@@ -51,7 +51,7 @@ def request_of(preview: TradePreview) -> OrderRequest:
     return parse_order_request(
         account_id=preview.account_id, ticker=preview.ticker, side=preview.side, quantity=preview.quantity,
         order_type=preview.order_type, limit_price=preview.limit_price, stop_price=preview.stop_price,
-        time_in_force=preview.time_in_force,
+        time_in_force=preview.time_in_force, **(preview.order_options or {}),
     )
 
 

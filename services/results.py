@@ -106,6 +106,8 @@ class PreviewView(View):
     impact: dict[str, Any]
     warnings: list[str]
     summary: str
+    order_options: dict[str, Any] = {}
+    """Trailing amount/percent, trail stop, limit offset, outside_rth: for the order types that use them."""
 
     @classmethod
     def of(cls, row: TradePreview) -> PreviewView:
@@ -139,6 +141,7 @@ class PreviewView(View):
             user_email=getattr(row, "user_email", None),
             status=row.status, created_at=row.created_at, expires_at=row.expires_at,
             impact=impact, warnings=warnings, summary=describe(row),
+            order_options=dict(row.order_options or {}),
         )
 
 
@@ -171,6 +174,10 @@ def describe(row: TradePreview) -> str:
         price = f" stop {_plain(row.stop_price)}"
     elif row.order_type == "StopLimit":
         price = f" stop {_plain(row.stop_price)} limit {_plain(row.limit_price)}"
+    price += "".join(f" {name.replace('_', ' ')} {value}" for name, value in (row.order_options or {}).items()
+                     if name != "outside_rth")
+    if (row.order_options or {}).get("outside_rth"):
+        price += " outside regular hours"
     total = f", est. total {row.estimated_total:.2f}" if row.estimated_total is not None else ""
     return (
         f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} "

@@ -147,11 +147,14 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         limit_price: Any = None,
         stop_price: Any = None,
         time_in_force: Any = "Day",
+        **order_options: Any,
     ) -> PreviewView:
+        """`order_options`: trailing_amount, trailing_percent, trail_stop_price, limit_offset, outside_rth
+        (issue 16; only the order types that use them accept them)."""
         request = {
             "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
             "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
-            "time_in_force": time_in_force,
+            "time_in_force": time_in_force, **{k: v for k, v in order_options.items() if v is not None},
         }
         try:
             order = _guard(lambda: parse_order_request(**request))

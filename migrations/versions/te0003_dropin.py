@@ -1,7 +1,7 @@
 """The platform's column names kept working, and the user on previews and orders.
 
 Revision ID: te0003_dropin
-Revises: te0004_recon
+Revises: te0004_ibkr
 Create Date: 2026-11-30
 
 The platform's SQL reads and writes `trade_orders.order_status` and
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "te0003_dropin"
-down_revision: str | None = "te0004_recon"
+down_revision: str | None = "te0004_ibkr"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

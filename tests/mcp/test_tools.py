@@ -61,7 +61,9 @@ def test_tools_list_is_exactly_the_contract_with_enums_and_guidance(make_server:
     props = tools["preview_trade"].input_schema["properties"]
     assert tools["preview_trade"].input_schema["required"] == ["account_id", "ticker", "side", "quantity"]
     assert props["side"]["enum"] == ["BUY", "SELL"]
-    assert props["order_type"]["enum"] == ["Market", "Limit", "Stop", "StopLimit"]
+    assert props["order_type"]["enum"] == ["Market", "Limit", "Stop", "StopLimit", "TrailingStop",
+                                           "TrailingStopLimit", "MarketOnClose", "MarketOnOpen"]
+    assert {"trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset", "outside_rth"} <= set(props)
     assert props["order_type"]["default"] == "Market"
     assert props["time_in_force"]["enum"] == ["Day", "GTC", "IOC", "FOK"]
     assert "unexpected_arguments" not in props
@@ -177,6 +179,14 @@ def test_refused_order_is_a_risk_limit_error(make_server: ServerFactory, ibkr: M
         c, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=100))
     assert tool_error(result)["error_code"] == ErrorCode.RISK_LIMIT
     assert ibkr.place_calls == 0
+
+
+def test_an_order_type_the_broker_does_not_offer_is_unsupported(make_server: ServerFactory,
+                                                                 ibkr: MemoryBroker) -> None:
+    result = run(make_server(), lambda c: call(
+        c, "preview_trade", account_id="DU111", ticker="AAPL", side="SELL", quantity=1, order_type="TrailingStop",
+        trailing_percent="2.5"))  # valid terms; the in-memory broker offers the basic order types only
+    assert tool_error(result)["error_code"] == ErrorCode.UNSUPPORTED_ORDER
 
 
 BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [

@@ -200,3 +200,72 @@ def test_a_broker_order_another_row_owns_is_not_claimed_again(
     assert error["order_id"] == second and f"already belongs to order {first}" in error["message"]
     assert order_row(session_factory, second).brokerage_order_id is None
     assert order_row(session_factory, first).brokerage_order_id == only_order(world)
+
+
+# --- issue 11.4: precision, STOPPED, missing orders, edited quantities ------------------------------
+def resting(world: World, service: TradeExecutionService, quantity: Any = 2) -> Any:
+    order = service.execute_trade(service.preview_trade(world.paper, "AAPL", "BUY", quantity, "Limit", "185")
+                                  .preview_id)
+    assert order.status == "ACCEPTED"
+    return order
+
+
+def test_fills_are_kept_at_the_brokers_precision_and_polls_log_no_phantom_changes(
+    world: World, service: TradeExecutionService, session_factory: sessionmaker[Session]
+) -> None:
+    order = resting(world, service, 1)
+    world.sim.fill(str(order.brokerage_order_id), quantity="0.1234567841", price="184.123457")
+    for _ in range(3):
+        assert service.get_order_status(order.order_id).status == "PARTIAL"
+    row = order_row(session_factory, order.order_id)
+    assert row.filled_quantity == Decimal("0.1234567841")
+    assert row.average_fill_price == Decimal("184.123457")
+    assert event_types(session_factory, order.order_id).count("ORDER_RECONCILED") == 1
+    service.reconcile(include_active=True)
+    assert event_types(session_factory, order.order_id).count("ORDER_RECONCILED") == 1
+
+
+def test_stopped_is_final(world: World, service: TradeExecutionService) -> None:
+    order = resting(world, service)
+    world.sim.set_order_status(str(order.brokerage_order_id), "STOPPED")
+    assert service.get_order_status(order.order_id).status == "CANCELED"
+    assert order.order_id not in {o.order_id for o in service.get_orders(world.paper, state="open")}
+    assert service.reconcile(include_active=True).examined == 0  # nothing left to settle or poll
+
+
+def test_an_order_missing_from_the_broker_is_flagged_with_the_evidence(
+    world: World, make_service: ServiceFactory, session_factory: sessionmaker[Session]
+) -> None:
+    service = make_service(RECONCILE_MISSING_SECONDS=0)
+    order = resting(world, service)
+    world.sim.hide_order(str(order.brokerage_order_id))
+    first = service.reconcile(include_active=True)
+    assert first.flagged == {} and first.settled == {order.order_id: "ACCEPTED"}
+    assert service.reconcile(include_active=True).flagged == {order.order_id: "MISSING_AT_BROKER"}
+    assert service.reconcile(include_active=True).flagged == {}  # flagged once, not on every poll
+    status = service.get_order_status(order.order_id)
+    assert status.attention == "MISSING_AT_BROKER" and status.status == "ACCEPTED"
+    [flag] = [e for e in events(session_factory, order.order_id) if e.event_type == "ORDER_MISSING_AT_BROKER"]
+    assert flag.payload["brokerage_order_id"] == order.brokerage_order_id and flag.payload["missing_since"]
+    assert event_types(session_factory, order.order_id).count("ORDER_NOT_LISTED") == 1
+
+    world.sim.hide_order(str(order.brokerage_order_id), hidden=False)  # it was there after all
+    service.reconcile(include_active=True)
+    assert service.get_order_status(order.order_id).attention is None
+
+
+def test_a_quantity_edited_at_the_broker_then_overfilled_is_recorded_and_flagged(
+    world: World, service: TradeExecutionService, session_factory: sessionmaker[Session]
+) -> None:
+    order = resting(world, service, 2)
+    world.sim.set_order_quantity(str(order.brokerage_order_id), 3)  # edited in the brokerage's app
+    service.reconcile(include_active=True)
+    [changed] = [e for e in events(session_factory, order.order_id) if e.event_type == "ORDER_QUANTITY_CHANGED"]
+    assert changed.payload["confirmed_quantity"] == "2" and changed.payload["broker_quantity"] == "3"
+    world.sim.fill(str(order.brokerage_order_id))
+    report = service.reconcile(include_active=True)
+    assert report.flagged == {order.order_id: "OVERFILLED"}
+    row = order_row(session_factory, order.order_id)
+    assert row.status == "EXECUTED" and row.filled_quantity == 3 and row.attention == "OVERFILLED"
+    [over] = [e for e in events(session_factory, order.order_id) if e.event_type == "ORDER_OVERFILLED"]
+    assert over.payload["confirmed_quantity"] == "2" and over.payload["filled_quantity"] == "3"
