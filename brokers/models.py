@@ -330,6 +330,8 @@ class BrokerCapabilities(BrokerModel):
     order_types: frozenset[OrderType]
     time_in_force: frozenset[TimeInForce]
     fractional_quantities: bool = False
+    outside_rth: bool = False
+    """Orders may be flagged to trigger/fill outside regular trading hours (`OrderRequest.outside_rth`)."""
 
 
 class BrokerAccount(BrokerModel):

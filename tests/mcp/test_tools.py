@@ -187,6 +187,10 @@ def test_an_order_type_the_broker_does_not_offer_is_unsupported(make_server: Ser
         c, "preview_trade", account_id="DU111", ticker="AAPL", side="SELL", quantity=1, order_type="TrailingStop",
         trailing_percent="2.5"))  # valid terms; the in-memory broker offers the basic order types only
     assert tool_error(result)["error_code"] == ErrorCode.UNSUPPORTED_ORDER
+    extended = run(make_server(), lambda c: call(
+        c, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=1, outside_rth=True))
+    assert tool_error(extended)["error_code"] == ErrorCode.UNSUPPORTED_ORDER  # never silently dropped
+    assert ibkr.place_calls == 0
 
 
 BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
