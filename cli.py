@@ -376,6 +376,55 @@ def reconcile(json_output: JsonOption = False) -> None:
         raise typer.Exit(2)
 
 
+@app.command()
+def replay(
+    since: Annotated[str | None, typer.Option(help="Only requests recorded at or after this ISO time.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only requests for this account.")] = None,
+    scratch_url: Annotated[str | None, typer.Option(help="Scratch database URL (default: embedded, temporary).")] = (
+        None
+    ),
+    tolerance: Annotated[float, typer.Option(min=0, help="Estimated totals may differ by this fraction.")] = 0.01,
+    json_output: JsonOption = False,
+) -> None:
+    """Replay recorded previews/executes on the simulators and a scratch database; exit 1 on differences."""
+    import uuid as uuid_module
+    from datetime import datetime
+    from decimal import Decimal
+
+    import cli_replay
+
+    settings = load_settings()
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise fail(f"--since must be an ISO date or time, got {since!r}", 2) from None
+    if start is not None and start.tzinfo is None:
+        from datetime import UTC
+
+        start = start.replace(tzinfo=UTC)
+    with progress("reading the recorded requests"):
+        requests = guarded(lambda: cli_replay.recorded(settings, start, account))
+
+    def is_ibkr(account_id: str) -> bool:
+        try:
+            uuid_module.UUID(account_id)
+            return False
+        except ValueError:
+            return True
+
+    ibkr = settings.ibkr_accounts or tuple(sorted({
+        str(r.terms["account_id"]) for r in requests if r.kind == "preview" and is_ibkr(str(r.terms.get("account_id")))
+    }))
+    with progress(f"replaying {len(requests)} request(s) on the simulators"):
+        report = guarded(lambda: cli_replay.run_replay(requests, ibkr, scratch_url, Decimal(str(tolerance))))
+    if json_output:
+        emit_json(report.as_json())
+    else:
+        cli_replay.render(report, out)
+    if report.differences:
+        raise typer.Exit(1)
+
+
 # --- simulators ----------------------------------------------------------------------------
 
 
