@@ -18,6 +18,7 @@ from mcp_tools.auth import AuthConfigurationError
 from mcp_tools.http_guard import LoopbackOnly, is_loopback
 from mcp_tools.shutdown import grace_seconds
 from settings import Settings
+from webui import confirmation_page_note
 
 MIN_TOKEN_LENGTH = 16
 
@@ -61,6 +62,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     shown = f"[{host.strip('[]')}]" if ":" in host else host
     auth = "bearer token required" if token else "no token (loopback only)"
     print(f"tradeexec API listening on http://{shown}:{bound} ({auth})", file=sys.stderr, flush=True)
+    print(confirmation_page_note(settings), file=sys.stderr, flush=True)
     provider.warm_up()
     config = uvicorn.Config(
         guard_hosts(app, host, bound, token), log_level="warning", lifespan="on", access_log=False,

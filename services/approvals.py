@@ -273,6 +273,13 @@ class ApprovalDesk:
                                             "expired_approval_id": old.approval_id}))
         return view
 
+    def record_page_refusal(self, reason: str, *, path: str, status: int, operator_session: str | None,
+                            client: str | None) -> None:
+        """A state-changing request stopped at the page's door (no session, bad CSRF, foreign origin or host)."""
+        self.store.audit(new_event("UI_REQUEST_REFUSED", correlation_id=uuid.uuid4(), message=reason[:500],
+                                   payload={"path": path[:200], "http_status": status,
+                                            "operator_session": operator_session, "client": client}))
+
     def record_login(self, operator_session: str | None, *, accepted: bool, client: str | None) -> None:
         event = "OPERATOR_LOGIN" if accepted else "OPERATOR_LOGIN_REFUSED"
         self.store.audit(new_event(event, correlation_id=uuid.uuid4(),
