@@ -314,10 +314,12 @@ def parse_order_request(**fields: Any) -> OrderRequest:
     try:
         return OrderRequest(**fields)
     except ValidationError as exc:
-        problems = [p for p in _problems_of(exc) if p["field"] != "order"]
+        prices = _raw_price_problems(fields)
+        restated = "; ".join(p["problem"] for p in prices)  # the model's own price message, said per field below
+        problems = [p for p in _problems_of(exc) if not (p["field"] == "order" and p["problem"] == restated)]
         known = {p["field"] for p in problems}
-        problems.extend(p for p in _raw_price_problems(fields) if p["field"] not in known)
-        raise _invalid("order", problems or _problems_of(exc)) from None
+        problems.extend(p for p in prices if p["field"] not in known)
+        raise _invalid("order", problems) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {exc}") from None
 

@@ -109,12 +109,14 @@ OrderId = Annotated[uuid.UUID, Arg({
 }, canonical_id)]
 OptionalAccountId = Annotated[str | None, Arg({
     "anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "null"}], "default": None,
-    "description": "Only orders of this account (an id from list_tradeable_accounts); leave out for all accounts.",
+    "description": "Only orders of this account (an id from list_tradeable_accounts); may be left out only "
+                   "when there is exactly one tradeable account (AMBIGUOUS_ACCOUNT otherwise).",
 }, account_id)]
 OrderState = Annotated[str, Arg({
-    "type": "string", "enum": ["all", "open", "executed"], "default": "all",
-    "description": "all (default); open: still working or not yet settled; executed: fully filled.",
-}, choice(["all", "open", "executed"]))]
+    "type": "string", "enum": ["all", "open", "executed", "cancelled"], "default": "all",
+    "description": "all (default); open: still working or not yet settled, whatever its age; executed: every "
+                   "order with a fill (partly filled then cancelled included); cancelled: canceled or expired.",
+}, choice(["all", "open", "executed", "cancelled"]))]
 Days = Annotated[int, Arg({
     "type": "integer", "minimum": 1, "maximum": 3650, "default": 30,
     "description": "How many days back to look (1 to 3650, default 30).",

@@ -34,6 +34,7 @@ from brokers.models import (
 from db.engine import transaction
 from services import confirmation
 from services.confirmation import ExecutablePreview
+from services.contract_api import PlatformContract
 from services.execution_gate import ExecutionGate, Intent
 from services.market_data import MarketDataReads
 from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
@@ -58,7 +59,8 @@ EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_bro
 
 
 
-class TradeExecutionService(MarketDataReads):
+class TradeExecutionService(PlatformContract, MarketDataReads):
+    _guarded = staticmethod(_guard)
     def __init__(
         self,
         settings: Settings,
@@ -310,8 +312,11 @@ class TradeExecutionService(MarketDataReads):
     def get_order_status(self, order_id: Any) -> OrderView:
         return _guard(lambda: self.queries.status(order_id))
 
-    def cancel_order(self, order_id: Any) -> OrderView:
-        return _guard(lambda: self.queries.cancel(order_id))
+    def cancel_order(self, account_id: Any, order_id: Any = None) -> OrderView:
+        """Contract form: (account_id, broker's order id). One argument: our order row id (tools, CLI)."""
+        if order_id is None:
+            return _guard(lambda: self.queries.cancel(account_id))
+        return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
         """Settle SUBMITTING/UNKNOWN orders and re-check inferred final statuses; with include_active, also

@@ -32,6 +32,7 @@ class RiskAssessment:
     estimated_total: Decimal | None = None
     weight_before: Decimal | None = None
     weight_after: Decimal | None = None
+    buying_power: Decimal | None = None
     warnings: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
 
@@ -41,6 +42,7 @@ class RiskAssessment:
             "estimated_total": _s(self.estimated_total),
             "position_weight_before": _s(self.weight_before),
             "position_weight_after": _s(self.weight_after),
+            "buying_power": _s(self.buying_power),
             "warnings": list(self.warnings),
             "checks_passed": list(self.checks),
         }

@@ -134,3 +134,18 @@ def test_no_prompt_for_a_preview_that_cannot_execute(make_server: ServerFactory,
     assert tool_error(again)["error_code"] == ErrorCode.ALREADY_EXECUTED
     assert tool_error(unknown)["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
     assert len(human.asked) == 1 and ibkr.place_calls == 1
+
+
+def test_a_client_cannot_answer_the_confirmation_itself(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    """The confirmation and the parsed arguments are filled by the server; as arguments they are unknown names."""
+    human = Human(action="decline")
+
+    async def scenario(client: Client) -> Any:
+        shown = await preview(client)
+        return await call(client, "execute_trade", preview_id=shown["preview_id"], confirmation={"confirm": True},
+                          parsed={"values": {"preview_id": shown["preview_id"]}})
+
+    error = tool_error(run(make_server(), scenario, "legacy", elicitation_callback=human))
+    assert error["error_code"] == ErrorCode.VALIDATION_ERROR
+    assert {p["field"] for p in error["details"]["problems"]} == {"confirmation", "parsed"}
+    assert human.asked == [] and ibkr.place_calls == 0
