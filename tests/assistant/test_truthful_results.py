@@ -17,7 +17,7 @@ from tests.market.conftest import ACCOUNT, Market
 from tests.mcp.conftest import payload, tool_error
 
 # settle only long after the broker timeout (the settings refuse less)
-pytestmark = pytest.mark.parametrize("market", [{"RECONCILE_SETTLE_SECONDS": 60}], indirect=True)
+SETTLE = {"RECONCILE_SETTLE_SECONDS": 60}
 
 
 def over_mcp(market: Market, scenario: Callable[[Client], Awaitable[Any]]) -> Any:
@@ -34,6 +34,7 @@ def call(market: Market, tool: str, **arguments: Any) -> Any:
     return over_mcp(market, lambda client: client.call_tool(tool, arguments))
 
 
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
 def test_bare_es_is_not_silently_the_e_mini_future(market: Market) -> None:
     refused = tool_error(call(market, "preview_trade", account_id=ACCOUNT, ticker="ES", side="BUY", quantity="1"))
     assert refused["error_code"] == "SYMBOL_NOT_FOUND"
@@ -46,3 +47,22 @@ def test_bare_es_is_not_silently_the_e_mini_future(market: Market) -> None:
     assert future["status"] == "ACTIVE" and future["ticker"] == "/ES"
     stock = payload(call(market, "preview_trade", account_id=ACCOUNT, ticker="SPY", side="BUY", quantity="1"))
     assert stock["status"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("market", [{**SETTLE, "ORDERS_ENABLED": False}], indirect=True)
+def test_orders_off_preview_says_simulated_and_a_second_execute_does_not_say_executed(market: Market) -> None:
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        preview = payload(await client.call_tool("preview_trade", {
+            "account_id": market.snaptrade_account, "ticker": "AAPL", "side": "BUY", "quantity": "1"}))
+        first = payload(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+        again = tool_error(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+        return preview, first, again
+
+    preview, first, again = over_mcp(market, scenario)
+    assert any("SIMULATED" in w for w in preview["warnings"])
+    assert "SIMULATED ONLY" in preview["summary"] and "sends nothing to the broker" in preview["summary"]
+    assert first["status"] == "SIMULATED"
+    assert again["error_code"] == "ALREADY_EXECUTED"
+    assert "executed" not in again["message"].lower()
+    assert f"order_id {first['order_id']}, status SIMULATED" in again["message"]
+    assert "nothing was sent to the broker" in again["message"] and "additional order" in again["message"]
