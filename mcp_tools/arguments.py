@@ -161,6 +161,12 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
     "limit_offset": (Arg(_decimal_schema(
         "TrailingStopLimit only (required there): the limit price is the stop price minus this offset for a "
         "SELL, plus it for a BUY.", optional=True)), None),
+    "oca_group": (Arg({
+        "anyOf": [{"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9][A-Za-z0-9._\\-]*$"},
+                  {"type": "null"}], "default": None,
+        "description": "Optional one-cancels-all group name: when any order of the group fills, the broker "
+                       "cancels the group's other working orders. Use the same name for each order of the group.",
+    }), None),
     "outside_rth": (Arg({
         "type": "boolean", "default": False,
         "description": "true: the order may also trigger or fill outside regular trading hours, where the "

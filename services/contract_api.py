@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderStatus
+from brokers.user_context import acting_for, parse_user_email
 from services.order_store import OrderStore, new_event
 from services.results import BatchLeg, BatchResult, OrderView, PreviewView
 from services.routing import AdapterRouter
@@ -57,28 +58,37 @@ class PlatformContract:
     # --- the contract's names -------------------------------------------------------------
     def preview_order(
         self, account_id: Any, ticker: Any, side: Any, quantity: Any, order_type: Any = "Market",
-        limit_price: Any = None, stop_price: Any = None, time_in_force: Any = "Day",
+        limit_price: Any = None, stop_price: Any = None, time_in_force: Any = "Day", *, user_email: Any = None,
     ) -> PreviewView:
-        return self.preview_trade(account_id, ticker, side, quantity, order_type, limit_price, stop_price,
-                                  time_in_force)
+        """`user_email` (optional): the platform user; stored on the preview, and only they may execute it."""
+        user = parse_user_email(user_email)
+        with acting_for(user):
+            return self.preview_trade(account_id, ticker, side, quantity, order_type, limit_price, stop_price,
+                                      time_in_force)
 
-    def execute_order(self, preview_id: Any) -> OrderView:
-        """Place the previewed order once; an expired preview places nothing and comes back re-quoted."""
-        try:
-            return self.execute_trade(preview_id)
-        except TradeError as exc:
-            if exc.code is not ErrorCode.PREVIEW_EXPIRED:
-                raise
-            expired = exc
-        return self._guarded(lambda: self._requote(expired))
+    def execute_order(self, preview_id: Any, *, user_email: Any = None) -> OrderView:
+        """Place the previewed order once; an expired preview places nothing and comes back re-quoted.
 
-    def execute_orders(self, preview_ids: Any) -> BatchResult:
+        With `user_email`, another user's preview is refused as not found (audited)."""
+        user = parse_user_email(user_email)
+        owner = self._guarded(lambda: self._preview_owner(preview_id, user))
+        with acting_for(owner or user):
+            try:
+                return self.execute_trade(preview_id)
+            except TradeError as exc:
+                if exc.code is not ErrorCode.PREVIEW_EXPIRED:
+                    raise
+                expired = exc
+            return self._guarded(lambda: self._requote(expired))
+
+    def execute_orders(self, preview_ids: Any, *, user_email: Any = None) -> BatchResult:
         """A basket: each leg exactly once and on its own (one leg's refusal does not stop the others)."""
         legs_ids = self._guarded(lambda: _batch_ids(preview_ids))
+        user = parse_user_email(user_email)
         correlation = uuid.uuid4()
         self.store.audit(new_event("BATCH_REQUESTED", correlation_id=correlation,
                                    payload={"preview_ids": legs_ids}))
-        legs = [self._leg(pid) for pid in legs_ids]
+        legs = [self._leg(pid, user) for pid in legs_ids]
         result = BatchResult.of(legs)
         self.store.audit(new_event("BATCH_RESULT", correlation_id=correlation, status=result.status,
                                    payload={"legs": [{"preview_id": leg.preview_id, "status": leg.status}
@@ -117,9 +127,26 @@ class PlatformContract:
             error_code=error, error_message=expired.message, message=message, new_preview=fresh,
         )
 
-    def _leg(self, preview_id: str) -> BatchLeg:
+    def _preview_owner(self, raw_preview_id: Any, user: str | None) -> str | None:
+        """The preview's user; refuses (audited, as not found) when a different user is given."""
         try:
-            view = self.execute_order(preview_id)
+            preview_id = uuid.UUID(str(raw_preview_id))
+        except ValueError:
+            return None  # execute_trade reports the malformed id
+        with self.store.session_factory() as session:
+            row = self.store.get_preview(session, preview_id)
+        owner = row.user_email if row is not None else None
+        if user is not None and owner is not None and owner != user:
+            error = TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no preview has this id for this user",
+                               {"preview_id": str(preview_id)})
+            self.store.audit(new_event("EXECUTE_REFUSED", correlation_id=uuid.uuid4(), preview_id=preview_id,
+                                       error=error, payload={"reason": "another user's preview"}))
+            raise error
+        return owner
+
+    def _leg(self, preview_id: str, user: str | None) -> BatchLeg:
+        try:
+            view = self.execute_order(preview_id, user_email=user)
         except TradeError as exc:
             return BatchLeg(preview_id=preview_id, status="failed", error=exc.to_dict())
         if view.new_preview is not None:

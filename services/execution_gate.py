@@ -152,6 +152,7 @@ class ExecutionGate:
             status=(OrderStatus.SIMULATED if simulated else OrderStatus.SUBMITTING).value,
             filled_quantity=Decimal(0), remaining_quantity=preview.quantity,
             brokerage_response={}, created_at=now, submitted_at=None if simulated else now, updated_at=now,
+            user_email=preview.user_email,
         )
         preview.status = "SIMULATED" if simulated else "EXECUTED"
         session.add(row)

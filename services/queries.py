@@ -57,11 +57,15 @@ class OrderQueries:
             return self._view(order_id, stale=True)
         return self._view(order_id)
 
-    def cancel(self, raw_order_id: Any) -> OrderView:
+    def cancel(self, raw_order_id: Any, *, user: str | None = None) -> OrderView:
         order_id = parse_order_id(raw_order_id)
         correlation = current_correlation()
         row = self._load(order_id)
         self._check_scope(row)
+        if user is not None and row.user_email is not None and row.user_email != user:
+            error = TradeError(ErrorCode.ORDER_NOT_FOUND, "no such order for this user", {"order_id": str(order_id)})
+            self._audit(row, correlation, "CANCEL_REFUSED", error)
+            raise error
         if OrderStatus(row.status) in UNSETTLED_STATUSES:
             self.reconciler.settle(order_id, correlation)
             row = self._load(order_id)
@@ -94,7 +98,9 @@ class OrderQueries:
             )
             return self.view(session, locked)
 
-    def cancel_at_broker(self, raw_account_id: Any, raw_brokerage_order_id: Any) -> OrderView:
+    def cancel_at_broker(
+        self, raw_account_id: Any, raw_brokerage_order_id: Any, *, user: str | None = None
+    ) -> OrderView:
         """The contract's cancel: by account and the BROKER's order id (our row's, or one placed elsewhere)."""
         account_id = _text("account_id", raw_account_id, 64, ErrorCode.ACCOUNT_NOT_FOUND)
         brokerage_order_id = _text("order_id", raw_brokerage_order_id, 128, ErrorCode.ORDER_NOT_FOUND)
@@ -108,7 +114,7 @@ class OrderQueries:
                 )
             ).scalars().first()
         if ours is not None:
-            return self.cancel(ours)
+            return self.cancel(ours, user=user)
         return self._cancel_foreign(adapter.provider, account_id, brokerage_order_id)
 
     def _cancel_foreign(self, provider: BrokerProvider, account_id: str, brokerage_order_id: str) -> OrderView:

@@ -31,6 +31,7 @@ from brokers.models import (
     canonical_ticker,
     parse_order_request,
 )
+from brokers.user_context import current_user_email, parse_user_email
 from db.engine import transaction
 from services import confirmation
 from services.confirmation import ExecutablePreview
@@ -172,6 +173,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             broker_preview, risk = assess(order, adapter, self.limits)
             risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
+            row.user_email = current_user_email()  # the platform user this call acts for (contract_api)
             with transaction(self.store.session_factory) as session:
                 session.add(row)
                 session.flush()
@@ -312,11 +314,12 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
     def get_order_status(self, order_id: Any) -> OrderView:
         return _guard(lambda: self.queries.status(order_id))
 
-    def cancel_order(self, account_id: Any, order_id: Any = None) -> OrderView:
-        """Contract form: (account_id, broker's order id). One argument: our order row id (tools, CLI)."""
+    def cancel_order(self, account_id: Any, order_id: Any = None, *, user_email: Any = None) -> OrderView:
+        """Contract form: (account_id, broker's order id). One argument: our order row id (tools, CLI).
+        With user_email, another user's order is refused (ORDER_NOT_FOUND, audited)."""
         if order_id is None:
-            return _guard(lambda: self.queries.cancel(account_id))
-        return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id))
+            return _guard(lambda: self.queries.cancel(account_id, user=parse_user_email(user_email)))
+        return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id, user=parse_user_email(user_email)))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
         """Settle SUBMITTING/UNKNOWN orders and re-check inferred final statuses; with include_active, also

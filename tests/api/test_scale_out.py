@@ -63,3 +63,20 @@ def test_three_processes_place_each_preview_once(
         rows = session.execute(select(TradeOrder.preview_id, func.count()).group_by(TradeOrder.preview_id)).all()
     assert sorted(str(p) for p, n in rows if n == 1) == sorted(previews) and len(rows) == PREVIEWS
     assert simulators["snaptrade"].placed_order_count - placed_before == PREVIEWS
+
+
+def test_stateless_mcp_needs_a_confirmation_that_is_not_elicitation(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.mcp.process import http_server, run_cli
+
+    refused = run_cli("mcp", "--transport", "http", "--port", "0",
+                      env={**env, "MCP_STATELESS_HTTP": "true", "EXECUTE_CONFIRMATION": "auto"}, timeout=60)
+    assert refused.returncode == 2 and "MCP_STATELESS_HTTP" in refused.stderr
+    stateless = {**env, "MCP_STATELESS_HTTP": "true", "EXECUTE_CONFIRMATION": "browser"}
+    with http_server(stateless, tmp_path) as url:
+        # No initialize, no session id: any process behind a plain load balancer can answer.
+        for _ in range(2):
+            answer = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=60,
+                                 headers={"Accept": "application/json, text/event-stream"})
+            assert answer.status_code == 200, answer.text
+            assert "execute_trade" in answer.text
+            assert "mcp-session-id" not in answer.headers

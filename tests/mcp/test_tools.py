@@ -190,6 +190,9 @@ def test_an_order_type_the_broker_does_not_offer_is_unsupported(make_server: Ser
     extended = run(make_server(), lambda c: call(
         c, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=1, outside_rth=True))
     assert tool_error(extended)["error_code"] == ErrorCode.UNSUPPORTED_ORDER  # never silently dropped
+    grouped = run(make_server(), lambda c: call(
+        c, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=1, oca_group="g1"))
+    assert tool_error(grouped)["error_code"] == ErrorCode.UNSUPPORTED_ORDER
     assert ibkr.place_calls == 0
 
 
