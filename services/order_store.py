@@ -144,7 +144,7 @@ class OrderStore:
 
 def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] | None:
     """Fold a broker report into the row. Returns the changes made, or None if nothing changed."""
-    current = OrderStatus(row.status)
+    current = row.status
     if current is OrderStatus.SIMULATED:
         return None
     changes: dict[str, Any] = {}
@@ -153,7 +153,7 @@ def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] |
         new_status = current  # final stays final (fill numbers still update); brokers never set our own states
     if new_status != current:
         changes["status"] = (current.value, new_status.value)
-        row.status = new_status.value
+        row.status = new_status
     if update.brokerage_order_id and row.brokerage_order_id != update.brokerage_order_id:
         changes["brokerage_order_id"] = (row.brokerage_order_id, update.brokerage_order_id)
         row.brokerage_order_id = update.brokerage_order_id

@@ -58,7 +58,7 @@ class OrderQueries:
     def status(self, raw_order_id: Any) -> OrderView:
         order_id = parse_order_id(raw_order_id)
         row = self._load(order_id)
-        status = OrderStatus(row.status)
+        status = row.status
         if status in FINAL_STATUSES:
             return self._view(order_id)
         try:
@@ -72,10 +72,10 @@ class OrderQueries:
         order_id = parse_order_id(raw_order_id)
         correlation = uuid.uuid4()
         row = self._load(order_id)
-        if OrderStatus(row.status) in UNSETTLED_STATUSES:
+        if row.status in UNSETTLED_STATUSES:
             self.reconciler.settle(order_id, correlation)
             row = self._load(order_id)
-        status = OrderStatus(row.status)
+        status = row.status
         if status not in ACTIVE_STATUSES or not row.brokerage_order_id:
             error = TradeError(
                 ErrorCode.ORDER_NOT_CANCELABLE,

@@ -68,7 +68,7 @@ class Reconciler:
                 return OrderStatus.FAILED
             preview = session.get(TradePreview, row.preview_id)
             assert preview is not None
-            status = OrderStatus(row.status)
+            status = row.status
             since = (row.submitted_at or row.created_at) - KNOWN_ORDERS_LOOKBACK
             known = frozenset(
                 session.execute(
@@ -106,11 +106,11 @@ class Reconciler:
                             status=locked.status, payload={"changes": changes, "broker": found.raw},
                         )
                     )
-                return OrderStatus(locked.status)
+                return locked.status
             age = utcnow() - (locked.submitted_at or locked.created_at)
-            if OrderStatus(locked.status) in UNSETTLED_STATUSES and age > self.settle_window:
+            if locked.status in UNSETTLED_STATUSES and age > self.settle_window:
                 previous = locked.status
-                locked.status = OrderStatus.FAILED.value
+                locked.status = OrderStatus.FAILED
                 locked.error_code = "NOT_FOUND_AT_BROKER"
                 locked.error_message = "the broker has no order with this client ref after the settle window"
                 locked.updated_at = utcnow()
@@ -123,4 +123,4 @@ class Reconciler:
                                  "age_seconds": age.total_seconds(), "lookup": lookup.model_dump(mode="json")},
                     )
                 )
-            return OrderStatus(locked.status)
+            return locked.status

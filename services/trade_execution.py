@@ -6,46 +6,50 @@ callers (MCP) run it in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
-from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
     BrokerOrder,
     BrokerProvider,
     OrderStatus,
-    OrderToPlace,
     Position,
     Quote,
     SymbolMatch,
     parse_order_request,
 )
 from db.engine import transaction
-from services.execution_gate import ExecutionGate
-from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
+from services.execute_path import ExecutePath
+from services.execution_gate import ExecutablePreview, ExecutionGate, parse_preview_id
+from services.order_store import OrderStore, apply_broker_order, new_event
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
 from services.reconciliation import Reconciler
 from services.results import OrderView, PreviewView, ReconcileReport
 from services.routing import AdapterRouter
 from services.validation import RiskLimits
-from settings import Settings
+from settings import Settings, TradingMode
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Checkpoint = Callable[[str], None]
 EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
+
 
 def _guard(action: Callable[[], T]) -> T:
     """Only structured errors leave the service: no stack traces, no driver messages."""
@@ -82,33 +86,43 @@ class TradeExecutionService:
             price_band_pct=settings.price_band_pct,
         )
         self._checkpoint = checkpoint or (lambda _point: None)
-        self.gate = ExecutionGate(settings, self.store, self.router, self.limits, self._checkpoint)
+        self.gate = ExecutionGate(settings, self.router, self.limits)
+        self.execution = ExecutePath(settings, _engine_of(session_factory), self.store, self.gate, self._checkpoint)
         self.reconciler = Reconciler(self.store, self.router, settings.reconcile_settle_seconds)
         self.queries = OrderQueries(self.store, self.router, self.reconciler)
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tradeexec-background")
+        """The one executor for background work (refresh after trade, reconciliation after a reconnect)."""
+        self._reconciling = threading.Lock()
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(self.handle_order_update)
-            adapter.set_reconnect_handler(self._reconcile_in_background)
+            adapter.set_reconnect_handler(self.reconcile_in_background)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> ReconcileReport:
         """Settle orders a previous process left SUBMITTING/UNKNOWN."""
         return self.reconcile()
 
-    def _reconcile_in_background(self) -> None:
-        threading.Thread(target=self._reconcile_quietly, name="tradeexec-reconcile", daemon=True).start()
+    def reconcile_in_background(self) -> None:
+        """Queue a reconciliation on the service's executor (after a reconnect); never two at once."""
+        try:
+            self.executor.submit(self._reconcile_quietly)
+        except RuntimeError:
+            log.info("the service is closing; no background reconciliation")
 
     def _reconcile_quietly(self) -> None:
         try:
             report = self.reconcile()
             if report.examined:
-                log.info("reconciliation after reconnect: %s", report.as_json())
+                log.info("background reconciliation: %s", report.as_json())
         except TradeError as exc:
-            log.warning("reconciliation after reconnect failed: %s", exc.message)
+            log.warning("background reconciliation failed: %s", exc.message)
 
     def close(self) -> None:
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(None)
             adapter.set_reconnect_handler(None)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        for adapter in self.router.adapters:
             adapter.close()
 
     # --- read-only broker calls --------------------------------------------------------
@@ -156,7 +170,10 @@ class TradeExecutionService:
             order = parse_order_request(**request)
             adapter = self.router.for_account(order.account_id)
             broker_preview, risk = assess(order, adapter, self.limits)
+            self._warn_if_not_executable(order.account_id, adapter, risk.warnings)
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
+            row.orders_enabled = self.settings.orders_enabled
+            row.trading_mode = self.settings.trading_mode.value
             with transaction(self.store.session_factory) as session:
                 session.add(row)
                 session.flush()
@@ -181,91 +198,65 @@ class TradeExecutionService:
             )
             raise
 
+    def _warn_if_not_executable(self, account_id: str, adapter: BrokerAdapter, warnings: list[str]) -> None:
+        if self.settings.orders_enabled and self.settings.trading_mode is TradingMode.PAPER \
+                and not adapter.is_paper_account(account_id):
+            warnings.append(
+                f"TRADING_MODE=paper: account {account_id} is not a paper account, so this preview cannot be executed"
+            )
+
     # --- execute -----------------------------------------------------------------------
-    def execute_trade(self, preview_id: Any) -> OrderView:
+    def executable_preview(self, preview_id: uuid.UUID) -> ExecutablePreview:
+        """What a human must confirm before `execute_trade`, or the refusal that needs no human (audited).
+
+        Kill switch, orders off (then `simulated` is true), paper mode with a live account,
+        expired or used preview, a preview made in another mode, no adapter for its broker:
+        all are decided here, before anyone is asked.
+        """
+        return _guard(lambda: self.execution.executable(preview_id))
+
+    def record_execute_declined(self, preview_id: uuid.UUID, reason: str) -> None:
+        """The human said no: nothing is placed; the preview stays usable until it expires."""
+        error = TradeError(ErrorCode.TRADING_DISABLED, reason[:500], {"reason": "declined"})
+        self.execution.audit_refusal(preview_id, uuid.uuid4(), error, stage="declined")
+
+    def record_execute_refused(self, preview_id: uuid.UUID | None, error: TradeError) -> None:
+        """Audit a refusal decided outside the service (e.g. a client that cannot show a confirmation)."""
+        self.execution.audit_refusal(preview_id, uuid.uuid4(), error, stage="tool")
+
+    def execute_trade(self, preview_id: uuid.UUID | str) -> OrderView:
         correlation = uuid.uuid4()
-        intent = _guard(lambda: self.gate.commit_intent(preview_id, correlation))
-        if intent.simulated is not None:
-            return intent.simulated
-        self._checkpoint("after_intent_commit")
-        adapter = self.router.for_provider(intent.provider)
-        to_place = OrderToPlace(
-            request=intent.request, broker_symbol_id=intent.broker_symbol_id,
-            broker_trade_id=intent.broker_trade_id, preview_data=intent.preview_data,
-        )
-        outcome: BrokerOrder | None = None
-        error: TradeError | None = None
-        try:
-            outcome = adapter.place_order(intent.request.account_id, to_place, intent.client_order_ref)
-        except TradeError as exc:
-            if not isinstance(exc, (BrokerRefused, NothingSent, OrderOutcomeUnknown)):
-                log.warning("%s place_order raised an unclassified %s; the order may exist", adapter.provider,
-                            exc.code.value)
-            error = exc
-        except Exception as exc:
-            log.exception("unexpected error from %s place_order; treating the outcome as unknown", adapter.provider)
-            error = OrderOutcomeUnknown(f"unexpected error while placing: {type(exc).__name__}")
+        intent, simulated = _guard(lambda: self.execution.execute(parse_preview_id(preview_id)))
+        if simulated is not None:
+            return simulated
+        outcome, error = self.execution.place(intent)
         self._checkpoint("after_broker_call")
         try:
-            view = _guard(lambda: self._record_outcome(intent.order_id, correlation, outcome, error))
+            view = _guard(lambda: self.execution.record_outcome(intent, correlation, outcome, error))
         except TradeError as exc:
             # The broker call happened; only our bookkeeping failed. Say so: a retry would not be safe.
             raise OrderOutcomeUnknown(
                 "the order was sent to the broker but its outcome could not be recorded "
                 f"({exc.code.value}); reconciliation will settle it",
-                {"order_id": str(intent.order_id), "client_order_ref": intent.client_order_ref},
+                {"order_id": str(intent.order.id), "client_order_ref": intent.order.client_order_ref},
             ) from None
         if outcome is not None:
-            threading.Thread(
-                target=_refresh_quietly, args=(adapter, intent.request.account_id),
-                name="tradeexec-refresh", daemon=True,
-            ).start()
+            self._refresh_after_trade(intent.adapter, intent.preview.account_id)
         if error is None and view.status == OrderStatus.REJECTED:
             # Same refusal, same answer on every broker: a placement answered "rejected" is an error.
             raise BrokerRefused(
-                f"{adapter.provider.value} rejected the order; preview again to place another",
+                f"{intent.adapter.provider.value} rejected the order; preview again to place another",
                 {"order_id": view.order_id, "status": view.status, "brokerage_order_id": view.brokerage_order_id},
             )
         if error is not None and view.status in (OrderStatus.REJECTED, OrderStatus.FAILED):
-            raise TradeError(
-                error.code, error.message,
-                {**error.details, "order_id": view.order_id, "status": view.status},
-            )
+            raise TradeError(error.code, error.message, {**error.details, "order_id": view.order_id,
+                                                         "status": view.status})
         return view
 
-    def _record_outcome(
-        self, order_id: uuid.UUID, correlation: uuid.UUID, outcome: BrokerOrder | None, error: TradeError | None
-    ) -> OrderView:
-        with transaction(self.store.session_factory) as session:
-            row = self.store.get_order(session, order_id, lock=True)
-            assert row is not None, "the intent row was committed before the broker call"
-            if outcome is not None:
-                changes = apply_broker_order(row, outcome)
-                event, status = "ORDER_SUBMITTED", row.status
-                payload: dict[str, Any] = {"changes": changes or {}, "broker": outcome.raw}
-            else:
-                assert error is not None
-                status = _status_for_error(error)
-                if OrderStatus(row.status) in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
-                    row.status = status.value
-                row.error_code = error.code.value
-                row.error_message = error.message[:2000]
-                row.updated_at = utcnow()
-                event = {
-                    OrderStatus.REJECTED: "ORDER_REJECTED",
-                    OrderStatus.FAILED: "ORDER_FAILED",
-                }.get(status, "ORDER_OUTCOME_UNKNOWN")
-                payload = {"error": error.to_dict()}
-            session.add(
-                new_event(
-                    event, correlation_id=correlation, preview_id=row.preview_id, order_id=row.id,
-                    account_id=row.account_id, provider=row.broker_provider, status=row.status,
-                    error=error, payload=payload,
-                )
-            )
-            session.flush()
-            self._checkpoint("before_outcome_commit")
-            return self.queries.view(session, row)
+    def _refresh_after_trade(self, adapter: BrokerAdapter, account_id: str) -> None:
+        """Best effort and off the caller's path: a slow holdings refresh must not delay the answer."""
+        with contextlib.suppress(RuntimeError):  # the service is closing
+            self.executor.submit(_refresh_quietly, adapter, account_id)
 
     # --- tracking ----------------------------------------------------------------------
     def get_orders(self, account_id: str | None = None, state: str = "all", days: int = 30) -> list[OrderView]:
@@ -279,7 +270,11 @@ class TradeExecutionService:
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
         """Settle SUBMITTING/UNKNOWN orders; with include_active, also refresh working orders from the broker."""
-        return _guard(lambda: self.reconciler.run(include_active=include_active))
+        def run() -> ReconcileReport:
+            with self._reconciling:  # one reconciliation at a time in this process
+                return self.reconciler.run(include_active=include_active)
+
+        return _guard(run)
 
     def handle_order_update(self, provider: BrokerProvider, update: BrokerOrder) -> None:
         """Pushed broker events (IBKR) between calls: record fills that arrive after execute returned."""
@@ -309,15 +304,6 @@ def _refresh_quietly(adapter: BrokerAdapter, account_id: str) -> None:
         log.warning("refresh after trade failed for %s: %s", adapter.provider.value, exc)
 
 
-def _status_for_error(error: TradeError) -> OrderStatus:
-    """The placement outcome by its type (see BrokerAdapter): anything unclassified may exist."""
-    if isinstance(error, BrokerRefused):
-        return OrderStatus.REJECTED
-    if isinstance(error, NothingSent):
-        return OrderStatus.FAILED
-    return OrderStatus.UNKNOWN
-
-
 def _ticker(value: Any) -> str:
     return parse_order_request(account_id="X", ticker=value, side="BUY", quantity=1).ticker
 
@@ -325,3 +311,10 @@ def _ticker(value: Any) -> str:
 def _safe_request(request: dict[str, Any]) -> dict[str, Any]:
     """The refused request for the audit trail, as short strings (NaN and huge values stay storable)."""
     return {k: v if v is None or isinstance(v, bool) else str(v)[:200] for k, v in request.items()}
+
+
+def _engine_of(session_factory: sessionmaker[Session]) -> Engine:
+    bind = session_factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("the session factory must be bound to an Engine")
+    return bind

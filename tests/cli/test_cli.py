@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, pool, text
 
 from db.engine import normalize_url
+from mcp_tools.runtime import schema_head
 from tests.mcp.process import REPO, base_env, broker_env, command, run_cli, running_simulators
 from tests.support.database import fresh_test_database
 
@@ -52,13 +53,13 @@ def test_db_upgrade_current_downgrade_and_stamp(tmp_path: Path) -> None:
             assert result.returncode == (0 if data["up_to_date"] else 1)
             return data
 
-        assert current() == {"current": None, "head": "te0002", "up_to_date": False}
+        assert current() == {"current": None, "head": schema_head(), "up_to_date": False}
         assert run_cli("db", "upgrade", env=env).returncode == 0
         assert current()["up_to_date"] is True
 
         refused = run_cli("db", "downgrade", "te0001", env=env)
         assert refused.returncode == 1 and "nothing changed" in refused.stderr
-        assert current()["current"] == "te0002"
+        assert current()["current"] == schema_head()
         assert run_cli("db", "downgrade", "te0001", "--yes", env=env).returncode == 0
         assert current()["current"] == "te0001"
 
@@ -71,7 +72,7 @@ def test_db_upgrade_current_downgrade_and_stamp(tmp_path: Path) -> None:
         stamped = run_cli("db", "stamp", "te0001", env=env)
         assert stamped.returncode == 0 and "te0001" in stamped.stdout
         assert run_cli("db", "upgrade", env=env).returncode == 0
-        assert current() == {"current": "te0002", "head": "te0002", "up_to_date": True}
+        assert current() == {"current": schema_head(), "head": schema_head(), "up_to_date": True}
 
 
 def test_healthcheck_reports_every_component(database_url: str, simulators: dict[str, Any], tmp_path: Path) -> None:

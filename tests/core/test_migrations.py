@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from db import migrate
 from db.models import Base, TradePreview
+from mcp_tools.runtime import schema_head
 from tests.support.database import fresh_test_database
 
 
@@ -38,7 +39,7 @@ def _exec(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
 def test_upgrade_from_empty_reaches_head(empty_url: str) -> None:
     assert migrate.current_revision(empty_url) is None
     migrate.upgrade(empty_url)
-    assert migrate.current_revision(empty_url) == "te0002"
+    assert migrate.current_revision(empty_url) == schema_head()
     engine = create_engine(empty_url, poolclass=pool.NullPool)
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
@@ -131,7 +132,7 @@ def test_downgrade_refuses_to_drop_ibkr_rows(empty_url: str) -> None:
     )
     with pytest.raises(RuntimeError, match="non-SnapTrade"):
         migrate.downgrade(empty_url, "te0001")
-    assert migrate.current_revision(empty_url) == "te0002"
+    assert migrate.current_revision(empty_url) == "te0002"  # later revisions went down; te0002 refused
 
 
 def test_existing_deployment_stamps_first_revision_then_upgrades(empty_url: str) -> None:
@@ -141,7 +142,7 @@ def test_existing_deployment_stamps_first_revision_then_upgrades(empty_url: str)
     assert migrate.current_revision(empty_url) is None
     migrate.stamp(empty_url, "te0001")
     migrate.upgrade(empty_url)
-    assert migrate.current_revision(empty_url) == "te0002"
+    assert migrate.current_revision(empty_url) == schema_head()
 
 
 def test_database_constraints_reject_bad_rows(db_session: Session) -> None:
