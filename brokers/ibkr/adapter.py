@@ -1,8 +1,7 @@
 """IBKRBrokerAdapter: the BrokerAdapter for Interactive Brokers, over IBKRConnectionManager.
 
-Every operation is one coroutine in `IBKROperations`, run on the manager's loop thread. The
-BrokerAdapter methods are sync wrappers (for the service) and each has an `*_async` twin (for
-async callers); both share one implementation, one timeout and one set of errors.
+Reads are coroutines in `IBKROperations`, orders in `OrderDesk` (trading.py); each runs on the
+manager's loop thread, and the BrokerAdapter methods are the synchronous doors the service uses.
 """
 
 from __future__ import annotations
@@ -74,7 +73,8 @@ class IBKRBrokerAdapter(BrokerAdapter):
             ack_timeout=ack_timeout or max(self.timeout - 1.0, self.timeout * 0.8),
             cancel_timeout=cancel_timeout or min(self.timeout / 2, 5.0),
         )
-        self.ops = IBKROperations(self.owns_account, desk, snapshot_timeout=min(self.timeout / 3, 4.0))
+        self.desk = desk
+        self.ops = IBKROperations(self.owns_account, desk.resolver, snapshot_timeout=min(self.timeout / 3, 4.0))
         self._owns_manager = owns_manager
         self._on_update: OrderUpdateHandler | None = None
         self._on_reconnect: Callable[[], None] | None = None
@@ -105,61 +105,43 @@ class IBKRBrokerAdapter(BrokerAdapter):
     def is_paper_account(self, account_id: str) -> bool:
         return is_paper_account_id(account_id)
 
-    # --- reads: sync for the service, async twins for async callers ---------------------------
+    # --- reads ---------------------------------------------------------------------------------
     def list_accounts(self) -> list[BrokerAccount]:
         return self._read(self.ops.accounts)
 
-    async def list_accounts_async(self) -> list[BrokerAccount]:
-        return await self._read_async(self.ops.accounts)
 
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
         return self._read(partial(self.ops.search, account_id=account_id, ticker=ticker))
 
-    async def search_symbol_async(self, account_id: str, ticker: str) -> list[SymbolMatch]:
-        return await self._read_async(partial(self.ops.search, account_id=account_id, ticker=ticker))
 
     def get_quote(self, account_id: str, ticker: str) -> Quote:
         return self._read(partial(self.ops.quote, account_id=account_id, ticker=ticker))
 
-    async def get_quote_async(self, account_id: str, ticker: str) -> Quote:
-        return await self._read_async(partial(self.ops.quote, account_id=account_id, ticker=ticker))
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
         return self._read(partial(self.ops.balance, account_id=account_id))
 
-    async def get_account_balance_async(self, account_id: str) -> AccountBalance:
-        return await self._read_async(partial(self.ops.balance, account_id=account_id))
 
     def get_positions(self, account_id: str) -> list[Position]:
         return self._read(partial(self.ops.positions, account_id=account_id))
 
-    async def get_positions_async(self, account_id: str) -> list[Position]:
-        return await self._read_async(partial(self.ops.positions, account_id=account_id))
 
     def preview_order(self, order: OrderRequest) -> BrokerPreview:
         return self._read(partial(self.ops.preview, order=order))
 
-    async def preview_order_async(self, order: OrderRequest) -> BrokerPreview:
-        return await self._read_async(partial(self.ops.preview, order=order))
 
     def get_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        return self._read(partial(self.ops.order, account_id=account_id, brokerage_order_id=brokerage_order_id))
+        return self._read(self._checked(account_id, lambda ib: self.desk.get(ib, account_id, brokerage_order_id)))
 
-    async def get_order_async(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        return await self._read_async(
-            partial(self.ops.order, account_id=account_id, brokerage_order_id=brokerage_order_id))
 
     def get_orders(self, account_id: str, state: str = "all", days: int = 30) -> list[BrokerOrder]:
-        return _filter(self._read(partial(self.ops.orders, account_id=account_id)), state, days)
+        return _filter(self._read(self._checked(account_id, lambda ib: self.desk.all_orders(ib, account_id))),
+                       state, days)
 
-    async def get_orders_async(self, account_id: str, state: str = "all", days: int = 30) -> list[BrokerOrder]:
-        return _filter(await self._read_async(partial(self.ops.orders, account_id=account_id)), state, days)
 
     def find_order_by_ref(self, lookup: OrderLookup) -> BrokerOrder | None:
-        return self._read(partial(self.ops.find, lookup=lookup))
+        return self._read(self._checked(lookup.account_id, lambda ib: self.desk.find_by_ref(ib, lookup)))
 
-    async def find_order_by_ref_async(self, lookup: OrderLookup) -> BrokerOrder | None:
-        return await self._read_async(partial(self.ops.find, lookup=lookup))
 
     def refresh_after_trade(self, account_id: str) -> None:
         """Fire and forget: the next preview sees post-trade balances without slowing this execute."""
@@ -174,13 +156,6 @@ class IBKRBrokerAdapter(BrokerAdapter):
         except TradeError as exc:
             raise guard.classify(exc) from None
 
-    async def place_order_async(self, account_id: str, order: OrderToPlace, client_order_ref: str) -> BrokerOrder:
-        guard = SendGuard()
-        try:
-            operation, lost = self._placement(account_id, order, client_order_ref, guard)
-            return await self.manager.run(operation, timeout=self.timeout, kind=CallKind.ORDER, on_lost=lost)
-        except TradeError as exc:
-            raise guard.classify(exc) from None
 
     def _placement(
         self, account_id: str, order: OrderToPlace, ref: str, guard: SendGuard
@@ -191,7 +166,8 @@ class IBKRBrokerAdapter(BrokerAdapter):
         async def place(ib: IB) -> BrokerOrder:
             self._placing.add(ref)
             try:
-                return await self.ops.place(ib, self.manager.session_event(), account_id, order, ref, guard)
+                self.ops.check_account(ib, account_id)
+                return await self.desk.place(ib, self.manager.session_event(), account_id, order, ref, guard)
             finally:
                 self._placing.discard(ref)
 
@@ -222,15 +198,10 @@ class IBKRBrokerAdapter(BrokerAdapter):
         return self.manager.run_sync(self._cancellation(account_id, brokerage_order_id), timeout=self.timeout,
                                      kind=CallKind.ORDER)
 
-    async def cancel_order_async(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        return await self.manager.run(self._cancellation(account_id, brokerage_order_id), timeout=self.timeout,
-                                      kind=CallKind.ORDER)
 
     def _cancellation(self, account_id: str, brokerage_order_id: str) -> Operation[BrokerOrder]:
-        async def cancel(ib: IB) -> BrokerOrder:
-            return await self.ops.cancel(ib, self.manager.session_event(), account_id, brokerage_order_id)
-
-        return cancel
+        return self._checked(
+            account_id, lambda ib: self.desk.cancel(ib, self.manager.session_event(), account_id, brokerage_order_id))
 
     # --- pushed events ----------------------------------------------------------------------------
     def set_order_update_handler(self, handler: OrderUpdateHandler | None) -> None:
@@ -266,11 +237,18 @@ class IBKRBrokerAdapter(BrokerAdapter):
             self.manager.shutdown()
 
     # --- plumbing --------------------------------------------------------------------------------
+    def _checked(self, account_id: str, operation: Operation[T]) -> Operation[T]:
+        """`operation`, refused unless the gateway manages `account_id` and this process may use it."""
+
+        async def checked(ib: IB) -> T:
+            self.ops.check_account(ib, account_id)
+            return await operation(ib)
+
+        return checked
+
     def _read(self, operation: Operation[T]) -> T:
         return self.manager.run_sync(operation, timeout=self.timeout)
 
-    async def _read_async(self, operation: Operation[T]) -> T:
-        return await self.manager.run(operation, timeout=self.timeout)
 
 
 def _filter(orders: list[BrokerOrder], state: str, days: int) -> list[BrokerOrder]:

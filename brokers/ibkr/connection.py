@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from ib_async import IB, Trade
 
@@ -130,18 +130,6 @@ class IBKRConnectionManager:
         except concurrent.futures.CancelledError:  # shut down mid-call: an order may have gone out
             raise (on_lost or self._shut_down)(limit) from None
 
-    async def run(
-        self, operation: Operation[T], *, timeout: float | None = None, kind: CallKind = CallKind.READ,
-        on_lost: LostCall | None = None,
-    ) -> T:
-        """The async twin of `run_sync`, for callers that have their own event loop (or are on ours)."""
-        limit = timeout or self.request_timeout
-        runner = self._ensure_runner()
-        call = self._call(operation, limit, kind, on_lost)
-        if runner.on_loop_thread():
-            return await call
-        return await asyncio.wrap_future(runner.submit(call))
-
     def submit(self, operation: Operation[T], *, timeout: float | None = None) -> concurrent.futures.Future[T]:
         """Start `operation` only if connected, without waiting (background refreshes)."""
         limit = timeout or self.request_timeout
@@ -149,7 +137,8 @@ class IBKRConnectionManager:
 
     def session_event(self) -> asyncio.Event:
         """Set when the current session ends; for operations waiting on the gateway (loop thread only)."""
-        assert self._session_ended is not None, "only valid inside an operation"
+        if self._session_ended is None:
+            raise RuntimeError("session_event is only valid inside an operation")
         return self._session_ended
 
     def health(self, *, connect: bool = False, timeout: float | None = None) -> HealthReport:
@@ -230,7 +219,7 @@ class IBKRConnectionManager:
                     raise unavailable("the connection to IB Gateway was lost during the request",
                                       self.endpoint) from None
                 await self._session_over()
-        raise AssertionError("unreachable")
+        raise RuntimeError("unreachable: the second attempt returns or raises")
 
     async def _session_over(self) -> None:
         """Let the disconnect be processed, so the retry waits for the next session, not the dead one."""
@@ -263,8 +252,7 @@ class IBKRConnectionManager:
                 raise unavailable(self._reason("could not connect to IB Gateway"), self.endpoint)
             if state is ConnectionState.BACKOFF and self._nudge is not None:
                 self._nudge.set()  # a caller is waiting: try now rather than after the backoff
-            assert self._changed is not None
-            await self._changed.wait()
+            await cast(asyncio.Event, self._changed).wait()  # created in _setup, before any call
 
     # --- the state machine ----------------------------------------------------------------
     async def _supervise(self) -> None:
@@ -275,8 +263,7 @@ class IBKRConnectionManager:
             self._set_state(ConnectionState.CONNECTING)
             if await self._connect_once():
                 started = loop.time()
-                assert self._session_ended is not None
-                await self._session_ended.wait()
+                await cast(asyncio.Event, self._session_ended).wait()  # set by the successful connect
                 if self._state is ConnectionState.CLOSED:
                     return
                 stable = loop.time() - started >= self.backoff.stable_after
@@ -286,14 +273,13 @@ class IBKRConnectionManager:
                 delay = self.backoff.delay(failures)
                 failures += 1
             self._set_state(ConnectionState.BACKOFF)
-            assert self._nudge is not None
-            self._nudge.clear()
+            nudge = cast(asyncio.Event, self._nudge)  # created in _setup
+            nudge.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._nudge.wait(), delay)
+                await asyncio.wait_for(nudge.wait(), delay)
 
     async def _connect_once(self) -> bool:
-        ib = self._ib
-        assert ib is not None
+        ib = cast(IB, self._ib)  # created in _setup, before the supervisor starts
         attempt = await connect_once(ib, self.endpoint, self.connect_timeout)
         with self._lock:
             self._attempts_done += 1
@@ -349,7 +335,7 @@ class IBKRConnectionManager:
                     self._grace_task.cancel()
                 self._set_state(ConnectionState.CONNECTED)
                 self._notify_reconnected()
-        elif req_id == -1 and code not in codes.INFO_CODES | codes.CLIENT_ID_IN_USE_CODES:
+        elif req_id == -1 and code not in codes.NOT_A_PROBLEM_CODES | codes.CLIENT_ID_IN_USE_CODES:
             self._record(code, message)
 
     async def _restore_or_reconnect(self) -> None:

@@ -1,8 +1,5 @@
-"""What the IBKR adapter does, written once as coroutines over an `IB` on the manager's loop.
-
-The adapter wraps each of these twice (a sync method for the service, an `*_async` one for
-async callers); keeping the bodies here keeps both wrappers one line long and identical in
-behaviour.
+"""The IBKR adapter's reads (accounts, symbols, quotes, balances, positions, previews), written as
+coroutines over an `IB` that run on the connection manager's loop thread. Orders are in trading.py.
 """
 
 from __future__ import annotations
@@ -21,16 +18,12 @@ from brokers.ibkr.market_data import snapshot_quote
 from brokers.ibkr.orders import build_order
 from brokers.ibkr.portfolio import account_balance, positions
 from brokers.ibkr.status import INSUFFICIENT_FUNDS_MARKERS
-from brokers.ibkr.trading import OrderDesk, SendGuard
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
-    BrokerOrder,
     BrokerPreview,
     BrokerProvider,
-    OrderLookup,
     OrderRequest,
-    OrderToPlace,
     Position,
     Quote,
     SymbolMatch,
@@ -52,10 +45,11 @@ def is_paper_account_id(account_id: str) -> bool:
 
 
 class IBKROperations:
-    def __init__(self, owns_account: Callable[[str], bool], desk: OrderDesk, snapshot_timeout: float) -> None:
+    def __init__(
+        self, owns_account: Callable[[str], bool], resolver: ContractResolver, snapshot_timeout: float
+    ) -> None:
         self.owns_account = owns_account
-        self.desk = desk
-        self.resolver: ContractResolver = desk.resolver
+        self.resolver = resolver
         self.snapshot_timeout = snapshot_timeout
 
     def check_account(self, ib: IB, account_id: str) -> None:
@@ -136,28 +130,6 @@ class IBKROperations:
         if not isinstance(state, OrderState):
             raise TradeError(ErrorCode.BROKER_ERROR, "IBKR returned no whatIf result for the order")
         return state
-
-    async def place(
-        self, ib: IB, lost: asyncio.Event, account_id: str, order: OrderToPlace, ref: str, guard: SendGuard
-    ) -> BrokerOrder:
-        self.check_account(ib, account_id)
-        return await self.desk.place(ib, lost, account_id, order, ref, guard)
-
-    async def cancel(self, ib: IB, lost: asyncio.Event, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        self.check_account(ib, account_id)
-        return await self.desk.cancel(ib, lost, account_id, brokerage_order_id)
-
-    async def order(self, ib: IB, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        self.check_account(ib, account_id)
-        return await self.desk.get(ib, account_id, brokerage_order_id)
-
-    async def orders(self, ib: IB, account_id: str) -> list[BrokerOrder]:
-        self.check_account(ib, account_id)
-        return await self.desk.all_orders(ib, account_id)
-
-    async def find(self, ib: IB, lookup: OrderLookup) -> BrokerOrder | None:
-        self.check_account(ib, lookup.account_id)
-        return await self.desk.find_by_ref(ib, lookup)
 
 
 def _contract_raw(resolved: ResolvedContract) -> dict[str, Any]:

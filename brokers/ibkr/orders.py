@@ -12,10 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ib_async import Fill, Order, Trade
+from ib_async import Fill, Order, Trade, TradeLogEntry
 
 from brokers.ibkr.decimals import to_decimal, to_float
-from brokers.ibkr.status import CANCEL_REFUSED_CODES, common_status, is_rejection
+from brokers.ibkr.status import IB_DONE_STATUSES, common_status, ends_order, is_rejection
 from brokers.models import BrokerOrder, OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
 
 IB_ORDER_TYPE: dict[OrderType, str] = {
@@ -56,28 +56,40 @@ def build_order(request: OrderRequest, account_id: str, order_ref: str = "") -> 
 
 
 def effective_status(trade: Trade) -> str:
-    """The IB status, skipping what ib_async sets on its own: 'ValidationError' for a warning, and
-    'Cancelled' after a refused cancel request (the order is in fact unchanged)."""
-    status = trade.orderStatus.status
-    last = trade.log[-1] if trade.log else None
-    artifact = status == VALIDATION_STATUS or (
-        last is not None and last.errorCode in CANCEL_REFUSED_CODES and last.status == status
-    )
-    if not artifact:
-        return status
+    """The order's status as the gateway reported it.
+
+    ib_async also writes statuses of its own into the Trade: 'ValidationError' for a warning, and
+    'Cancelled' for any error code outside its short warning list (10349 'TIF set by preset', a
+    refused cancel, ...) although the order keeps working. Those are skipped unless the error ended
+    the order (a rejection or a cancel confirmation); the last status the gateway sent is the truth.
+    """
     for entry in reversed(trade.log):
-        if entry.status and entry.status != VALIDATION_STATUS and entry.errorCode not in CANCEL_REFUSED_CODES:
+        if not entry.status or entry.status == VALIDATION_STATUS or _copies_status(entry):
+            continue
+        if not entry.errorCode or ends_order(entry.errorCode):
             return str(entry.status)
-    return ""
+    if trade.log and trade.orderStatus.status in ("Cancelled", VALIDATION_STATUS):
+        return ""  # only ib_async's artifacts are known: no status the gateway stands behind
+    return trade.orderStatus.status
+
+
+def _copies_status(entry: TradeLogEntry) -> bool:
+    """ib_async's fill and modify entries repeat whatever status the Trade had, artifacts included."""
+    return entry.message.startswith("Fill ") or entry.message == "Modify"
 
 
 def order_error(trade: Trade) -> tuple[int, str] | None:
-    """The last refusal IB attached to this order, if any (code, message)."""
+    """The last rejection IB attached to this order, if any (code, message)."""
     for entry in reversed(trade.log):
-        code = entry.errorCode
-        if code and is_rejection(code) and code not in CANCEL_REFUSED_CODES:
-            return code, entry.message
+        if entry.errorCode and is_rejection(entry.errorCode):
+            return entry.errorCode, entry.message
     return None
+
+
+def is_final(trade: Trade) -> bool:
+    """Nothing more can happen to the order: filled, cancelled, or Inactive because IB refused it."""
+    status = effective_status(trade)
+    return status in IB_DONE_STATUSES or (status == "Inactive" and order_error(trade) is not None)
 
 
 def perm_id_of(trade: Trade) -> int:
@@ -91,8 +103,13 @@ def contract_label(trade: Trade) -> str | None:
     return contract.symbol or None
 
 
-def broker_order(trade: Trade, extra_fills: Iterable[Fill] = (), *, order_id: int | None = None) -> BrokerOrder:
-    """A BrokerOrder snapshot of a Trade (call it on the loop thread: Trades mutate there)."""
+def broker_order(
+    trade: Trade, extra_fills: Iterable[Fill] = (), *, order_id: int | None = None, completed: bool = False
+) -> BrokerOrder:
+    """A BrokerOrder snapshot of a Trade (call it on the loop thread: Trades mutate there).
+
+    `completed`: IB listed the order among its completed orders, so an Inactive one is over (refused).
+    """
     order, status = trade.order, trade.orderStatus
     fills = {f.execution.execId: f for f in trade.fills}
     perm_id = perm_id_of(trade)
@@ -118,7 +135,8 @@ def broker_order(trade: Trade, extra_fills: Iterable[Fill] = (), *, order_id: in
     return BrokerOrder(
         account_id=order.account,
         brokerage_order_id=str(perm_id) if perm_id else None,
-        status=common_status(ib_status, filled, remaining, status.whyHeld or "", rejected=error is not None),
+        status=common_status(ib_status, filled, remaining, status.whyHeld or "",
+                             rejected=error is not None or (completed and ib_status == "Inactive")),
         raw_status=ib_status or None,
         client_order_ref=order.orderRef or None,
         ticker=contract_label(trade),

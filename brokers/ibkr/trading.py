@@ -17,11 +17,18 @@ from ib_async import IB, ExecutionFilter, Fill, Trade
 
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.ibkr.contracts import ContractResolver, ResolvedContract, parse_ticker
-from brokers.ibkr.orders import broker_order, build_order, effective_status, order_error, order_from_fills, perm_id_of
+from brokers.ibkr.orders import (
+    broker_order,
+    build_order,
+    effective_status,
+    is_final,
+    order_error,
+    order_from_fills,
+    perm_id_of,
+)
 from brokers.ibkr.status import (
     ACKNOWLEDGED_IB_STATUSES,
     CANCEL_REFUSED_CODES,
-    IB_DONE_STATUSES,
     INSUFFICIENT_FUNDS_MARKERS,
 )
 from brokers.models import BrokerOrder, OrderLookup, OrderStatus, OrderToPlace
@@ -70,6 +77,8 @@ class OrderDesk:
         self.ack_timeout = ack_timeout
         self.cancel_timeout = cancel_timeout
         self._refresh_lock: asyncio.Lock | None = None
+        self.completed: set[int] = set()
+        """permIds IB listed as completed orders: an Inactive one among them was refused, not held."""
 
     # --- place -----------------------------------------------------------------------------
     async def place(
@@ -132,8 +141,8 @@ class OrderDesk:
             trade = _session_trade(ib, perm_id)
         if trade is None or trade.order.account not in ("", account_id):
             raise _not_found(account_id, brokerage_order_id)
-        if effective_status(trade) in IB_DONE_STATUSES:
-            return broker_order(trade, fills)  # nothing left to cancel: report the final state
+        if self._over(trade):
+            return self._snapshot(trade, fills)  # nothing left to cancel: report the final state
         if trade.order.clientId not in (0, ib.client.clientId):
             raise TradeError(
                 ErrorCode.ORDER_NOT_CANCELABLE,
@@ -148,7 +157,7 @@ class OrderDesk:
             raise TradeError(ErrorCode.BROKER_UNAVAILABLE, "not connected to IB Gateway; no cancel was sent") from None
 
         def settled(t: Trade) -> bool:
-            return effective_status(t) in IB_DONE_STATUSES or _refusal(t, seen) is not None
+            return self._over(t) or _refusal(t, seen) is not None
 
         try:
             await wait_for_trade(trade, settled, lost, self.cancel_timeout)
@@ -158,7 +167,7 @@ class OrderDesk:
             raise TradeError(ErrorCode.BROKER_ERROR, "the connection dropped after the cancel was sent; "
                              "check the order status", {"order_id": brokerage_order_id}) from None
         refused = _refusal(trade, seen)
-        if refused is not None and effective_status(trade) not in IB_DONE_STATUSES:
+        if refused is not None and not self._over(trade):
             raise TradeError(ErrorCode.ORDER_NOT_CANCELABLE, f"IBKR refused the cancel: {refused}",
                              {"order_id": brokerage_order_id})
         result = broker_order(trade)
@@ -176,7 +185,7 @@ class OrderDesk:
             trade = _session_trade(ib, perm_id)
         if trade is None or trade.order.account not in ("", account_id):
             raise _not_found(account_id, brokerage_order_id)
-        return broker_order(trade, fills)
+        return self._snapshot(trade, fills)
 
     async def find_by_ref(self, ib: IB, lookup: OrderLookup) -> BrokerOrder | None:
         """Open orders, completed orders, then executions, matched by orderRef."""
@@ -185,13 +194,19 @@ class OrderDesk:
         matches = [t for t in ib.trades() if t.order.orderRef == ref and t.order.account in ("", lookup.account_id)]
         if matches:
             best = max(matches, key=lambda t: (t.order.orderId > 0, len(t.fills), len(t.log)))
-            return broker_order(best, fills)
+            return self._snapshot(best, fills)
         own = [f for f in fills if f.execution.orderRef == ref]
         return order_from_fills(own, lookup.request, lookup.account_id) if own else None
 
     async def all_orders(self, ib: IB, account_id: str) -> list[BrokerOrder]:
         fills = await self._refresh(ib, account_id)
-        return [broker_order(t, fills) for t in ib.trades() if t.order.account in ("", account_id)]
+        return [self._snapshot(t, fills) for t in ib.trades() if t.order.account in ("", account_id)]
+
+    def _over(self, trade: Trade) -> bool:
+        return is_final(trade) or (effective_status(trade) == "Inactive" and perm_id_of(trade) in self.completed)
+
+    def _snapshot(self, trade: Trade, fills: list[Fill]) -> BrokerOrder:
+        return broker_order(trade, fills, completed=perm_id_of(trade) in self.completed)
 
     async def _refresh(self, ib: IB, account_id: str) -> list[Fill]:
         """Ask the gateway for every open and completed order and the account's executions.
@@ -202,7 +217,8 @@ class OrderDesk:
             self._refresh_lock = asyncio.Lock()
         async with self._refresh_lock:
             await ib.reqAllOpenOrdersAsync()
-            await ib.reqCompletedOrdersAsync(False)
+            for trade in await ib.reqCompletedOrdersAsync(False):
+                self.completed.add(perm_id_of(trade))
             return list(await ib.reqExecutionsAsync(ExecutionFilter(acctCode=account_id)))
 
 

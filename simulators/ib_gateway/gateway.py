@@ -32,6 +32,9 @@ CONNECTIVITY_NOTICES = {
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
 }
 DROP_WHEN = ("before_ack", "after_ack")
+PRESET_WHEN = ("before_ack", "after_ack")
+PRESET_NOTICE = (10349, "Order TIF was set to DAY based on order preset.")
+"""What TWS sends when an order preset overrides the order's TIF; the order stays live."""
 
 
 class Gateway:
@@ -52,6 +55,8 @@ class Gateway:
         self.auto_fill = True
         self.commission_report_first = False
         self.on_place_order: Callable[[OrderSnapshot], None] | None = None
+        self.preset_notice: str | None = None
+        self.inactive_before_submit = False
         self._received: list[tuple[int, int, list[str]]] = []
         self._received_lock = threading.Lock()
         self.account_update_interval_ms = 50
@@ -228,9 +233,23 @@ class Gateway:
     def _ack(self, order: OrderRecord) -> None:
         if order.status != "PendingSubmit":
             return  # cancelled while the ack was delayed
+        if self.preset_notice == "before_ack":
+            self._apply_preset(order)
+        if self.inactive_before_submit:  # real gateways report a brief Inactive before Submitted
+            order.status = "Inactive"
+            self._emit(order, open_order=False)
         self.broker.activate(order)
         self._emit(order)
+        if self.preset_notice == "after_ack":
+            self._apply_preset(order)
         self._evaluate(order, arriving=True)
+
+    def _apply_preset(self, order: OrderRecord) -> None:
+        """An order preset sets the TIF to DAY and says so with an error message; the order keeps working."""
+        order.tif = "DAY"
+        session = self._owner(order)
+        if session is not None:
+            session.send(encode.error(session.server_version, order.order_id, *PRESET_NOTICE))
 
     def _evaluate(self, order: OrderRecord, arriving: bool) -> None:
         triggered, plan = self.broker.plan(order, arriving)

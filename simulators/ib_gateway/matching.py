@@ -211,7 +211,8 @@ class Broker:
         if order.order_type in ("MKT", "STP"):
             return triggered_now, FillPlan(order.remaining, touch) if touch is not None else None
         limit = order.lmt_price
-        assert limit is not None
+        if limit is None:  # validate() requires a limit for LMT and STP LMT; nothing to match without one
+            return triggered_now, None
         if touch is not None and (touch <= limit if buy else touch >= limit):
             return triggered_now, FillPlan(order.remaining, touch if arriving else limit)
         last = quote.last

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from .accounts import AccountSnapshot
-from .gateway import CONNECTIVITY_NOTICES, DROP_WHEN, Gateway
+from .gateway import CONNECTIVITY_NOTICES, DROP_WHEN, PRESET_WHEN, Gateway
 from .instruments import InstrumentBook, decimal_arg
 from .matching import Broker
 from .orders import ExecutionSnapshot, OrderSnapshot
@@ -302,6 +302,27 @@ class IBGatewaySimulator:
         if code not in CONNECTIVITY_NOTICES and message is None:
             raise ValueError(f"unknown notice {code}; pass a message")
         self._call(lambda: self._gw.notice(code, message))
+
+    @property
+    def order_preset_notice(self) -> str | None:
+        """'before_ack' / 'after_ack': every new order gets error 10349 'Order TIF was set to DAY based on
+        order preset' at that point, as TWS with an order preset does; the order stays live. None: off."""
+        return self._gw.preset_notice
+
+    @order_preset_notice.setter
+    def order_preset_notice(self, when: str | None) -> None:
+        if when is not None and when not in PRESET_WHEN:
+            raise ValueError(f"when must be None or one of {PRESET_WHEN}")
+        self._gw.preset_notice = when
+
+    @property
+    def inactive_before_submit(self) -> bool:
+        """True: every new order is reported Inactive (no error) just before Submitted, as real gateways do."""
+        return self._gw.inactive_before_submit
+
+    @inactive_before_submit.setter
+    def inactive_before_submit(self, value: bool) -> None:
+        self._gw.inactive_before_submit = bool(value)
 
     @property
     def delay_acks_ms(self) -> int:

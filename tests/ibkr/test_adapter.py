@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,24 +35,17 @@ def test_first_call_may_be_an_order_lazy_connect(sim: IBGatewaySimulator, adapte
     assert sim.orders[0].order_ref == "ref-first" and sim.connection_count == 1
 
 
-def test_async_twins_share_the_implementation(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter) -> None:
-    async def scenario() -> None:
-        accounts, quote, preview = await asyncio.gather(
-            adapter.list_accounts_async(), adapter.get_quote_async(ACCOUNT, "MSFT"),
-            adapter.preview_order_async(_request()),
-        )
-        assert [a.account_id for a in accounts] == [ACCOUNT]
-        assert quote.last == D("420.00")
-        assert preview.estimated_commission == D("1.00") and preview.margin_impact["init_margin_change"]
-        placed = await adapter.place_order_async(ACCOUNT, OrderToPlace(request=_request(), broker_symbol_id=None),
-                                                 "ref-async")
-        found = await adapter.get_order_async(ACCOUNT, placed.brokerage_order_id or "")
-        assert found.client_order_ref == "ref-async"
-        canceled = await adapter.cancel_order_async(ACCOUNT, placed.brokerage_order_id or "")
-        assert canceled.status is OrderStatus.CANCELED
-        assert [o.status for o in await adapter.get_orders_async(ACCOUNT)] == [OrderStatus.CANCELED]
-
-    asyncio.run(scenario())
+def test_one_session_serves_reads_orders_and_lookups(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter) -> None:
+    assert [a.account_id for a in adapter.list_accounts()] == [ACCOUNT]
+    assert adapter.get_quote(ACCOUNT, "MSFT").last == D("420.00")
+    preview = adapter.preview_order(_request())
+    assert preview.estimated_commission == D("1.00") and preview.margin_impact["init_margin_change"]
+    placed = adapter.place_order(ACCOUNT, OrderToPlace(request=_request(), broker_symbol_id=None), "ref-one")
+    found = adapter.get_order(ACCOUNT, placed.brokerage_order_id or "")
+    assert found.client_order_ref == "ref-one"
+    canceled = adapter.cancel_order(ACCOUNT, placed.brokerage_order_id or "")
+    assert canceled.status is OrderStatus.CANCELED
+    assert [o.status for o in adapter.get_orders(ACCOUNT)] == [OrderStatus.CANCELED]
     assert sim.connection_count == 1
 
 

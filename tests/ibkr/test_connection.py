@@ -64,11 +64,10 @@ def test_client_id_in_use_is_reported_clearly(sim: IBGatewaySimulator, adapter: 
     adapter.list_accounts()  # the fixture's manager holds client id 17
     second = make_manager(sim.port)
     try:
-        started = time.monotonic()
         with pytest.raises(TradeError) as caught:
             second.run_sync(lambda ib: ib.reqCurrentTimeAsync())
-        assert time.monotonic() - started < 2.0  # the 326 ends the attempt; no waiting for a timeout
         error = caught.value
+        assert "handshake" not in error.message  # the 326 ended the attempt, not the connect timeout
         assert error.code is ErrorCode.BROKER_UNAVAILABLE
         assert "client id 17" in error.message and "326" in error.message and "IBKR_CLIENT_ID" in error.message
         health = second.health()
@@ -167,11 +166,10 @@ def test_no_call_hangs_past_its_timeout(silent_port: int) -> None:
     hung = make_manager(silent_port, request_timeout=0.5, connect_timeout=5.0)
     try:
         for kind in (CallKind.READ, CallKind.ORDER):
-            started = time.monotonic()
             with pytest.raises(TradeError) as caught:
                 hung.run_sync(lambda ib: ib.reqCurrentTimeAsync(), kind=kind)
-            assert time.monotonic() - started < 2.0
             assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE
+            assert "within 0.5s" in caught.value.message  # the call's own timeout, not the 5 s connect one
     finally:
         hung.shutdown()
 

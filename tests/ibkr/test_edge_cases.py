@@ -26,7 +26,6 @@ from ib_async.objects import TradeLogEntry
 from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.operations import IBKROperations
 from brokers.ibkr.orders import broker_order, effective_status, order_from_fills
-from brokers.ibkr.trading import OrderDesk
 from brokers.models import OrderRequest, OrderStatus
 
 UNSET = 1.7976931348623157e308
@@ -71,8 +70,7 @@ class NoSubscriptionIB:
 
 
 def _ops() -> IBKROperations:
-    desk = OrderDesk(ContractResolver(), ack_timeout=1.0, cancel_timeout=1.0)
-    return IBKROperations(lambda account: account.startswith("DU"), desk, snapshot_timeout=1.0)
+    return IBKROperations(lambda account: account.startswith("DU"), ContractResolver(), snapshot_timeout=1.0)
 
 
 def test_no_subscription_falls_back_to_delayed_data_and_unset_commission_is_none() -> None:

@@ -30,7 +30,7 @@ D = Decimal
         ("Cancelled", D(0), D(10), "", OrderStatus.CANCELED),
         ("Cancelled", D(4), D(6), "", OrderStatus.CANCELED),
         ("ApiCancelled", D(0), D(10), "", OrderStatus.CANCELED),
-        ("Inactive", D(0), D(10), "", OrderStatus.REJECTED),
+        ("Inactive", D(0), D(10), "", OrderStatus.PENDING),  # REJECTED only with a rejection code
         ("Inactive", D(0), D(10), "locate", OrderStatus.PENDING),
         ("SomethingNew", D(0), D(10), "", OrderStatus.UNKNOWN),
     ],

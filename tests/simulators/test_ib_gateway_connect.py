@@ -26,22 +26,18 @@ def test_connect_and_startup_sync_finish_without_timeouts(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="ib_async")
 
-    async def main() -> float:
+    async def main() -> None:
         ib = IB()
-        started = time.monotonic()
         await ib.connectAsync("127.0.0.1", sim.port, clientId=7, timeout=2, raiseSyncErrors=True)
-        elapsed = time.monotonic() - started
         assert ib.isConnected()
         assert ib.client.serverVersion() == sim.server_version
         assert ib.managedAccounts() == ["DU1234567"]
         assert ib.client.getReqId() >= 1
         assert [v.value for v in ib.accountValues() if v.tag == "NetLiquidation" and v.currency == "USD"]
         ib.disconnect()
-        return elapsed
 
-    elapsed = run(main())
-    # A missing end marker costs the whole 2 s timeout per request; everything answered is far below.
-    assert elapsed < 2.0
+    run(main())
+    # A missing end marker costs the whole 2 s timeout per request and logs "... timed out": none did.
     assert not [r for r in caplog.records if "timed out" in r.getMessage()]
     assert [msg_id for _, msg_id, _ in sim.received] == STARTUP_SYNC
     assert {client for client, _, _ in sim.received} == {7}
@@ -116,10 +112,8 @@ def test_refused_connections_fail_fast_and_recover(sim_latest: IBGatewaySimulato
     sim_latest.refuse_connections = True
 
     async def main() -> None:
-        started = time.monotonic()
-        with pytest.raises(ConnectionRefusedError):
+        with pytest.raises(ConnectionRefusedError):  # refused at once, not a TimeoutError after 5 s
             await IB().connectAsync("127.0.0.1", sim_latest.port, clientId=1, timeout=5)
-        assert time.monotonic() - started < 2.0
         sim_latest.refuse_connections = False
         ib = await connect(sim_latest)
         ib.disconnect()
