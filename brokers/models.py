@@ -77,8 +77,10 @@ ACTIVE_STATUSES: frozenset[OrderStatus] = frozenset(
 UNSETTLED_STATUSES: frozenset[OrderStatus] = frozenset({OrderStatus.SUBMITTING, OrderStatus.UNKNOWN})
 """Our own states for 'may or may not exist at the broker': reconciliation settles them."""
 
-assert not (FINAL_STATUSES & ACTIVE_STATUSES) and not (FINAL_STATUSES & UNSETTLED_STATUSES)
-assert frozenset(OrderStatus) == FINAL_STATUSES | ACTIVE_STATUSES | UNSETTLED_STATUSES
+if FINAL_STATUSES & ACTIVE_STATUSES or FINAL_STATUSES & UNSETTLED_STATUSES or frozenset(OrderStatus) != (
+    FINAL_STATUSES | ACTIVE_STATUSES | UNSETTLED_STATUSES
+):
+    raise RuntimeError("order statuses must fall into exactly one of final, active and unsettled")
 
 
 def _check_decimal(value: Decimal, *, name: str, allow_zero: bool = False) -> Decimal:
@@ -149,34 +151,68 @@ class OrderRequest(BaseModel):
 
     @model_validator(mode="after")
     def _prices_match_type(self) -> OrderRequest:
-        needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        needs_stop = self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
-        if needs_limit and self.limit_price is None:
-            raise ValueError(f"limit_price is required for {self.order_type.value} orders")
-        if not needs_limit and self.limit_price is not None:
-            raise ValueError(f"limit_price is not allowed for {self.order_type.value} orders")
-        if needs_stop and self.stop_price is None:
-            raise ValueError(f"stop_price is required for {self.order_type.value} orders")
-        if not needs_stop and self.stop_price is not None:
-            raise ValueError(f"stop_price is not allowed for {self.order_type.value} orders")
+        problems = price_problems(self.order_type, self.limit_price is not None, self.stop_price is not None)
+        for name in ("limit_price", "stop_price"):
+            price = getattr(self, name)
+            if price is not None and (price * self.quantity).adjusted() >= MAX_QUANTITY_DIGITS:
+                problems.append((name, f"{name} x quantity is too large to store (at most {MAX_QUANTITY_DIGITS} "
+                                       "integer digits)"))
+        if problems:
+            raise ValueError("; ".join(f"{field}: {problem}" for field, problem in problems))
         return self
+
+
+def price_problems(order_type: OrderType, has_limit: bool, has_stop: bool) -> list[tuple[str, str]]:
+    """(field, problem) for prices the order type requires or forbids."""
+    needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+    problems: list[tuple[str, str]] = []
+    for name, needed, given in (("limit_price", needs_limit, has_limit), ("stop_price", needs_stop, has_stop)):
+        if needed and not given:
+            problems.append((name, f"{name} is required for {order_type.value} orders"))
+        if given and not needed:
+            problems.append((name, f"{name} is not allowed for {order_type.value} orders"))
+    return problems
+
+
+def _raw_price_problems(fields: dict[str, Any]) -> list[dict[str, str]]:
+    """The price/type problems of raw input, so one error lists them with the field problems."""
+    raw_type = fields.get("order_type", OrderType.MARKET.value)
+    text = str(raw_type).strip().lower().replace("_", "")
+    order_type = next((t for t in OrderType if t.value.lower() == text), None)
+    if order_type is None:
+        return []
+    problems = price_problems(order_type, fields.get("limit_price") is not None, fields.get("stop_price") is not None)
+    return [{"field": field, "problem": problem} for field, problem in problems]
 
 
 def validation_error_from(exc: ValidationError) -> TradeError:
     """Turn a pydantic error into the structured VALIDATION_ERROR, without echoing input values."""
-    problems = [
-        {"field": ".".join(str(p) for p in err["loc"]) or "order", "problem": err["msg"]}
-        for err in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
+    problems: list[dict[str, str]] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        field = ".".join(str(p) for p in err["loc"])
+        if not field and err["msg"].startswith("Value error, "):  # a cross-field check names its fields
+            for part in err["msg"].removeprefix("Value error, ").split("; "):
+                name, _, problem = part.partition(": ")
+                problems.append({"field": name, "problem": problem} if problem else {"field": "order", "problem": part})
+            continue
+        problems.append({"field": field or "order", "problem": err["msg"]})
     summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
     return TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {summary}", {"problems": problems})
 
 
 def parse_order_request(**fields: Any) -> OrderRequest:
+    """The one place an order's fields are parsed: every problem is reported at once, naming its field."""
     try:
         return OrderRequest(**fields)
     except ValidationError as exc:
-        raise validation_error_from(exc) from None
+        error = validation_error_from(exc)
+        problems = error.details["problems"]
+        if not any(p["field"] in ("order", "limit_price", "stop_price") for p in problems):  # cross-field check
+            # did not run because a field failed: run its price/type part here, so every problem is listed
+            problems.extend(p for p in _raw_price_problems(fields) if p not in problems)
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {summary}", {"problems": problems}) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {exc}") from None
 

@@ -62,6 +62,7 @@ def assess(
     if notional is not None:
         fee = commission or Decimal(0)
         risk.estimated_total = notional + fee if order.side is OrderSide.BUY else notional - fee
+    checks.check_storable(risk.estimated_total)
     buying_power = balance.buying_power if balance.buying_power is not None else balance.cash
     checks.check_buying_power(order.side, risk.estimated_total, buying_power)
     risk.checks.append("buying_power")

@@ -49,7 +49,7 @@ def build_service(
     reconcile_on_start: bool = True,
 ) -> TradeExecutionService:
     settings = settings or Settings()
-    engine = make_engine(database_url(settings))
+    engine = make_engine(database_url(settings), pool_size=settings.database_pool_size)
     service = TradeExecutionService(
         settings,
         make_session_factory(engine),

@@ -131,3 +131,19 @@ def test_a_padded_or_non_canonical_id_is_not_a_preview_id(make_service: ServiceF
         with pytest.raises(TradeError) as err:
             service.execute_trade(raw)
         assert err.value.code is ErrorCode.PREVIEW_NOT_FOUND
+
+
+def test_numbers_that_cannot_be_stored_are_validation_errors_naming_the_field(
+    make_service: ServiceFactory, broker: MemoryBroker, session_factory: sessionmaker[Session]
+) -> None:
+    service = make_service()
+    with pytest.raises(TradeError) as huge:
+        service.preview_trade("DU111", "AAPL", "SELL", 10, order_type="Limit", limit_price="999999999999")
+    assert huge.value.code is ErrorCode.VALIDATION_ERROR
+    assert [p["field"] for p in huge.value.details["problems"]] == ["limit_price"]
+    with pytest.raises(TradeError) as several:
+        service.preview_trade("DU111", "AAPL", "BUY", "1.123456789", order_type="Limit")
+    assert {p["field"] for p in several.value.details["problems"]} == {"quantity", "limit_price"}
+    with session_factory() as s:
+        refused = s.execute(select(TradeEvent.error_code).where(TradeEvent.event_type == "PREVIEW_REFUSED")).all()
+    assert [code for (code,) in refused] == ["VALIDATION_ERROR"] * 2
