@@ -16,13 +16,23 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.database import StatementCounter
-from bench.memory_broker import BenchBroker
 from brokers.base import BrokerAdapter
+from brokers.memory import MemoryBroker
 from db.engine import make_engine, make_session_factory
 from services.trade_execution import TradeExecutionService
 from settings import Settings
 
 ACCOUNT = "DUBENCH1"
+
+
+def bench_broker() -> MemoryBroker:
+    """The shared in-memory broker with one paper account and cash enough for every bench order.
+
+    Bench orders are limit buys below the market, so they stay working (ACCEPTED).
+    """
+    broker = MemoryBroker()
+    broker.add_account(ACCOUNT, cash="100000000000")
+    return broker
 
 
 def bench_settings(url: str, **overrides: Any) -> Settings:
@@ -65,7 +75,7 @@ class BenchContext:
     ]:
         service = TradeExecutionService(
             bench_settings(self.url, **settings), self.session_factory,
-            list(adapters) if adapters is not None else [BenchBroker((ACCOUNT,))],
+            list(adapters) if adapters is not None else [bench_broker()],
         )
         try:
             yield service

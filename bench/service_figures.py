@@ -18,8 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from bench.context import ACCOUNT, BenchContext
-from bench.memory_broker import BenchBroker
+from bench.context import ACCOUNT, BenchContext, bench_broker
 from bench.stats import Summary, rounded, sample
 from brokers.errors import TradeError
 from db.models import TradeEvent, TradeOrder
@@ -84,7 +83,7 @@ def duplicate_storm(ctx: BenchContext) -> dict[str, Any]:
     """100 concurrent execute_trade on one preview: broker placements must be exactly 1 every time."""
     ctx.truncate()
     storms = ctx.n(1, 5)
-    broker = BenchBroker((ACCOUNT,))
+    broker = bench_broker()
     with ctx.service([broker]) as service:
         single = Summary.of(sample(lambda: service.execute_trade(_preview(service)), ctx.n(5, 20)))
         results = []
