@@ -76,6 +76,7 @@ class MemoryBroker(BrokerAdapter):
         return account_id in self.accounts
 
     def list_accounts(self) -> list[BrokerAccount]:
+        self._check()
         return [
             BrokerAccount(account_id=a.account_id, provider=self.provider, is_paper=a.is_paper)
             for a in self.accounts.values()

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from brokers.models import BrokerAccount
 from db.models import TradeOrder, TradePreview
 
 
@@ -142,3 +143,16 @@ class ReconcileReport(View):
     still_unknown: list[str]
     failed: list[str]
     errors: list[dict[str, Any]]
+
+
+class BrokerErrorEntry(View):
+    provider: str
+    error_code: str
+    message: str
+
+
+class TradeableAccounts(View):
+    """Accounts of every broker that answered, and an entry for each broker that did not."""
+
+    accounts: list[BrokerAccount]
+    broker_errors: list[BrokerErrorEntry]

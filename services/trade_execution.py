@@ -39,7 +39,7 @@ from services.order_store import OrderStore, apply_broker_order, new_event
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
 from services.reconciliation import Reconciler
-from services.results import OrderView, PreviewView, ReconcileReport
+from services.results import BrokerErrorEntry, OrderView, PreviewView, ReconcileReport, TradeableAccounts
 from services.routing import AdapterRouter
 from services.validation import RiskLimits
 from settings import Settings, TradingMode
@@ -126,14 +126,33 @@ class TradeExecutionService:
             adapter.close()
 
     # --- read-only broker calls --------------------------------------------------------
-    def list_tradeable_accounts(self) -> list[BrokerAccount]:
-        def run() -> list[BrokerAccount]:
+    def tradeable_accounts(self) -> TradeableAccounts:
+        """One broker's outage does not hide the others: its failure is an entry, not the whole answer."""
+
+        def run() -> TradeableAccounts:
             accounts: list[BrokerAccount] = []
+            errors: list[BrokerErrorEntry] = []
             for adapter in self.router.adapters:
-                accounts.extend(adapter.list_accounts())
-            return accounts
+                try:
+                    accounts.extend(adapter.list_accounts())
+                except TradeError as exc:
+                    log.warning("%s could not list accounts: %s", adapter.provider.value, exc.message)
+                    errors.append(BrokerErrorEntry(provider=adapter.provider.value, error_code=exc.code.value,
+                                                   message=exc.message))
+            return TradeableAccounts(accounts=accounts, broker_errors=errors)
 
         return _guard(run)
+
+    def list_tradeable_accounts(self) -> list[BrokerAccount]:
+        """The accounts of the brokers that answered; an error only when none did (see `tradeable_accounts`)."""
+        report = self.tradeable_accounts()
+        if report.broker_errors and not report.accounts:
+            first = report.broker_errors[0]
+            raise TradeError(
+                ErrorCode(first.error_code), first.message,
+                {"broker_errors": [e.as_json() for e in report.broker_errors]},
+            )
+        return report.accounts
 
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
         return _guard(lambda: self.router.for_account(account_id).search_symbol(account_id, _ticker(ticker)))

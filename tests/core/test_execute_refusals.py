@@ -147,3 +147,20 @@ def test_numbers_that_cannot_be_stored_are_validation_errors_naming_the_field(
     with session_factory() as s:
         refused = s.execute(select(TradeEvent.error_code).where(TradeEvent.event_type == "PREVIEW_REFUSED")).all()
     assert [code for (code,) in refused] == ["VALIDATION_ERROR"] * 2
+
+
+def test_one_brokers_outage_does_not_hide_the_others_accounts(
+    make_service: ServiceFactory, broker: MemoryBroker
+) -> None:
+    snaptrade = MemoryBroker(BrokerProvider.SNAPTRADE)
+    snaptrade.add_account("ST-1")
+    snaptrade.unavailable = True
+    service = make_service(adapters=[broker, snaptrade])
+    report = service.tradeable_accounts()
+    assert [a.account_id for a in report.accounts] == ["DU111"]
+    assert [(e.provider, e.error_code) for e in report.broker_errors] == [("snaptrade", "BROKER_UNAVAILABLE")]
+    assert [a.account_id for a in service.list_tradeable_accounts()] == ["DU111"]
+    broker.unavailable = True
+    with pytest.raises(TradeError) as none_answered:
+        service.list_tradeable_accounts()
+    assert none_answered.value.code is ErrorCode.BROKER_UNAVAILABLE
