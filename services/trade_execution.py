@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
@@ -59,6 +59,9 @@ def _guard(action: Callable[[], T]) -> T:
         raise
     except ValidationError as exc:
         raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
+    except DataError:  # e.g. a NUL character: the database cannot take the value, so it is bad input
+        raise TradeError(ErrorCode.VALIDATION_ERROR, "a value cannot be stored or searched (e.g. it contains "
+                         "a NUL character); nothing was done") from None
     except OperationalError:
         log.exception("database unavailable")
         raise TradeError(ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable; nothing was done") from None
