@@ -358,6 +358,9 @@ def sim_snaptrade(
 
 
 def main() -> None:
+    import cli_market
+
+    cli_market.register(app)
     app(prog_name="tradeexec")
 
 

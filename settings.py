@@ -62,16 +62,25 @@ class Settings(BaseSettings):
     max_position_weight: Decimal | None = Field(default=None, gt=0, le=1, validation_alias="MAX_POSITION_WEIGHT")
     price_band_pct: Decimal | None = Field(default=None, gt=0, validation_alias="PRICE_BAND_PCT")
     reconcile_settle_seconds: int = Field(default=120, ge=0, validation_alias="RECONCILE_SETTLE_SECONDS")
+    market_data_cache_seconds: float = Field(default=5.0, ge=0, le=300, validation_alias="MARKET_DATA_CACHE_SECONDS")
+    """Market-data reads are reused this long per (account, request); 0 turns the cache off."""
 
     fault_kill_at: str | None = Field(default=None, validation_alias="TRADEEXEC_FAULT_KILL_AT")
     """Test-only fault injection: SIGKILL this process at the named execute checkpoint."""
 
     mcp_auth_token: SecretStr | None = Field(default=None, validation_alias="MCP_AUTH_TOKEN")
-    execute_confirmation: Literal["auto", "always", "never"] = Field(
+    mcp_max_sessions: int = Field(default=64, ge=1, le=10_000, validation_alias="MCP_MAX_SESSIONS")
+    """MCP over HTTP: concurrent sessions kept in memory; a new one beyond this is refused until one ends."""
+    execute_confirmation: Literal["auto", "always", "never", "browser"] = Field(
         default="auto", validation_alias="EXECUTE_CONFIRMATION"
     )
     """MCP execute_trade: ask the human through elicitation when the client can (auto), refuse when it cannot
-    (always), or rely on the LLM having shown the preview (never)."""
+    (always), rely on the LLM having shown the preview (never), or wait for the human on the /ui page (browser)."""
+
+    operator_token: SecretStr | None = Field(default=None, min_length=16, validation_alias="OPERATOR_TOKEN")
+    """The human operator's credential for the /ui confirmation page; unset, the page confirms nothing."""
+    ui_base_url: str = Field(default="http://127.0.0.1:8080/ui", min_length=8, validation_alias="UI_BASE_URL")
+    """Where the operator opens the /ui page; execute_trade hands out links under it (browser confirmation)."""
 
     # --- operations: HTTP API, logs, metrics (issue 18) ---
     api_auth_token: SecretStr | None = Field(default=None, validation_alias="API_AUTH_TOKEN")

@@ -32,6 +32,7 @@ from mcp_tools.results import Redactor
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, default_factory, secret_values
 from services.trade_execution import TradeExecutionService
 from settings import Settings
+from webui import mount_ui
 
 API_PREFIX = "/v1"
 HEALTH_PATH = "/health"
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(api_router(provider, settings, token=token))
     for router, prefix in routers:
         app.include_router(router, prefix=prefix)
+    mount_ui(app, provider.get, settings)  # the operator's confirmation page: its own login, CSRF and Host checks
     return app
 
 

@@ -31,6 +31,14 @@ class ErrorCode(StrEnum):
     ORDER_NOT_CANCELABLE = "ORDER_NOT_CANCELABLE"
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     UNAUTHORIZED = "UNAUTHORIZED"
+    CONFIRMATION_DECLINED = "CONFIRMATION_DECLINED"
+    """The human declined or dismissed the confirmation prompt: nothing was placed."""
+    UNSUPPORTED = "UNSUPPORTED"
+    """The broker (or its API) does not offer this read; the capability says so."""
+    NO_MARKET_DATA_PERMISSION = "NO_MARKET_DATA_PERMISSION"
+    NO_DATA = "NO_DATA"
+    PACING_VIOLATION = "PACING_VIOLATION"
+    """The broker throttled a data request; details.retry_after_seconds says how long to wait."""
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

@@ -9,9 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from brokers.errors import ErrorCode, TradeError
 
@@ -96,24 +106,86 @@ def _check_decimal(value: Decimal, *, name: str, allow_zero: bool = False) -> De
     return value
 
 
+def _enum_member(enum: type[OrderType] | type[TimeInForce], value: Any) -> Any:
+    """Case-insensitive spelling ('limit', 'STOP_LIMIT') to the member; anything else unchanged, for pydantic."""
+    if isinstance(value, str):
+        for member in enum:
+            if member.value.lower() == value.strip().lower().replace("_", ""):
+                return member
+    return value
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+AccountIdText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+]
+"""An account id as brokers spell it (IBKR 'DU1234567', a SnapTrade UUID): one rule for every caller."""
+
+TickerText = Annotated[
+    str, BeforeValidator(_upper),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9 .:/\-]*$"),
+]
+"""A ticker, upper-cased: letters, digits and . : / - (e.g. 'BRK.B', 'ES:FUT')."""
+
+_ACCOUNT_ID = TypeAdapter(AccountIdText)
+_TICKER = TypeAdapter(TickerText)
+
+
+PATTERN_HINTS = {
+    "ticker": "ticker may contain only letters, digits, spaces and . : / - (e.g. 'AAPL', 'BRK.B')",
+    "account_id": "account_id may contain only letters, digits and . _ - (take it from list_tradeable_accounts)",
+}
+
+
+def _problems_of(exc: ValidationError, field: str | None = None) -> list[dict[str, str]]:
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        name = field or ".".join(str(p) for p in err["loc"]) or "order"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = f"{name} is required"
+        elif err["type"] == "string_pattern_mismatch":
+            message = PATTERN_HINTS.get(name.split(".")[-1], message)
+        problems.append({"field": name, "problem": message})
+    return problems
+
+
+def _invalid(what: str, problems: list[dict[str, str]]) -> TradeError:
+    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+    return TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid {what}: {summary}", {"problems": problems})
+
+
+def canonical_ticker(value: Any, field: str = "ticker") -> str:
+    """The one ticker rule (the same OrderRequest applies), for calls that take a ticker alone."""
+    try:
+        return _TICKER.validate_python(value)
+    except ValidationError as exc:
+        raise _invalid(field, _problems_of(exc, field)) from None
+
+
+def canonical_account_id(value: Any, field: str = "account_id") -> str:
+    try:
+        return _ACCOUNT_ID.validate_python(value)
+    except ValidationError as exc:
+        raise _invalid(field, _problems_of(exc, field)) from None
+
+
 class OrderRequest(BaseModel):
     """What a caller asks to trade, checked for shape before anything else runs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    account_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
-    ticker: str = Field(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9 .:/\-]*$")
+    account_id: AccountIdText
+    ticker: TickerText
     side: OrderSide
     quantity: Decimal
     order_type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
     time_in_force: TimeInForce = TimeInForce.DAY
-
-    @field_validator("ticker", mode="before")
-    @classmethod
-    def _upper_ticker(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("side", mode="before")
     @classmethod
@@ -123,12 +195,7 @@ class OrderRequest(BaseModel):
     @field_validator("order_type", "time_in_force", mode="before")
     @classmethod
     def _canonical_enum(cls, value: Any, info: Any) -> Any:
-        enum = OrderType if info.field_name == "order_type" else TimeInForce
-        if isinstance(value, str):
-            for member in enum:
-                if member.value.lower() == value.strip().lower().replace("_", ""):
-                    return member
-        return value
+        return _enum_member(OrderType if info.field_name == "order_type" else TimeInForce, value)
 
     @field_validator("quantity", "limit_price", "stop_price", mode="before")
     @classmethod
@@ -155,64 +222,66 @@ class OrderRequest(BaseModel):
         for name in ("limit_price", "stop_price"):
             price = getattr(self, name)
             if price is not None and (price * self.quantity).adjusted() >= MAX_QUANTITY_DIGITS:
-                problems.append((name, f"{name} x quantity is too large to store (at most {MAX_QUANTITY_DIGITS} "
-                                       "integer digits)"))
+                problems.append({"field": name, "problem": f"{name} x quantity is too large to store"})
         if problems:
-            raise ValueError("; ".join(f"{field}: {problem}" for field, problem in problems))
+            raise ValueError("; ".join(p["problem"] for p in problems))
         return self
 
 
-def price_problems(order_type: OrderType, has_limit: bool, has_stop: bool) -> list[tuple[str, str]]:
-    """(field, problem) for prices the order type requires or forbids."""
-    needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-    needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
-    problems: list[tuple[str, str]] = []
-    for name, needed, given in (("limit_price", needs_limit, has_limit), ("stop_price", needs_stop, has_stop)):
-        if needed and not given:
-            problems.append((name, f"{name} is required for {order_type.value} orders"))
-        if given and not needed:
-            problems.append((name, f"{name} is not allowed for {order_type.value} orders"))
+def price_problems(order_type: OrderType, has_limit: bool, has_stop: bool) -> list[dict[str, str]]:
+    """Which prices this order type needs or forbids, each problem named by its field."""
+    needs = {
+        "limit_price": order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT),
+        "stop_price": order_type in (OrderType.STOP, OrderType.STOP_LIMIT),
+    }
+    problems = []
+    for field, given in (("limit_price", has_limit), ("stop_price", has_stop)):
+        if needs[field] and not given:
+            problems.append({"field": field, "problem": f"{field} is required for {order_type.value} orders"})
+        elif given and not needs[field]:
+            problems.append({"field": field, "problem": f"{field} is not allowed for {order_type.value} orders"})
     return problems
-
-
-def _raw_price_problems(fields: dict[str, Any]) -> list[dict[str, str]]:
-    """The price/type problems of raw input, so one error lists them with the field problems."""
-    raw_type = fields.get("order_type", OrderType.MARKET.value)
-    text = str(raw_type).strip().lower().replace("_", "")
-    order_type = next((t for t in OrderType if t.value.lower() == text), None)
-    if order_type is None:
-        return []
-    problems = price_problems(order_type, fields.get("limit_price") is not None, fields.get("stop_price") is not None)
-    return [{"field": field, "problem": problem} for field, problem in problems]
 
 
 def validation_error_from(exc: ValidationError) -> TradeError:
     """Turn a pydantic error into the structured VALIDATION_ERROR, without echoing input values."""
-    problems: list[dict[str, str]] = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
-        field = ".".join(str(p) for p in err["loc"])
-        if not field and err["msg"].startswith("Value error, "):  # a cross-field check names its fields
-            for part in err["msg"].removeprefix("Value error, ").split("; "):
-                name, _, problem = part.partition(": ")
-                problems.append({"field": name, "problem": problem} if problem else {"field": "order", "problem": part})
-            continue
-        problems.append({"field": field or "order", "problem": err["msg"]})
-    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-    return TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {summary}", {"problems": problems})
+    return _invalid("order", _problems_of(exc))
+
+
+def _raw_price_problems(fields: dict[str, Any]) -> list[dict[str, str]]:
+    """The price/type rule on the raw fields, so it is reported even when another field is also wrong."""
+    order_type = _enum_member(OrderType, fields.get("order_type", OrderType.MARKET))
+    if not isinstance(order_type, OrderType):
+        return []  # the order type itself is reported; which prices it needs is unknown
+    return price_problems(order_type, fields.get("limit_price") is not None, fields.get("stop_price") is not None)
+
+
+def _too_large(fields: dict[str, Any], known: set[str]) -> list[dict[str, str]]:
+    """Price x quantity past what NUMERIC(20, 8) stores, named by the price's field."""
+    try:
+        quantity = Decimal(str(fields.get("quantity")))
+        found = []
+        for name in ("limit_price", "stop_price"):
+            price = fields.get(name)
+            if name not in known and price is not None and (Decimal(str(price)) * quantity).adjusted() >= (
+                MAX_QUANTITY_DIGITS
+            ):
+                found.append({"field": name, "problem": f"{name} x quantity is too large to store"})
+        return found
+    except (ArithmeticError, ValueError, TypeError):
+        return []  # not numbers: reported by their own fields
 
 
 def parse_order_request(**fields: Any) -> OrderRequest:
-    """The one place an order's fields are parsed: every problem is reported at once, naming its field."""
+    """The one parse of an order's terms: every problem at once, each named by its argument."""
     try:
         return OrderRequest(**fields)
     except ValidationError as exc:
-        error = validation_error_from(exc)
-        problems = error.details["problems"]
-        if not any(p["field"] in ("order", "limit_price", "stop_price") for p in problems):  # cross-field check
-            # did not run because a field failed: run its price/type part here, so every problem is listed
-            problems.extend(p for p in _raw_price_problems(fields) if p not in problems)
-        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
-        raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {summary}", {"problems": problems}) from None
+        problems = [p for p in _problems_of(exc) if p["field"] != "order"]
+        known = {p["field"] for p in problems}
+        problems.extend(p for p in _raw_price_problems(fields) if p["field"] not in known)
+        problems.extend(_too_large(fields, known))
+        raise _invalid("order", problems or _problems_of(exc)) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {exc}") from None
 

@@ -154,3 +154,35 @@ class TradeEvent(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     message: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+APPROVAL_STATUSES = ("PENDING", "CONFIRMED", "DECLINED", "EXPIRED")
+
+
+class TradeApproval(Base):
+    """A human decision awaited on the /ui page (EXECUTE_CONFIRMATION=browser): at most one per preview.
+
+    preview_id carries no foreign key on purpose: TRUNCATE of trade_previews (tests, bench) must keep working.
+    """
+
+    __tablename__ = "trade_approvals"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('PENDING', 'CONFIRMED', 'DECLINED', 'EXPIRED')", name="status"
+        ),
+        Index("ix_trade_approvals_status_requested_at", "status", "requested_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    preview_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'PENDING'"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    broker_provider: Mapped[str] = mapped_column(String(16))
+    is_paper: Mapped[bool] = mapped_column(Boolean)
+    account_label: Mapped[str | None] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    outcome_code: Mapped[str | None] = mapped_column(String(32))
+    outcome_message: Mapped[str | None] = mapped_column(Text)

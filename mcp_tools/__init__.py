@@ -4,6 +4,7 @@
     register_tools(platform_server, service)   # the platform's own MCPServer and TradeExecutionService
 """
 
-from mcp_tools.tools import TOOL_ARGUMENTS, register_tools
+from mcp_tools.registry import ToolRegistry
+from mcp_tools.tools import TOOLSETS, register_tools
 
-__all__ = ["TOOL_ARGUMENTS", "register_tools"]
+__all__ = ["TOOLSETS", "ToolRegistry", "register_tools"]

@@ -1,95 +1,154 @@
-"""Tool argument schemas and the checks that turn any bad argument into VALIDATION_ERROR.
+"""The tools' arguments: the JSON schema each one publishes and the one parse to its canonical form.
 
-The published JSON schemas carry the enums, ranges and descriptions an LLM needs. The
-Python parameters are typed `Any` on purpose: the SDK's own validation would answer a
-wrong type with free text, while this module answers it with the structured error
-every other refusal uses. `ArgumentGuard` covers what a signature cannot: missing and
-unknown argument names.
+The published schemas carry the enums, ranges and descriptions a model needs. The SDK passes
+values through untyped on purpose: its own validation would answer a wrong type with free
+text, while these parsers answer with the structured VALIDATION_ERROR every other refusal
+uses. Ids are parsed strictly (a padded or otherwise non-canonical id is refused, never
+repaired), so what a human confirms is exactly what executes. `ArgumentGuard` covers what a
+signature cannot: missing and unknown argument names.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import re
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import WithJsonSchema
-from pydantic.json_schema import SkipJsonSchema
-
-from brokers.errors import ErrorCode, TradeError
-from brokers.models import OrderSide, OrderType, TimeInForce
+from brokers.models import (
+    OrderRequest,
+    OrderSide,
+    OrderType,
+    TimeInForce,
+    canonical_account_id,
+    canonical_ticker,
+    parse_order_request,
+)
+from mcp_tools.registry import REQUIRED, UNEXPECTED, Arg, ArgGroup
 from mcp_tools.results import validation_error
 
-UNEXPECTED = "unexpected_arguments"
-"""Hidden parameter through which ArgumentGuard reports argument names the tool does not take."""
-
-ID_PATTERN = "^[0-9a-fA-F-]{32,36}$"
-
-
-def _param(schema: dict[str, Any]) -> Any:
-    return Annotated[Any, WithJsonSchema(schema)]
+UUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+DECIMAL_TEXT = r"^(?=.*[0-9])[0-9]*\.?[0-9]*$"
+_UUID = re.compile(UUID_TEXT)
 
 
-AccountId = _param({
+def canonical_id(name: str, value: Any) -> uuid.UUID:
+    """The id exactly as a tool returned it (36 characters, no padding); anything else is refused."""
+    if not isinstance(value, str) or _UUID.fullmatch(value) is None:
+        raise validation_error(
+            f"{name} is malformed: give the 36-character id exactly as a tool returned it "
+            "(like 1b4e28ba-2fa1-11d2-883f-0016d3cca427), with no spaces or other characters", field=name)
+    return uuid.UUID(value)
+
+
+def account_id(name: str, value: Any) -> str:
+    return canonical_account_id(value, name)
+
+
+def ticker(name: str, value: Any) -> str:
+    return canonical_ticker(value, name)
+
+
+def choice(allowed: list[str]) -> Any:
+    """Case-insensitive match against an enum; the canonical spelling is returned."""
+
+    def parse(name: str, value: Any) -> str:
+        if isinstance(value, str):
+            for option in allowed:
+                if option.lower() == value.strip().lower():
+                    return option
+        raise validation_error(f"{name} must be one of {', '.join(allowed)}", field=name, allowed=allowed)
+
+    return parse
+
+
+def whole_number(low: int, high: int) -> Any:
+    def parse(name: str, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise validation_error(f"{name} must be a whole number from {low} to {high}", field=name)
+        return value
+
+    return parse
+
+
+def _decimal_schema(description: str, *, optional: bool) -> dict[str, Any]:
+    kinds: list[dict[str, Any]] = [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": DECIMAL_TEXT, "minLength": 1},
+    ]
+    if optional:
+        kinds.append({"type": "null"})
+    schema: dict[str, Any] = {"anyOf": kinds, "description": description}
+    return schema | {"default": None} if optional else schema
+
+
+ACCOUNT_ID_SCHEMA = {
     "type": "string", "minLength": 1, "maxLength": 64,
-    "description": "Account id exactly as returned by list_tradeable_accounts "
-                   "(e.g. 'DU1234567' for an IBKR paper account, or a SnapTrade account UUID).",
-})
-Ticker = _param({
+    "description": "Account id exactly as returned by list_tradeable_accounts (e.g. 'DU1234567' for an IBKR "
+                   "paper account, or a SnapTrade account UUID). Never invent one.",
+}
+TICKER_SCHEMA = {
     "type": "string", "minLength": 1, "maxLength": 64,
     "description": "Ticker symbol, e.g. 'AAPL'. Use search_symbol first when unsure of the exact symbol.",
-})
-Side = _param({
-    "type": "string", "enum": [s.value for s in OrderSide],
-    "description": "BUY to open or add to a position, SELL to reduce or close one.",
-})
-Quantity = _param({
-    "type": "number", "exclusiveMinimum": 0,
-    "description": "Number of shares, greater than zero. A decimal string such as '2.5' is accepted too "
-                   "and keeps exact precision.",
-})
-OrderTypeArg = _param({
-    "type": "string", "enum": [t.value for t in OrderType], "default": OrderType.MARKET.value,
-    "description": "Market (default), Limit (needs limit_price), Stop (needs stop_price) or StopLimit "
-                   "(needs both).",
-})
-LimitPrice = _param({
-    "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}], "default": None,
-    "description": "Limit price per share. Required for Limit and StopLimit orders; leave out otherwise.",
-})
-StopPrice = _param({
-    "anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}], "default": None,
-    "description": "Stop (trigger) price per share. Required for Stop and StopLimit orders; leave out otherwise.",
-})
-TimeInForceArg = _param({
-    "type": "string", "enum": [t.value for t in TimeInForce], "default": TimeInForce.DAY.value,
-    "description": "Day (default): expires at the close. GTC: good till canceled. IOC: immediate or cancel. "
-                   "FOK: fill or kill.",
-})
-PreviewId = _param({
-    "type": "string", "pattern": ID_PATTERN,
-    "description": "The preview_id returned by preview_trade, used only after the human explicitly confirmed "
-                   "that exact preview. Each preview can be executed once.",
-})
-OrderId = _param({
-    "type": "string", "pattern": ID_PATTERN,
-    "description": "The order_id returned by execute_trade or get_orders.",
-})
-OptionalAccountId = _param({
+}
+
+AccountId = Annotated[str, Arg(ACCOUNT_ID_SCHEMA, account_id)]
+Ticker = Annotated[str, Arg(TICKER_SCHEMA, ticker)]
+PreviewId = Annotated[uuid.UUID, Arg({
+    "type": "string", "pattern": f"^{UUID_TEXT}$",
+    "description": "The preview_id returned by preview_trade, exactly as returned, used only after the human "
+                   "explicitly confirmed that exact preview. Each preview can be executed once.",
+}, canonical_id)]
+OrderId = Annotated[uuid.UUID, Arg({
+    "type": "string", "pattern": f"^{UUID_TEXT}$",
+    "description": "The order_id returned by execute_trade or get_orders, exactly as returned.",
+}, canonical_id)]
+OptionalAccountId = Annotated[str | None, Arg({
     "anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "null"}], "default": None,
     "description": "Only orders of this account (an id from list_tradeable_accounts); leave out for all accounts.",
-})
-OrderState = _param({
+}, account_id)]
+OrderState = Annotated[str, Arg({
     "type": "string", "enum": ["all", "open", "executed"], "default": "all",
     "description": "all (default); open: still working or not yet settled; executed: fully filled.",
-})
-Days = _param({
+}, choice(["all", "open", "executed"]))]
+Days = Annotated[int, Arg({
     "type": "integer", "minimum": 1, "maximum": 3650, "default": 30,
     "description": "How many days back to look (1 to 3650, default 30).",
-})
-Unexpected = Annotated[Any, SkipJsonSchema()]
+}, whole_number(1, 3650))]
+
+ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
+    "account_id": (Arg(ACCOUNT_ID_SCHEMA), REQUIRED),
+    "ticker": (Arg(TICKER_SCHEMA), REQUIRED),
+    "side": (Arg({
+        "type": "string", "enum": [s.value for s in OrderSide],
+        "description": "BUY to open or add to a position, SELL to reduce or close one.",
+    }), REQUIRED),
+    "quantity": (Arg(_decimal_schema(
+        "How many units to trade, greater than zero: shares for stocks and ETFs. A JSON number or a decimal "
+        "string such as '2.5' (exact; at most 8 decimal places). Fractions only where the account allows them.",
+        optional=False)), REQUIRED),
+    "order_type": (Arg({
+        "type": "string", "enum": [t.value for t in OrderType], "default": OrderType.MARKET.value,
+        "description": "Market (default), Limit (needs limit_price), Stop (needs stop_price) or StopLimit "
+                       "(needs both).",
+    }), OrderType.MARKET.value),
+    "limit_price": (Arg(_decimal_schema(
+        "Limit price per unit (number or decimal string). Required for Limit and StopLimit orders; leave out "
+        "otherwise.", optional=True)), None),
+    "stop_price": (Arg(_decimal_schema(
+        "Stop (trigger) price per unit (number or decimal string). Required for Stop and StopLimit orders; "
+        "leave out otherwise.", optional=True)), None),
+    "time_in_force": (Arg({
+        "type": "string", "enum": [t.value for t in TimeInForce], "default": TimeInForce.DAY.value,
+        "description": "Day (default): expires at the close. GTC: good till canceled. IOC: immediate or cancel. "
+                       "FOK: fill or kill.",
+    }), TimeInForce.DAY.value),
+}
+OrderTerms = Annotated[OrderRequest, ArgGroup(ORDER_TERMS, parse_order_request)]
 
 
 @dataclass(frozen=True)
@@ -124,76 +183,3 @@ class ArgumentGuard:
                 fixed = spec.normalize(arguments or {})
                 ctx = dataclasses.replace(ctx, params={**params, "arguments": fixed})
         return await call_next(ctx)
-
-
-def gather(unexpected: Any, **checks: Callable[[], Any]) -> dict[str, Any]:
-    """Run every check and report all problems at once, so the LLM can fix a call in one go."""
-    problems: list[dict[str, str]] = []
-    if unexpected:
-        names = [str(n) for n in unexpected] if isinstance(unexpected, list) else [str(unexpected)]
-        problems.extend({"field": name, "problem": f"unknown argument {name!r}"} for name in names)
-    values: dict[str, Any] = {}
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except TradeError as exc:
-            problems.append({"field": name, "problem": exc.message})
-    if problems:
-        summary = "; ".join(p["problem"] for p in problems)
-        raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid arguments: {summary}", {"problems": problems})
-    return values
-
-
-def text(name: str, value: Any, *, max_length: int = 64) -> str:
-    if value is None:
-        raise validation_error(f"{name} is required", field=name)
-    if not isinstance(value, str) or not value.strip():
-        raise validation_error(f"{name} must be a non-empty string", field=name)
-    value = value.strip()
-    if len(value) > max_length:
-        raise validation_error(f"{name} is longer than {max_length} characters", field=name)
-    return value
-
-
-def optional_text(name: str, value: Any) -> str | None:
-    return None if value is None else text(name, value)
-
-
-def choice(name: str, value: Any, allowed: list[str], default: str | None) -> str:
-    """Case-insensitive match against an enum; the canonical spelling is returned."""
-    if value is None:
-        if default is None:
-            raise validation_error(f"{name} is required", field=name)
-        return default
-    if isinstance(value, str):
-        for option in allowed:
-            if option.lower() == value.strip().lower():
-                return option
-    raise validation_error(f"{name} must be one of {', '.join(allowed)}", field=name, allowed=allowed)
-
-
-def number(name: str, value: Any, *, required: bool) -> Decimal | None:
-    """A positive finite number (JSON number or numeric string), kept exact as Decimal."""
-    if value is None:
-        if required:
-            raise validation_error(f"{name} is required", field=name)
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise validation_error(f"{name} must be a number", field=name)
-    try:
-        parsed = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise validation_error(f"{name} must be a number", field=name) from None
-    if not parsed.is_finite() or parsed <= 0:
-        raise validation_error(f"{name} must be a finite number greater than zero", field=name)
-    return parsed
-
-
-def whole_number(name: str, value: Any, *, default: int, low: int, high: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise validation_error(f"{name} must be a whole number from {low} to {high}", field=name)
-    return value

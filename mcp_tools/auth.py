@@ -8,26 +8,15 @@ request to a protected server must carry `Authorization: Bearer <token>`.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from brokers.errors import ErrorCode
+from mcp_tools.http_guard import is_loopback
 
-LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    name = host.strip().strip("[]").lower()
-    if name in LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False  # any other host name may resolve to a public interface
-
+__all__ = ["AuthConfigurationError", "BearerTokenAuth", "is_loopback", "require_token_for"]
 
 class AuthConfigurationError(ValueError):
     """The HTTP transport would be reachable without a token."""
@@ -48,13 +37,15 @@ class BearerTokenAuth:
 
     def __init__(self, app: ASGIApp, token: str, open_paths: Iterable[str] = ()) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
         self.open_paths = frozenset(open_paths)
 
     def _authorized(self, scope: Scope) -> bool:
+        """`Authorization: Bearer <token>`, the scheme in any case; the token compared in constant time."""
         for name, value in scope.get("headers", []):
             if name.lower() == b"authorization":
-                return hmac.compare_digest(value.strip(), self._expected)
+                scheme, _, credential = value.strip().partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(credential.strip(), self._expected)
         return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -73,9 +73,9 @@ def broker_check(settings: Settings, name: str, timeout: float) -> Check:
             for adapter in adapters:
                 adapter.close()
             if name == "ibkr":  # the probe's own session must not outlive the check in a long-lived process
-                from brokers.ibkr.connection import IBKRConnectionManager
+                from brokers.ibkr.registry import shared_manager
 
-                IBKRConnectionManager.for_settings(probe_settings).shutdown()
+                shared_manager(probe_settings).shutdown()
         paper = sum(1 for a in accounts if a.is_paper)
         return f"{len(accounts)} account(s), {paper} paper"
 

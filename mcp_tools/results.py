@@ -14,6 +14,8 @@ from typing import Any
 from mcp_types import CallToolResult, TextContent
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.models import OrderStatus
+from services.results import OrderView
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +67,20 @@ def internal_error(tool: str, exc: BaseException) -> TradeError:
     """An unexpected exception: logged in full on the server, a generic message for the client."""
     log.error("tool %s failed unexpectedly", tool, exc_info=exc)
     return TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the server log", {"tool": tool})
+
+
+def order_payload(view: OrderView) -> dict[str, Any]:
+    payload = view.as_json()
+    status = view.status
+    simulated = status == OrderStatus.SIMULATED
+    payload["simulated"] = simulated
+    payload["placed"] = not simulated
+    if simulated:
+        payload["message"] = ("SIMULATED: ORDERS_ENABLED is false, so the order was recorded but NOT sent to the "
+                              "broker. Nothing was bought or sold.")
+    elif status == OrderStatus.UNKNOWN:
+        payload["message"] = ("The broker did not confirm in time: the order MAY have been placed. Do not execute "
+                              "again; check get_order_status(order_id) shortly.")
+    else:
+        payload["message"] = f"Order sent to {view.broker_provider}; status {status}."
+    return payload

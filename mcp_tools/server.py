@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from mcp_tools.auth import BearerTokenAuth, require_token_for
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
+from mcp_tools.http_guard import LoopbackOnly
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, default_factory
 from mcp_tools.tools import register_tools
 from services.trade_execution import TradeExecutionService
@@ -85,25 +86,27 @@ def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0
         if transport == "stdio":
             server.run("stdio")
         else:
-            _serve_http(server, provider, host, port, token)
+            _serve_http(server, provider, host, port, token, settings.mcp_max_sessions)
     finally:
         provider.close()
 
 
-def _serve_http(server: MCPServer[Any], provider: ServiceProvider, host: str, port: int, token: str | None) -> None:
+def _serve_http(
+    server: MCPServer[Any], provider: ServiceProvider, host: str, port: int, token: str | None, max_sessions: int,
+) -> None:
     import anyio
     import uvicorn
 
-    app: Any = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
-    if token:
-        app = BearerTokenAuth(app, token, open_paths=[HEALTH_PATH])
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host.strip("[]"), port))
     sock.listen(128)
     bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
+    app: Any = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, max_sessions=max_sessions)
+    # Without a token the bind is loopback (checked at start-up): only requests addressed to it get through.
+    app = BearerTokenAuth(app, token, open_paths=[HEALTH_PATH]) if token else LoopbackOnly(app, host, bound)
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
     auth = "bearer token required" if token else "no token (loopback only)"
     print(f"tradeexec MCP server listening on http://{shown}:{bound}{MCP_PATH} ({auth})", file=sys.stderr, flush=True)
     provider.warm_up()

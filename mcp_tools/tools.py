@@ -1,99 +1,146 @@
-"""The ten tools of DESIGN.md, mountable on any MCPServer with `register_tools(server, service)`.
+"""The ten trade tools of DESIGN.md; `register_tools(server, service)` mounts them (and every toolset) anywhere.
 
-Every tool checks its arguments first (so a bad argument writes nothing), then runs the
-synchronous service on a worker thread, and answers with JSON or a structured tool error.
+Each tool is its signature (the arguments, parsed once by `mcp_tools.registry`), its
+docstring (what the model reads: it carries the preview, show, confirm, execute discipline)
+and one service call. Other modules add tools with their own `ToolRegistry`, listed in TOOLSETS.
 """
 
-# No `from __future__ import annotations` here: the SDK reads the annotations of these
-# closures (the Resolve marker refers to a local object), so they must be real objects.
+# No `from __future__ import annotations` here: the registry reads these annotations as live objects.
 
-import uuid
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-import anyio.to_thread
-from mcp.server.mcpserver import MCPServer, Resolve
-from mcp.server.mcpserver.resolve import AcceptedElicitation, ElicitationResult
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp.server.mcpserver import MCPServer
+from mcp_types import ToolAnnotations
 
-from brokers.errors import TradeError
-from brokers.models import OrderSide, OrderStatus, OrderType, TimeInForce, parse_order_request
 from mcp_tools import arguments as args
-from mcp_tools.confirmation import ConfirmOrder, NotAsked, OrderConfirmer, refusal_without_confirmation
-from mcp_tools.descriptions import DESCRIPTIONS, SERVER_INSTRUCTIONS
-from mcp_tools.results import Redactor, failure, internal_error, ok, validation_error
+from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
+from mcp_tools.descriptions import SERVER_INSTRUCTIONS
+from mcp_tools.market_tools import MARKET_TOOLS
+from mcp_tools.registry import ToolRegistry, ToolRuntime
+from mcp_tools.results import Redactor, order_payload
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, secret_values
-from services.order_store import new_event
-from services.results import OrderView
 from services.trade_execution import TradeExecutionService
 from settings import Settings
 
-__all__ = ["SERVER_INSTRUCTIONS", "TOOL_ARGUMENTS", "register_tools"]
-
-Work = Callable[[TradeExecutionService], dict[str, Any]]
-SIDES = [s.value for s in OrderSide]
-ORDER_TYPES = [t.value for t in OrderType]
-TIFS = [t.value for t in TimeInForce]
-ORDER_STATES = ["all", "open", "executed"]
-
-
-def _spec(required: str = "", optional: str = "") -> args.ToolArguments:
-    return args.ToolArguments(frozenset(required.split()), frozenset(optional.split()))
-
-
-TOOL_ARGUMENTS: dict[str, args.ToolArguments] = {
-    "list_tradeable_accounts": _spec(),
-    "search_symbol": _spec("account_id ticker"),
-    "get_quote": _spec("account_id ticker"),
-    "get_account_balance": _spec("account_id"),
-    "get_positions": _spec("account_id"),
-    "preview_trade": _spec("account_id ticker side quantity", "order_type limit_price stop_price time_in_force"),
-    "execute_trade": _spec("preview_id"),
-    "get_orders": _spec("", "account_id state days"),
-    "get_order_status": _spec("order_id"),
-    "cancel_order": _spec("order_id"),
-}
+__all__ = ["SERVER_INSTRUCTIONS", "TOOLSETS", "TRADE_TOOLS", "register_tools"]
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 PREVIEW = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 PLACE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
-CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True)
+CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
+
+TRADE_TOOLS = ToolRegistry()
+tool = TRADE_TOOLS.tool
 
 
-def _ticker(value: Any) -> str:
-    """The same ticker rule the service applies, checked before anything is called."""
-    text = args.text("ticker", value)
-    return parse_order_request(account_id="X", ticker=text, side="BUY", quantity=1).ticker
+@tool("List tradeable accounts", READ)
+def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
+    """List the brokerage accounts this server can trade in: account_id, provider (ibkr or snaptrade), name,
+    currency and whether it is a paper account. Start here: every other tool needs an account_id from this
+    list; never invent one. Also reports trading_mode (paper or live), orders_enabled (false means
+    execute_trade only records SIMULATED orders) and trading_blocked (why no order can be placed right now,
+    or null). Read-only."""
+    accounts = [a.model_dump(mode="json") for a in service.list_tradeable_accounts()]
+    settings = service.settings
+    return {"accounts": accounts, "count": len(accounts), "trading_mode": settings.trading_mode.value,
+            "orders_enabled": settings.orders_enabled, "trading_blocked": settings.trading_block_reason()}
 
 
-def _uuid_text(name: str, value: Any) -> str:
-    text = args.text(name, value, max_length=64)
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise validation_error(f"{name} is not a valid id (expected the UUID a tool returned)",
-                                    field=name) from None
+@tool("Search a symbol", READ)
+def search_symbol(service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker) -> dict[str, Any]:
+    """Find the instruments matching a ticker at the broker of one account (ticker, broker_symbol_id,
+    description, exchange, currency). Use it when the ticker is uncertain. Read-only."""
+    matches = [m.model_dump(mode="json") for m in service.search_symbol(account_id, ticker)]
+    return {"account_id": account_id, "ticker": ticker, "matches": matches, "count": len(matches)}
 
 
-def _order_payload(view: OrderView) -> dict[str, Any]:
-    payload = view.as_json()
-    status = view.status
-    simulated = status == OrderStatus.SIMULATED
-    payload["simulated"] = simulated
-    payload["placed"] = not simulated
-    if simulated:
-        payload["message"] = (
-            "SIMULATED: ORDERS_ENABLED is false, so the order was recorded but NOT sent to the broker. "
-            "Nothing was bought or sold."
-        )
-    elif status == OrderStatus.UNKNOWN:
-        payload["message"] = (
-            "The broker did not confirm in time: the order MAY have been placed. Do not execute again; "
-            "check get_order_status(order_id) shortly."
-        )
-    else:
-        payload["message"] = f"Order sent to {view.broker_provider}; status {status}."
-    return payload
+@tool("Get a quote", READ)
+def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker) -> dict[str, Any]:
+    """Current bid, ask, last and close for a ticker as the account's broker reports it, plus the
+    reference_price used by the risk checks. 'delayed' is true for delayed data. Prices are decimal strings.
+    Read-only."""
+    quote = service.get_quote(account_id, ticker)
+    price = quote.reference_price
+    return {"account_id": account_id, **quote.model_dump(mode="json"),
+            "reference_price": None if price is None else str(price)}
+
+
+@tool("Get account balance", READ)
+def get_account_balance(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
+    """Cash, buying power, available funds and net liquidation value of one account, as decimal strings.
+    Read-only."""
+    return service.get_account_balance(account_id).model_dump(mode="json")
+
+
+@tool("Get positions", READ)
+def get_positions(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
+    """Holdings of one account: ticker, quantity, average cost, market price and value. Read-only."""
+    positions = [p.model_dump(mode="json") for p in service.get_positions(account_id)]
+    return {"account_id": account_id, "positions": positions, "count": len(positions)}
+
+
+@tool("Preview a trade (step 1 of 2)", PREVIEW)
+def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dict[str, Any]:
+    """Step 1 of 2 for placing an order. Validates the order, applies the risk limits and asks the broker for an
+    estimate; NOTHING is placed. Returns preview_id, a one-line summary, estimated price, commission and total,
+    warnings and expires_at. You MUST then show the summary and any warnings to the human and obtain an explicit
+    yes for this exact order before calling execute_trade. Previews expire after a few minutes. A refusal
+    (RISK_LIMIT, INSUFFICIENT_FUNDS, SYMBOL_NOT_FOUND, VALIDATION_ERROR, ...) is a tool error: explain it to the
+    human instead of working around it. Orders cannot be amended once placed: to change a working order, cancel
+    it (cancel_order) and preview a new one."""
+    view = service.preview_request(order)
+    return {
+        **view.as_json(), "orders_enabled": service.settings.orders_enabled,
+        "next_step": "Show this summary (and any warnings) to the human. Call execute_trade with this preview_id "
+                     "only after they explicitly confirm this exact order, before expires_at.",
+    }
+
+
+@tool("Execute a confirmed preview (step 2 of 2)", PLACE, confirm=OrderConfirmer)
+def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, confirmation: Any) -> dict[str, Any]:
+    """Step 2 of 2: place the order described by one preview, exactly once. Call it ONLY after the human has
+    explicitly confirmed that preview's summary in this conversation - never on your own initiative and never as
+    a retry. A preview executes at most once: a second call returns ALREADY_EXECUTED. An expired preview returns
+    PREVIEW_EXPIRED: preview again and ask again. The server may ask the human to confirm through the client; if
+    they decline or close the prompt, nothing is placed (CONFIRMATION_DECLINED). If the result says
+    simulated=true (ORDERS_ENABLED is off), the order was only recorded and nothing was sent to the broker: say
+    so plainly. If the status is UNKNOWN the order may exist: do not execute again, check get_order_status.
+    A placed order cannot be amended and a filled one cannot be changed: to change a working order, cancel it
+    (which can race a fill) and preview a new one."""
+    answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
+    return answer if answer is not None else order_payload(service.execute_trade(preview_id))
+
+
+@tool("List orders", READ)
+def get_orders(
+    service: TradeExecutionService, account_id: args.OptionalAccountId = None, state: args.OrderState = "all",
+    days: args.Days = 30,
+) -> dict[str, Any]:
+    """Orders placed through this service, newest first, optionally for one account, filtered by state
+    (all, open, executed) and age in days. Read-only."""
+    orders = [order_payload(o) for o in service.get_orders(account_id, state, days)]
+    return {"orders": orders, "count": len(orders), "account_id": account_id, "state": state, "days": days}
+
+
+@tool("Get order status", READ)
+def get_order_status(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
+    """Current status of one order (PENDING, ACCEPTED, PARTIAL, EXECUTED, CANCELED, REJECTED, FAILED, EXPIRED,
+    UNKNOWN, SIMULATED) with filled quantity and average price, refreshed from the broker when it may have
+    changed. 'stale': true means the broker could not be asked and the stored status is shown. Read-only."""
+    return order_payload(service.get_order_status(order_id))
+
+
+@tool("Cancel an order", CANCEL)
+def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
+    """Ask the broker to cancel a working order (PENDING, ACCEPTED or PARTIAL). Confirm with the human first.
+    Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the status the
+    broker reported; a cancel can race a fill. Orders cannot be amended: to change a working order, cancel it
+    and preview a new one."""
+    return order_payload(service.cancel_order(order_id))
+
+
+TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS]
+"""Every toolset register_tools mounts; a module adding tools appends its own registry here."""
 
 
 def register_tools(
@@ -107,216 +154,10 @@ def register_tools(
     Returns the provider so the caller can warm it up or close it.
     """
     provider = ServiceProvider.of(service)
-    redact = Redactor()
     known = settings or (provider.built.settings if provider.built is not None else None)
-    if known is not None:
-        redact.add(*secret_values(known))
-    confirmer = OrderConfirmer(provider)
-    server.middleware.append(args.ArgumentGuard(TOOL_ARGUMENTS))
-
-    def obtain() -> TradeExecutionService:
-        built = provider.get()
-        if known is None:
-            redact.add(*secret_values(built.settings))
-        return built
-
-    async def run(tool: str, work: Work) -> CallToolResult:
-        try:
-            payload = await anyio.to_thread.run_sync(lambda: work(obtain()))
-        except TradeError as exc:
-            return failure(exc, redact)
-        except Exception as exc:
-            return failure(internal_error(tool, exc), redact)
-        return ok(payload, redact)
-
-    def refused(exc: TradeError) -> CallToolResult:
-        return failure(exc, redact)
-
-    async def list_tradeable_accounts(unexpected_arguments: args.Unexpected = None) -> CallToolResult:
-        try:
-            args.gather(unexpected_arguments)
-        except TradeError as exc:
-            return refused(exc)
-
-        def work(svc: TradeExecutionService) -> dict[str, Any]:
-            accounts = [a.model_dump(mode="json") for a in svc.list_tradeable_accounts()]
-            return {
-                "accounts": accounts, "count": len(accounts),
-                "trading_mode": svc.settings.trading_mode.value, "orders_enabled": svc.settings.orders_enabled,
-                "trading_blocked": svc.settings.trading_block_reason(),
-            }
-
-        return await run("list_tradeable_accounts", work)
-
-    async def search_symbol(
-        account_id: args.AccountId, ticker: args.Ticker, unexpected_arguments: args.Unexpected = None
-    ) -> CallToolResult:
-        try:
-            got = args.gather(unexpected_arguments, account_id=lambda: args.text("account_id", account_id),
-                              ticker=lambda: _ticker(ticker))
-        except TradeError as exc:
-            return refused(exc)
-
-        def work(svc: TradeExecutionService) -> dict[str, Any]:
-            matches = [m.model_dump(mode="json") for m in svc.search_symbol(got["account_id"], got["ticker"])]
-            return {**got, "matches": matches, "count": len(matches)}
-
-        return await run("search_symbol", work)
-
-    async def get_quote(
-        account_id: args.AccountId, ticker: args.Ticker, unexpected_arguments: args.Unexpected = None
-    ) -> CallToolResult:
-        try:
-            got = args.gather(unexpected_arguments, account_id=lambda: args.text("account_id", account_id),
-                              ticker=lambda: _ticker(ticker))
-        except TradeError as exc:
-            return refused(exc)
-
-        def work(svc: TradeExecutionService) -> dict[str, Any]:
-            quote = svc.get_quote(got["account_id"], got["ticker"])
-            price = quote.reference_price
-            return {"account_id": got["account_id"], **quote.model_dump(mode="json"),
-                    "reference_price": None if price is None else str(price)}
-
-        return await run("get_quote", work)
-
-    async def get_account_balance(
-        account_id: args.AccountId, unexpected_arguments: args.Unexpected = None
-    ) -> CallToolResult:
-        try:
-            account = args.gather(unexpected_arguments, a=lambda: args.text("account_id", account_id))["a"]
-        except TradeError as exc:
-            return refused(exc)
-        return await run("get_account_balance", lambda svc: svc.get_account_balance(account).model_dump(mode="json"))
-
-    async def get_positions(account_id: args.AccountId, unexpected_arguments: args.Unexpected = None) -> CallToolResult:
-        try:
-            account = args.gather(unexpected_arguments, a=lambda: args.text("account_id", account_id))["a"]
-        except TradeError as exc:
-            return refused(exc)
-
-        def work(svc: TradeExecutionService) -> dict[str, Any]:
-            positions = [p.model_dump(mode="json") for p in svc.get_positions(account)]
-            return {"account_id": account, "positions": positions, "count": len(positions)}
-
-        return await run("get_positions", work)
-
-    async def preview_trade(
-        account_id: args.AccountId,
-        ticker: args.Ticker,
-        side: args.Side,
-        quantity: args.Quantity,
-        order_type: args.OrderTypeArg = "Market",
-        limit_price: args.LimitPrice = None,
-        stop_price: args.StopPrice = None,
-        time_in_force: args.TimeInForceArg = "Day",
-        unexpected_arguments: args.Unexpected = None,
-    ) -> CallToolResult:
-        try:
-            fields = args.gather(
-                unexpected_arguments,
-                account_id=lambda: args.text("account_id", account_id),
-                ticker=lambda: _ticker(ticker),
-                side=lambda: args.choice("side", side, SIDES, None),
-                quantity=lambda: args.number("quantity", quantity, required=True),
-                order_type=lambda: args.choice("order_type", order_type, ORDER_TYPES, "Market"),
-                limit_price=lambda: args.number("limit_price", limit_price, required=False),
-                stop_price=lambda: args.number("stop_price", stop_price, required=False),
-                time_in_force=lambda: args.choice("time_in_force", time_in_force, TIFS, "Day"),
-            )
-            parse_order_request(**fields)  # the whole order is checked before the service writes anything
-        except TradeError as exc:
-            return refused(exc)
-
-        def work(svc: TradeExecutionService) -> dict[str, Any]:
-            view = svc.preview_trade(**fields)
-            return {
-                **view.as_json(),
-                "orders_enabled": svc.settings.orders_enabled,
-                "next_step": "Show this summary (and any warnings) to the human. Call execute_trade with this "
-                             "preview_id only after they explicitly confirm this exact order, before expires_at.",
-            }
-
-        return await run("preview_trade", work)
-
-    async def execute_trade(
-        preview_id: args.PreviewId,
-        confirmation: Annotated[ElicitationResult[ConfirmOrder], Resolve(confirmer.ask)],
-        unexpected_arguments: args.Unexpected = None,
-    ) -> CallToolResult:
-        try:
-            preview = args.gather(unexpected_arguments, p=lambda: _uuid_text("preview_id", preview_id))["p"]
-        except TradeError as exc:
-            return refused(exc)
-
-        def work(svc: TradeExecutionService) -> dict[str, Any]:
-            answer = confirmation.data if isinstance(confirmation, AcceptedElicitation) else None
-            if isinstance(answer, NotAsked):
-                if answer.error is not None:
-                    raise answer.error
-                if answer.reason == "unsupported" and svc.settings.execute_confirmation == "always":
-                    raise refusal_without_confirmation()
-            elif not isinstance(answer, ConfirmOrder) or not answer.confirm:
-                return _declined(svc, preview)
-            return _order_payload(svc.execute_trade(preview))
-
-        return await run("execute_trade", work)
-
-    async def get_orders(
-        account_id: args.OptionalAccountId = None,
-        state: args.OrderState = "all",
-        days: args.Days = 30,
-        unexpected_arguments: args.Unexpected = None,
-    ) -> CallToolResult:
-        try:
-            got = args.gather(
-                unexpected_arguments,
-                account_id=lambda: args.optional_text("account_id", account_id),
-                state=lambda: args.choice("state", state, ORDER_STATES, "all"),
-                days=lambda: args.whole_number("days", days, default=30, low=1, high=3650),
-            )
-        except TradeError as exc:
-            return refused(exc)
-
-        def work(svc: TradeExecutionService) -> dict[str, Any]:
-            orders = [_order_payload(o) for o in svc.get_orders(got["account_id"], got["state"], got["days"])]
-            return {"orders": orders, "count": len(orders), **got}
-
-        return await run("get_orders", work)
-
-    async def get_order_status(order_id: args.OrderId, unexpected_arguments: args.Unexpected = None) -> CallToolResult:
-        try:
-            order = args.gather(unexpected_arguments, o=lambda: _uuid_text("order_id", order_id))["o"]
-        except TradeError as exc:
-            return refused(exc)
-        return await run("get_order_status", lambda svc: _order_payload(svc.get_order_status(order)))
-
-    async def cancel_order(order_id: args.OrderId, unexpected_arguments: args.Unexpected = None) -> CallToolResult:
-        try:
-            order = args.gather(unexpected_arguments, o=lambda: _uuid_text("order_id", order_id))["o"]
-        except TradeError as exc:
-            return refused(exc)
-        return await run("cancel_order", lambda svc: _order_payload(svc.cancel_order(order)))
-
-    tools: list[tuple[Callable[..., Any], ToolAnnotations]] = [
-        (list_tradeable_accounts, READ), (search_symbol, READ), (get_quote, READ),
-        (get_account_balance, READ), (get_positions, READ), (preview_trade, PREVIEW),
-        (execute_trade, PLACE), (get_orders, READ), (get_order_status, READ), (cancel_order, CANCEL),
-    ]
-    for fn, hints in tools:
-        title, description = DESCRIPTIONS[fn.__name__]
-        annotations = hints.model_copy(update={"title": title})
-        server.add_tool(fn, title=title, description=description, annotations=annotations, structured_output=False)
+    redact = Redactor(secret_values(known) if known is not None else ())
+    runtime = ToolRuntime(provider, redact)
+    for toolset in TOOLSETS:
+        toolset.register(server, runtime)
     return provider
 
-
-def _declined(svc: TradeExecutionService, preview_id: str) -> dict[str, Any]:
-    """The human said no: nothing is placed, the refusal is audited, the preview stays usable until it expires."""
-    svc.store.audit(
-        new_event("EXECUTE_DECLINED", correlation_id=uuid.uuid4(), preview_id=uuid.UUID(preview_id),
-                  message="the human declined the confirmation prompt")
-    )
-    return {
-        "preview_id": preview_id, "placed": False, "status": "NOT_CONFIRMED",
-        "message": "The human declined the confirmation prompt: no order was placed.",
-    }

@@ -28,8 +28,8 @@ from brokers.models import BrokerOrder, OrderRequest, OrderStatus, OrderToPlace
 from db.engine import transaction
 from db.models import PreviewStatus, TradeOrder, TradePreview
 from services import execute_sql as sql
+from services.confirmation import ExecutablePreview
 from services.execution_gate import (
-    ExecutablePreview,
     ExecutionGate,
     not_active_refusal,
     refuse_if_blocked,
@@ -73,26 +73,18 @@ class ExecutePath:
 
     # --- before a human is asked -------------------------------------------------------------
     def executable(self, preview_id: uuid.UUID) -> ExecutablePreview:
-        """What a confirmation must show, or the refusal (audited) that needs no human."""
-        correlation = uuid.uuid4()
-        try:
-            refuse_if_blocked(self.settings, preview_id)
-            table = TradePreview.__table__
-            with self.engine.connect() as conn:
-                found = conn.execute(select(table).where(table.c.id == preview_id)).mappings().first()
-            preview = TradePreview(**found) if found is not None else None
-            if preview is None or preview.status != PreviewStatus.ACTIVE or preview.expires_at <= utcnow():
-                raise not_active_refusal(
-                    preview_id, preview.status if preview else None, preview is not None, None, None
-                )
-            self.gate.check_preview(preview)
-            return ExecutablePreview(
-                **PreviewView.of(preview).model_dump(), simulated=not self.settings.orders_enabled,
-                trading_mode=self.settings.trading_mode.value,
-            )
-        except TradeError as exc:
-            self.audit_refusal(preview_id, correlation, exc, stage="confirmation")
-            raise
+        """What a confirmation must show, or the refusal that needs no human (the caller records it)."""
+        refuse_if_blocked(self.settings, preview_id)
+        table = TradePreview.__table__
+        with self.engine.connect() as conn:
+            found = conn.execute(select(table).where(table.c.id == preview_id)).mappings().first()
+            facts = sql.why_not_active(conn, preview_id) if found is not None else None
+        preview = TradePreview(**found) if found is not None else None
+        if preview is None or facts is None or preview.status != PreviewStatus.ACTIVE or facts[1] or facts[2]:
+            status, expired, order_id, order_status = facts or (None, False, None, None)
+            raise not_active_refusal(preview_id, status, expired, order_id, order_status)
+        self.gate.check_preview(preview)
+        return ExecutablePreview(PreviewView.of(preview), simulated=not self.settings.orders_enabled)
 
     # --- execute -----------------------------------------------------------------------------
     def execute(self, preview_id: uuid.UUID) -> tuple[Intent, OrderView | None]:

@@ -21,20 +21,11 @@ from db.models import PreviewStatus, TradePreview
 from services import validation as checks
 from services.execute_sql import lock_account, open_exposure
 from services.preview import held_of
-from services.results import PreviewView
 from services.routing import AdapterRouter
 from services.validation import RiskLimits
 from settings import Settings, TradingMode
 
 log = logging.getLogger(__name__)
-
-
-class ExecutablePreview(PreviewView):
-    """A preview that `execute_trade` would accept now: exactly what a human must confirm."""
-
-    simulated: bool
-    """ORDERS_ENABLED=false: the order would be recorded, not sent."""
-    trading_mode: str
 
 
 def parse_preview_id(value: Any) -> uuid.UUID:
@@ -76,18 +67,25 @@ def not_active_refusal(
     preview_id: uuid.UUID, preview_status: str | None, expired: bool, order_id: Any, order_status: Any
 ) -> TradeError:
     """Why a preview could not be consumed, from what its row says."""
-    details = {"preview_id": str(preview_id)}
+    details: dict[str, Any] = {"preview_id": str(preview_id)}
     if preview_status is None:
-        return TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no such preview", details)
-    if preview_status in (PreviewStatus.EXECUTED, PreviewStatus.SIMULATED) or order_id is not None:
         return TradeError(
-            ErrorCode.ALREADY_EXECUTED, "this preview was already executed; preview again to place another order",
-            {**details, "order_id": str(order_id) if order_id else None,
-             "status": str(order_status) if order_status else str(preview_status)},
+            ErrorCode.PREVIEW_NOT_FOUND,
+            "no preview has this id (well-formed but unknown): call preview_trade and use the preview_id it returns",
+            details,
         )
-    if preview_status == PreviewStatus.EXPIRED or expired:
-        return TradeError(ErrorCode.PREVIEW_EXPIRED, "the preview has expired; preview the trade again", details)
-    return TradeError(ErrorCode.PREVIEW_EXPIRED, f"the preview is {preview_status}; preview the trade again", details)
+    if preview_status in (PreviewStatus.EXECUTED, PreviewStatus.SIMULATED) or order_id is not None:
+        status = str(order_status) if order_status else str(preview_status)
+        return TradeError(
+            ErrorCode.ALREADY_EXECUTED,
+            f"this preview was already executed: an order exists (order_id {order_id or 'unknown'}, status "
+            f"{status}); report it to the human and preview again only if they ask for an additional order",
+            {**details, "order_id": str(order_id) if order_id else None, "status": status},
+        )
+    return TradeError(
+        ErrorCode.PREVIEW_EXPIRED, "the preview has expired; preview the trade again and ask the human again",
+        details,
+    )
 
 
 class ExecutionGate:

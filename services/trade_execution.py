@@ -26,15 +26,20 @@ from brokers.models import (
     BrokerAccount,
     BrokerOrder,
     BrokerProvider,
+    OrderRequest,
     OrderStatus,
     Position,
     Quote,
     SymbolMatch,
+    canonical_ticker,
     parse_order_request,
 )
 from db.engine import transaction
+from services import confirmation
+from services.confirmation import ExecutablePreview
 from services.execute_path import ExecutePath
-from services.execution_gate import ExecutablePreview, ExecutionGate, parse_preview_id
+from services.execution_gate import ExecutionGate, parse_preview_id
+from services.market_data import MarketDataReads
 from services.order_store import OrderStore, apply_broker_order, new_event
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
@@ -70,7 +75,7 @@ def _guard(action: Callable[[], T]) -> T:
         raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
-class TradeExecutionService:
+class TradeExecutionService(MarketDataReads):
     def __init__(
         self,
         settings: Settings,
@@ -181,15 +186,23 @@ class TradeExecutionService:
         stop_price: Any = None,
         time_in_force: Any = "Day",
     ) -> PreviewView:
-        correlation = uuid.uuid4()
         request = {
             "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
             "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
             "time_in_force": time_in_force,
         }
+        try:
+            order = _guard(lambda: parse_order_request(**request))
+        except TradeError as exc:
+            self._audit_preview_refused(uuid.uuid4(), exc, request)
+            raise
+        return self.preview_request(order)
+
+    def preview_request(self, order: OrderRequest) -> PreviewView:
+        """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge)."""
+        correlation = uuid.uuid4()
 
         def run() -> PreviewView:
-            order = parse_order_request(**request)
             adapter = self.router.for_account(order.account_id)
             broker_preview, risk = assess(order, adapter, self.limits)
             self._warn_if_not_executable(order.account_id, adapter, risk.warnings)
@@ -211,13 +224,7 @@ class TradeExecutionService:
         try:
             return _guard(run)
         except TradeError as exc:
-            self.store.audit(
-                new_event(
-                    "PREVIEW_REFUSED", correlation_id=correlation,
-                    account_id=account_id if isinstance(account_id, str) else None,
-                    error=exc, payload={"error": exc.to_dict(), "request": _safe_request(request)},
-                )
-            )
+            self._audit_preview_refused(correlation, exc, order.model_dump(mode="json"))
             raise
 
     def _warn_if_not_executable(self, account_id: str, adapter: BrokerAdapter, warnings: list[str]) -> None:
@@ -227,24 +234,34 @@ class TradeExecutionService:
                 f"TRADING_MODE=paper: account {account_id} is not a paper account, so this preview cannot be executed"
             )
 
+    def _audit_preview_refused(self, correlation: uuid.UUID, exc: TradeError, request: dict[str, Any]) -> None:
+        account_id = request.get("account_id")
+        self.store.audit(
+            new_event(
+                "PREVIEW_REFUSED", correlation_id=correlation,
+                account_id=account_id if isinstance(account_id, str) else None,
+                error=exc, payload={"error": exc.to_dict(), "request": _safe_request(request)},
+            )
+        )
+
+    # --- confirmation support (for the MCP layer; see services/confirmation.py) ---
+    def record_execute_refusal(self, preview_id: uuid.UUID, error: TradeError) -> None:
+        confirmation.record_refusal(self.store, preview_id, error)
+
+    def record_not_confirmed(self, preview_id: uuid.UUID, answer: confirmation.Answer) -> None:
+        confirmation.record_not_confirmed(self.store, preview_id, answer)
+
     # --- execute -----------------------------------------------------------------------
     def executable_preview(self, preview_id: uuid.UUID) -> ExecutablePreview:
-        """What a human must confirm before `execute_trade`, or the refusal that needs no human (audited).
+        """What a human must confirm before `execute_trade`, or the refusal that needs no human.
+
+        Read-only: the caller records a refusal it acts on (`record_execute_refusal`).
 
         Kill switch, orders off (then `simulated` is true), paper mode with a live account,
         expired or used preview, a preview made in another mode, no adapter for its broker:
         all are decided here, before anyone is asked.
         """
         return _guard(lambda: self.execution.executable(preview_id))
-
-    def record_execute_declined(self, preview_id: uuid.UUID, reason: str) -> None:
-        """The human said no: nothing is placed; the preview stays usable until it expires."""
-        error = TradeError(ErrorCode.TRADING_DISABLED, reason[:500], {"reason": "declined"})
-        self.execution.audit_refusal(preview_id, uuid.uuid4(), error, stage="declined")
-
-    def record_execute_refused(self, preview_id: uuid.UUID | None, error: TradeError) -> None:
-        """Audit a refusal decided outside the service (e.g. a client that cannot show a confirmation)."""
-        self.execution.audit_refusal(preview_id, uuid.uuid4(), error, stage="tool")
 
     def execute_trade(self, preview_id: uuid.UUID | str) -> OrderView:
         correlation = uuid.uuid4()
@@ -327,7 +344,7 @@ def _refresh_quietly(adapter: BrokerAdapter, account_id: str) -> None:
 
 
 def _ticker(value: Any) -> str:
-    return parse_order_request(account_id="X", ticker=value, side="BUY", quantity=1).ticker
+    return canonical_ticker(value)
 
 
 def _safe_request(request: dict[str, Any]) -> dict[str, Any]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ib_async import IB, Trade
 
@@ -20,9 +19,12 @@ from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.lifecycle import CallKind, unavailable
+from brokers.ibkr.market_source import IBKRMarketData
 from brokers.ibkr.operations import IB_ACCOUNT_ID, IBKROperations, is_paper_account_id
 from brokers.ibkr.orders import broker_order
+from brokers.ibkr.pacing import OPERATION_COSTS
 from brokers.ibkr.portfolio import refresh_summary
+from brokers.ibkr.registry import shared_manager
 from brokers.ibkr.trading import OrderDesk, SendGuard
 from brokers.models import (
     ACTIVE_STATUSES,
@@ -49,7 +51,7 @@ T = TypeVar("T")
 ORDER_STATES = {"open": ACTIVE_STATUSES, "executed": frozenset({OrderStatus.EXECUTED})}
 
 
-class IBKRBrokerAdapter(BrokerAdapter):
+class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce))
 
@@ -89,7 +91,7 @@ class IBKRBrokerAdapter(BrokerAdapter):
     def from_settings(cls, settings: Settings) -> IBKRBrokerAdapter:
         """The process-wide manager for the configured gateway; the CLI and the service share it."""
         return cls(
-            IBKRConnectionManager.for_settings(settings),
+            shared_manager(settings),
             trading_mode=settings.trading_mode,
             allowed_accounts=settings.ibkr_accounts,
             request_timeout=settings.ibkr_request_timeout_seconds,
@@ -127,25 +129,32 @@ class IBKRBrokerAdapter(BrokerAdapter):
 
 
     def preview_order(self, order: OrderRequest) -> BrokerPreview:
-        return self._read(partial(self.ops.preview, order=order))
+        return self._read(partial(self.ops.preview, order=order), cost=OPERATION_COSTS["preview"])
 
 
     def get_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        return self._read(self._checked(account_id, lambda ib: self.desk.get(ib, account_id, brokerage_order_id)))
+        return self._read(self._checked(account_id, lambda ib: self.desk.get(ib, account_id, brokerage_order_id)),
+                          cost=OPERATION_COSTS["lookup"])
 
 
     def get_orders(self, account_id: str, state: str = "all", days: int = 30) -> list[BrokerOrder]:
-        return _filter(self._read(self._checked(account_id, lambda ib: self.desk.all_orders(ib, account_id))),
-                       state, days)
+        orders = self._read(self._checked(account_id, lambda ib: self.desk.all_orders(ib, account_id)),
+                            cost=OPERATION_COSTS["lookup"])
+        return _filter(orders, state, days)
 
 
     def find_order_by_ref(self, lookup: OrderLookup) -> BrokerOrder | None:
-        return self._read(self._checked(lookup.account_id, lambda ib: self.desk.find_by_ref(ib, lookup)))
+        return self._read(self._checked(lookup.account_id, lambda ib: self.desk.find_by_ref(ib, lookup)),
+                          cost=OPERATION_COSTS["lookup"])
 
 
     def refresh_after_trade(self, account_id: str) -> None:
-        """Fire and forget: the next preview sees post-trade balances without slowing this execute."""
-        self.manager.submit(refresh_summary, timeout=self.timeout).add_done_callback(_log_failure)
+        """Ask for fresh balances so the next preview's checks see this trade; returns at once.
+
+        One account-summary request covers every account, so requests coalesce across accounts: at most
+        one in flight, one more queued behind it however many executes asked (see Coalescer). It is a
+        read: it waits in the pacing budget, never in ib_async's queue ahead of a placement."""
+        self.manager.request_background("account_summary", refresh_summary, cost=OPERATION_COSTS["summary_refresh"])
 
     # --- orders: fail at once unless connected -----------------------------------------------------
     def place_order(self, account_id: str, order: OrderToPlace, client_order_ref: str) -> BrokerOrder:
@@ -246,8 +255,8 @@ class IBKRBrokerAdapter(BrokerAdapter):
 
         return checked
 
-    def _read(self, operation: Operation[T]) -> T:
-        return self.manager.run_sync(operation, timeout=self.timeout)
+    def _read(self, operation: Operation[T], cost: int | None = None) -> T:
+        return self.manager.run_sync(operation, timeout=self.timeout, cost=cost)
 
 
 
@@ -258,11 +267,3 @@ def _filter(orders: list[BrokerOrder], state: str, days: int) -> list[BrokerOrde
         o for o in orders
         if (wanted is None or o.status in wanted) and (o.placed_at is None or o.placed_at >= since)
     ]
-
-
-def _log_failure(future: Future[Any]) -> None:
-    if future.cancelled():
-        return
-    error = future.exception()
-    if error is not None and not isinstance(error, TradeError):
-        log.warning("IBKR background refresh failed: %r", error)

@@ -1,8 +1,8 @@
 """IBKRConnectionManager: one ib_async `IB` per gateway endpoint, on its own event-loop thread.
 
 The service is synchronous and ib_async is asyncio; the manager is the bridge. Every operation
-is written once as a coroutine taking the `IB`; sync callers submit it with `run_sync`, async
-callers `await run(...)`, and both get the same timeout and the same errors. The loop thread
+is written once as a coroutine taking the `IB`; callers submit it with `run_sync`, which bounds it
+by its timeout and turns every failure into the same errors. The loop thread
 keeps running between calls, so order events (status, fills, commissions) arriving at any
 time are handed to listeners, and a lost connection is re-established by a small state
 machine (see `_supervise`) without anyone asking.
@@ -11,14 +11,13 @@ machine (see `_supervise`) without anyone asking.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures
 import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from ib_async import IB, Trade
 
@@ -27,7 +26,7 @@ from brokers.ibkr import status as codes
 from brokers.ibkr.attempt import connect_once
 from brokers.ibkr.lifecycle import Backoff, CallKind, ConnectionState, Endpoint, HealthReport, LastError, unavailable
 from brokers.ibkr.loop_thread import Listeners, LoopThread
-from settings import Settings
+from brokers.ibkr.pacing import DEFAULT_RESERVE, OPERATION_COSTS, Coalescer, PacingBudget
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,10 +39,7 @@ _SYNC_GRACE_SECONDS = 1.0
 
 
 class IBKRConnectionManager:
-    """Owns the connection to one IB Gateway endpoint. Use `for_settings` for the process-wide one."""
-
-    _registry: ClassVar[dict[Endpoint, IBKRConnectionManager]] = {}
-    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+    """Owns the connection to one IB Gateway endpoint. `registry.shared_manager` gives the process-wide one."""
 
     def __init__(
         self,
@@ -56,6 +52,7 @@ class IBKRConnectionManager:
         backoff: Backoff | None = None,
         restore_grace: float = 60.0,
         max_requests_per_second: int = 45,
+        order_reserve: int = DEFAULT_RESERVE,
     ) -> None:
         self.endpoint = Endpoint(host, port, client_id)
         self.request_timeout = request_timeout
@@ -63,6 +60,10 @@ class IBKRConnectionManager:
         self.backoff = backoff or Backoff()
         self.restore_grace = restore_grace
         self.max_requests_per_second = max_requests_per_second
+        self.pacing = PacingBudget(max_requests_per_second, order_reserve)
+        """Reads wait here for room so that placements never wait behind them in ib_async's queue."""
+        self.background = Coalescer()
+        self._sent_before = 0
         self._lock = threading.Lock()
         self._runner: LoopThread | None = None
         self._ib: IB | None = None
@@ -87,26 +88,6 @@ class IBKRConnectionManager:
         self.reconnect_listeners: Listeners[Callable[[], None]] = Listeners()
         """Called on the event worker thread after a REconnect (or a restored 1100)."""
 
-    # --- process-wide instances ----------------------------------------------------------
-    @classmethod
-    def for_settings(cls, settings: Settings, **options: Any) -> IBKRConnectionManager:
-        """The shared manager for IBKR_GATEWAY_HOST/PORT and IBKR_CLIENT_ID (created on first use)."""
-        endpoint = Endpoint(settings.ibkr_gateway_host, settings.ibkr_gateway_port, settings.ibkr_client_id)
-        with cls._registry_lock:
-            manager = cls._registry.get(endpoint)
-            if manager is None or manager.closed:
-                options.setdefault("request_timeout", settings.ibkr_request_timeout_seconds)
-                manager = cls(endpoint.host, endpoint.port, endpoint.client_id, **options)
-                cls._registry[endpoint] = manager
-            return manager
-
-    @classmethod
-    def shutdown_all(cls) -> None:
-        with cls._registry_lock:
-            managers = list(cls._registry.values())
-        for manager in managers:
-            manager.shutdown()
-
     # --- public API ------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
@@ -114,14 +95,17 @@ class IBKRConnectionManager:
 
     def run_sync(
         self, operation: Operation[T], *, timeout: float | None = None, kind: CallKind = CallKind.READ,
-        on_lost: LostCall | None = None,
+        on_lost: LostCall | None = None, cost: int | None = None,
     ) -> T:
-        """Run `operation(ib)` on the loop thread and wait for it; never longer than the timeout."""
+        """Run `operation(ib)` on the loop thread and wait for it; never longer than the timeout.
+
+        `cost`: the most messages the operation sends (pacing; defaults by kind, see OPERATION_COSTS)."""
         limit = timeout or self.request_timeout
         runner = self._ensure_runner()
         if runner.on_loop_thread():
-            raise RuntimeError("run_sync was called on the IB loop thread; await run() instead")
-        future = runner.submit(self._call(operation, limit, kind, on_lost))
+            raise RuntimeError("run_sync was called on the IB loop thread; it would wait for itself")
+        messages = cost or OPERATION_COSTS[kind.value]
+        future = runner.submit(self._call(operation, limit, kind, on_lost, messages))
         try:
             return future.result(limit + _SYNC_GRACE_SECONDS)
         except concurrent.futures.TimeoutError:
@@ -130,10 +114,21 @@ class IBKRConnectionManager:
         except concurrent.futures.CancelledError:  # shut down mid-call: an order may have gone out
             raise (on_lost or self._shut_down)(limit) from None
 
-    def submit(self, operation: Operation[T], *, timeout: float | None = None) -> concurrent.futures.Future[T]:
-        """Start `operation` only if connected, without waiting (background refreshes)."""
-        limit = timeout or self.request_timeout
-        return self._ensure_runner().submit(self._if_connected(operation, limit))
+    def request_background(self, key: str, operation: Operation[None], *, cost: int) -> None:
+        """Run `operation` soon on the loop, without waiting; skipped unless connected. At most one run per
+        `key` is in flight and requests made meanwhile coalesce into one more (see Coalescer)."""
+        limit = self.request_timeout
+
+        async def request() -> None:
+            self.background.request(key, lambda: self._if_connected(operation, limit, cost))
+
+        self._ensure_runner().submit(request())
+
+    @property
+    def messages_sent(self) -> int:
+        """Messages written to the gateway by this manager, all sessions (for benchmarks and health)."""
+        ib = self._ib
+        return self._sent_before + (ib.client.conn.numMsgSent if ib is not None else 0)
 
     def session_event(self) -> asyncio.Event:
         """Set when the current session ends; for operations waiting on the gateway (loop thread only)."""
@@ -166,9 +161,6 @@ class IBKRConnectionManager:
                 return
             self._closed = True
             runner = self._runner
-        with self._registry_lock:
-            if self._registry.get(self.endpoint) is self:
-                del self._registry[self.endpoint]
         if runner is not None:
             runner.stop(self._close_async(), timeout)
 
@@ -189,6 +181,7 @@ class IBKRConnectionManager:
         ib = IB()
         ib.RaiseRequestErrors = True
         ib.client.MaxRequests = self.max_requests_per_second  # IB allows ~50 msgs/s; ib_async paces below that
+        ib.client.throttleStart += self._on_throttle
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
         ib.orderStatusEvent += self._on_trade
@@ -198,7 +191,9 @@ class IBKRConnectionManager:
         self._changed = asyncio.Event()
         self._nudge = asyncio.Event()
 
-    async def _call(self, operation: Operation[T], limit: float, kind: CallKind, on_lost: LostCall | None) -> T:
+    async def _call(
+        self, operation: Operation[T], limit: float, kind: CallKind, on_lost: LostCall | None, cost: int
+    ) -> T:
         """Wait for readiness, then run; a read that meets a dying socket is retried once (reads are safe
         to repeat, placements never are)."""
         loop = asyncio.get_running_loop()
@@ -209,6 +204,10 @@ class IBKRConnectionManager:
             except TimeoutError:
                 raise self._timed_out(limit, connecting=True) from None
             try:
+                if kind is CallKind.ORDER:
+                    self.pacing.spend(cost)
+                else:
+                    await asyncio.wait_for(self.pacing.admit(cost), max(0.0, deadline - loop.time()))
                 return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
             except TimeoutError:
                 raise (on_lost or self._timed_out)(limit) from None
@@ -227,10 +226,14 @@ class IBKRConnectionManager:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._session_ended.wait(), 1.0)
 
-    async def _if_connected(self, operation: Operation[T], limit: float) -> T:
+    async def _if_connected(self, operation: Operation[T], limit: float, cost: int) -> T:
         if self._state is not ConnectionState.CONNECTED or self._ib is None:
             raise unavailable("not connected to IB Gateway", self.endpoint)
+        await asyncio.wait_for(self.pacing.admit(cost), limit)
         return await asyncio.wait_for(operation(self._ib), limit)
+
+    def _on_throttle(self) -> None:
+        self.pacing.stats.ib_async_stalls += 1
 
     async def _ready(self, kind: CallKind) -> IB:
         """Wait until the API is ready, under the rules of the call kind (see CallKind)."""
@@ -280,6 +283,7 @@ class IBKRConnectionManager:
 
     async def _connect_once(self) -> bool:
         ib = cast(IB, self._ib)  # created in _setup, before the supervisor starts
+        self._sent_before += ib.client.conn.numMsgSent  # the counter restarts with each connection
         attempt = await connect_once(ib, self.endpoint, self.connect_timeout)
         with self._lock:
             self._attempts_done += 1
@@ -385,6 +389,3 @@ class IBKRConnectionManager:
         if connecting:
             return unavailable(self._reason(f"no connection to IB Gateway within {limit:g}s"), self.endpoint)
         return unavailable(f"IB Gateway did not answer within {limit:g}s", self.endpoint, timeout_seconds=limit)
-
-
-atexit.register(IBKRConnectionManager.shutdown_all)

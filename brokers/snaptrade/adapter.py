@@ -46,6 +46,7 @@ from brokers.snaptrade.errors import (
     read_error,
     read_transport_error,
 )
+from brokers.snaptrade.market_source import SnapTradeMarketData
 from brokers.snaptrade.matching import MAX_DAYS, candidates, lookback_days
 from brokers.snaptrade.parsing import ResponseError
 from brokers.snaptrade.redact import protect_logs, release_logs
@@ -57,7 +58,7 @@ ORDER_STATES = ("all", "open", "executed")
 SYMBOL_TTL_SECONDS = 900.0
 
 
-class SnapTradeBrokerAdapter(BrokerAdapter):
+class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
     provider = BrokerProvider.SNAPTRADE
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), fractional_quantities=True

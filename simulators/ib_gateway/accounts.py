@@ -101,6 +101,8 @@ class Account:
     cash: Decimal
     positions: dict[int, Position] = field(default_factory=dict)
     realized_pnl: Decimal = ZERO
+    foreign_cash: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    """Cash in other currencies: code -> (amount, USD per unit). It counts toward cash and net liquidation."""
 
     def position(self, inst: Instrument) -> Position:
         pos = self.positions.get(inst.con_id)
@@ -160,7 +162,7 @@ class Account:
                 option_value += value
             else:
                 stock_value += value
-        cash = self.cash - extra_cost
+        cash = self.cash + self.foreign_cash_in_base() - extra_cost
         if extra is not None and extra[0].sec_type != "FUT":
             cash -= extra[1] * mark_price(extra[0]) * extra[0].mult
         nlv = cash + stock_value + option_value + futures_pnl
@@ -211,12 +213,32 @@ class Account:
             (tag, str(money(value)), "BASE") for tag, value in usd
             if tag in LEDGER_TAGS
         ]
-        return result
+        return self._with_foreign_ledgers(result) if self.foreign_cash else result
+
+    def foreign_cash_in_base(self) -> Decimal:
+        return sum((amount * rate for amount, rate in self.foreign_cash.values()), ZERO)
+
+    def _with_foreign_ledgers(self, rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+        """The USD ledger holds USD alone and each other currency gets its own; BASE keeps the totals."""
+        usd_only = {"CashBalance": self.cash, "TotalCashBalance": self.cash}
+        out: list[tuple[str, str, str]] = []
+        for tag, reported, currency in rows:
+            value = reported
+            if currency == "USD" and tag in usd_only:
+                value = str(money(usd_only[tag]))
+            elif currency == "USD" and tag == "NetLiquidationByCurrency":
+                value = str(money(Decimal(reported) - self.foreign_cash_in_base()))
+            out.append((tag, value, currency))
+        for code, (amount, rate) in sorted(self.foreign_cash.items()):
+            out += [("CashBalance", str(money(amount)), code), ("TotalCashBalance", str(money(amount)), code),
+                    ("NetLiquidationByCurrency", str(money(amount)), code), ("ExchangeRate", str(rate), code),
+                    ("UnrealizedPnL", "0.00", code), ("RealizedPnL", "0.00", code)]
+        return out
 
 
 LEDGER_TAGS = frozenset(
     {"CashBalance", "TotalCashBalance", "NetLiquidationByCurrency", "UnrealizedPnL", "RealizedPnL",
-     "StockMarketValue", "OptionMarketValue", "FuturesPNL"}
+     "StockMarketValue", "OptionMarketValue", "FuturesPNL", "ExchangeRate"}
 )
 
 

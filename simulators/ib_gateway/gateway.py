@@ -16,7 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from . import encode
+from . import encode, market_data
 from .instruments import Instrument
 from .matching import Broker, Refusal, rejected
 from .orders import OrderRecord, OrderRequest, OrderSnapshot, parse_place_order
@@ -57,6 +57,7 @@ class Gateway:
         self.on_place_order: Callable[[OrderSnapshot], None] | None = None
         self.preset_notice: str | None = None
         self.inactive_before_submit = False
+        self.market = market_data.MarketState()
         self._received: list[tuple[int, int, list[str]]] = []
         self._received_lock = threading.Lock()
         self.account_update_interval_ms = 50
@@ -366,3 +367,4 @@ class Gateway:
             values = account.values()
             for session in list(self.sessions.values()):
                 session.push_values(account, values)
+                market_data.push_pnl(session, account)

@@ -19,6 +19,7 @@ from typing import TypeVar
 from .accounts import AccountSnapshot
 from .gateway import CONNECTIVITY_NOTICES, DROP_WHEN, PRESET_WHEN, Gateway
 from .instruments import InstrumentBook, decimal_arg
+from .market_data import MarketDataControls
 from .matching import Broker
 from .orders import ExecutionSnapshot, OrderSnapshot
 from .session import Session
@@ -62,6 +63,8 @@ class IBGatewaySimulator:
             f"{started & 0xFFFFFFFF:08x}",
         )
         self._gw = Gateway(self._broker, server_version, farm_notices)
+        self.market_data = MarketDataControls(self._call, self._gw)
+        """Entitlements, market hours, historical pacing and the trading day (see market_data.py)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None

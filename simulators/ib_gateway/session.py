@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from . import encode
+from . import encode, market_data, unsupported
 from .accounts import Account
 from .gateway import Gateway
 from .instruments import ContractQuery, Instrument
@@ -42,6 +42,7 @@ class Session(asyncio.Protocol):
         self._flush_scheduled = False
         self.market_data_type = 1
         self.subs = Subscriptions(self.send)
+        self.pnl_subscriptions = market_data.PnLSubscriptions()
 
     # -- transport -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -94,8 +95,10 @@ class Session(asyncio.Protocol):
             try:
                 self.handle(fields)
             except Exception:
-                # A gateway survives a bad request; the client just gets no answer to it.
+                # A gateway survives a bad request and says so, so the client does not wait for a timeout.
                 log.exception("failed to handle message from client %s: %s", self.client_id, fields[:3])
+                self._error(unsupported.request_id(fields), unsupported.READ_FAILED,
+                            f"Server error when reading an API client request: message {fields[0]}")
 
     def _greet(self) -> bool:
         if len(self.buffer) < 8:
@@ -128,6 +131,14 @@ class Session(asyncio.Protocol):
         handler = _HANDLERS.get(msg_id)
         if handler is not None:
             handler(self, fields)
+            return
+        answer = unsupported.answer(msg_id, fields)
+        if answer is not None:
+            reply, req_id, text = answer
+            if reply is not None:
+                self.send(reply)
+            else:
+                self._error(req_id, unsupported.NOT_SUPPORTED, text)
 
     def _error(self, req_id: int, code: int, message: str) -> None:
         self.send(encode.error(self.server_version, req_id, code, message))
@@ -231,8 +242,14 @@ class Session(asyncio.Protocol):
             self._error(req_id, 200, "No security definition has been found for the request")
             return
         inst = matches[0]
-        self.send(["58", "1", str(req_id), str(self.market_data_type)])
+        data_type = market_data.answer_type(self, req_id, inst)
+        if data_type is None:
+            return  # refused (no entitlement): the error is sent
+        self.send(["58", "1", str(req_id), str(data_type)])
         self._ticks(req_id, inst)
+        greeks = market_data.greeks_tick(req_id, inst, data_type, self.gw.broker.book.today)
+        if greeks is not None:
+            self.send(greeks)
         if snapshot:
             self.send(["57", "1", str(req_id)])
         else:
@@ -342,3 +359,4 @@ _HANDLERS: dict[int, Callable[[Session, list[str]], None]] = {
     81: Session._matching_symbols,
     99: Session._completed_orders,
 }
+_HANDLERS.update(market_data.HANDLERS)

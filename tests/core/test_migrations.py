@@ -153,3 +153,18 @@ def test_database_constraints_reject_bad_rows(db_session: Session) -> None:
     db_session.add(bad)
     with pytest.raises(IntegrityError, match="ck_trade_previews_side"):
         db_session.flush()
+
+
+def test_approvals_revision_downgrades_and_upgrades_again(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "te0003_ui")
+    _exec(empty_url, "INSERT INTO trade_approvals (id, preview_id, account_id, broker_provider, is_paper, "
+                     "expires_at) VALUES (:id, :pid, 'A1', 'snaptrade', true, now())",
+          id=uuid.uuid4(), pid=uuid.uuid4())
+    with pytest.raises(Exception, match="ck_trade_approvals_status"):
+        _exec(empty_url, "UPDATE trade_approvals SET status = 'MAYBE'")
+    migrate.downgrade(empty_url, "te0002")
+    engine = create_engine(empty_url, poolclass=pool.NullPool)
+    assert "trade_approvals" not in set(inspect(engine).get_table_names())
+    engine.dispose()
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == schema_head()

@@ -14,6 +14,7 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.connection import IBKRConnectionManager
 from brokers.ibkr.lifecycle import CallKind, ConnectionState
+from brokers.ibkr.registry import shared_manager
 from brokers.models import OrderRequest, OrderToPlace
 from settings import TradingMode
 from simulators.ib_gateway import IBGatewaySimulator
@@ -43,12 +44,12 @@ def test_health_can_connect_first(sim: IBGatewaySimulator, manager: IBKRConnecti
     assert report.ready and report.as_dict()["state"] == "connected"
 
 
-def test_for_settings_shares_one_manager_per_endpoint(sim: IBGatewaySimulator) -> None:
+def test_shared_manager_is_one_per_endpoint(sim: IBGatewaySimulator) -> None:
     settings = make_settings(sim.port)
-    first = IBKRConnectionManager.for_settings(settings)
+    first = shared_manager(settings)
     try:
-        assert IBKRConnectionManager.for_settings(settings) is first
-        other = IBKRConnectionManager.for_settings(make_settings(sim.port, IBKR_CLIENT_ID=CLIENT_ID + 1))
+        assert shared_manager(settings) is first
+        other = shared_manager(make_settings(sim.port, IBKR_CLIENT_ID=CLIENT_ID + 1))
         assert other is not first
         other.shutdown()
         adapter = IBKRBrokerAdapter.from_settings(settings)
@@ -56,8 +57,8 @@ def test_for_settings_shares_one_manager_per_endpoint(sim: IBGatewaySimulator) -
         adapter.close()
     finally:
         first.shutdown()
-    assert IBKRConnectionManager.for_settings(settings) is not first  # a shut-down one is replaced
-    IBKRConnectionManager.for_settings(settings).shutdown()
+    assert shared_manager(settings) is not first  # a shut-down one is replaced
+    shared_manager(settings).shutdown()
 
 
 def test_client_id_in_use_is_reported_clearly(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter) -> None:

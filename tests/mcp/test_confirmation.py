@@ -53,28 +53,32 @@ def test_accepting_the_prompt_places_the_order(make_server: ServerFactory, ibkr:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize(("action", "confirm"), [("decline", True), ("cancel", True), ("accept", False)])
+@pytest.mark.parametrize(("action", "confirm", "answer"), [
+    ("decline", True, "declined"), ("cancel", True, "dismissed"), ("accept", False, "declined"),
+])
 def test_declining_places_nothing_and_keeps_the_preview(
     make_server: ServerFactory, ibkr: MemoryBroker, session_factory: sessionmaker[Session],
-    mode: str, action: str, confirm: bool,
+    mode: str, action: str, confirm: bool, answer: str,
 ) -> None:
     shown, result = execute_after_preview(make_server(), mode, Human(action, confirm))
-    answer = payload(result)
-    assert not result.is_error
-    assert answer["placed"] is False and answer["status"] == "NOT_CONFIRMED"
+    error = tool_error(result)
+    assert error["error_code"] == ErrorCode.CONFIRMATION_DECLINED
+    assert error["details"] == {"preview_id": shown["preview_id"], "answer": answer, "placed": False}
+    assert ("closed the confirmation prompt" in error["message"]) == (answer == "dismissed")
     assert ibkr.place_calls == 0
     with session_factory() as session:
         row = session.get(TradePreview, uuid.UUID(shown["preview_id"]))
         assert row is not None and row.status == "ACTIVE"
         events = session.execute(select(TradeEvent.event_type).where(TradeEvent.preview_id == row.id)).scalars()
-        assert "EXECUTE_DECLINED" in list(events)
+        assert ("EXECUTE_DISMISSED" if answer == "dismissed" else "EXECUTE_DECLINED") in list(events)
 
 
-def test_the_prompt_says_when_the_order_would_only_be_simulated(make_server: ServerFactory) -> None:
-    human = Human()
+def test_a_simulation_is_not_put_to_the_human(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    """ORDERS_ENABLED off: nothing can reach a broker, so the outcome is decided without a prompt."""
+    human = Human(action="decline")
     _shown, result = execute_after_preview(make_server(ORDERS_ENABLED=False), "legacy", human)
     assert payload(result)["simulated"] is True
-    assert "SIMULATED" in human.asked[0]
+    assert human.asked == [] and ibkr.place_calls == 0
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -87,12 +91,19 @@ def test_auto_without_elicitation_support_relies_on_the_llm(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_always_refuses_when_the_client_cannot_ask(make_server: ServerFactory, ibkr: MemoryBroker, mode: str) -> None:
-    _shown, result = execute_after_preview(make_server(EXECUTE_CONFIRMATION="always"), mode, None)
+def test_always_refuses_when_the_client_cannot_ask_and_audits_it(
+    make_server: ServerFactory, ibkr: MemoryBroker, session_factory: sessionmaker[Session], mode: str,
+) -> None:
+    shown, result = execute_after_preview(make_server(EXECUTE_CONFIRMATION="always"), mode, None)
     error = tool_error(result)
     assert error["error_code"] == ErrorCode.TRADING_DISABLED
     assert error["details"]["reason"] == "confirmation_unavailable"
     assert ibkr.place_calls == 0
+    with session_factory() as session:
+        refusals = session.execute(select(TradeEvent.error_code).where(
+            TradeEvent.preview_id == uuid.UUID(shown["preview_id"]), TradeEvent.event_type == "EXECUTE_REFUSED",
+        )).scalars().all()
+    assert refusals == [ErrorCode.TRADING_DISABLED]
 
 
 def test_always_asks_when_it_can(make_server: ServerFactory, ibkr: MemoryBroker) -> None:

@@ -227,16 +227,16 @@ def test_confirmation_prompt_over_real_transports(
 ) -> None:
     human = Human(action)
 
-    async def flow(client: Client) -> tuple[str, dict[str, Any]]:
+    async def flow(client: Client) -> tuple[str, Any]:
         shown = payload(await call(client, "preview_trade", account_id=IBKR_ACCOUNT, ticker="MSFT", side="BUY",
                                    quantity=1))
-        return client.protocol_version, payload(await call(client, "execute_trade", preview_id=shown["preview_id"]))
+        return client.protocol_version, await call(client, "execute_trade", preview_id=shown["preview_id"])
 
-    async def over_stdio() -> tuple[str, dict[str, Any]]:
+    async def over_stdio() -> tuple[str, Any]:
         async with stdio_client(env, elicitation_callback=human, mode=mode) as client:
             return await flow(client)
 
-    async def over_http(url: str) -> tuple[str, dict[str, Any]]:
+    async def over_http(url: str) -> tuple[str, Any]:
         async with http_client(url, TOKEN, elicitation_callback=human, mode=mode) as client:
             return await flow(client)
 
@@ -248,6 +248,8 @@ def test_confirmation_prompt_over_real_transports(
     assert (version == "2026-07-28") == (mode == "auto")
     assert len(human.asked) == 1 and "BUY 1 MSFT" in human.asked[0]
     if action == "accept":
-        assert result["placed"] is True and result["status"] in {"PENDING", "ACCEPTED", "EXECUTED"}
+        placed = payload(result)
+        assert placed["placed"] is True and placed["status"] in {"PENDING", "ACCEPTED", "EXECUTED"}
     else:
-        assert result["placed"] is False and result["status"] == "NOT_CONFIRMED"
+        error = tool_error(result)
+        assert error["error_code"] == ErrorCode.CONFIRMATION_DECLINED and error["details"]["placed"] is False

@@ -1,0 +1,45 @@
+"""What a human may be asked to confirm, and the audit of what came of asking.
+
+Every refusal that needs no human (kill switch, paper mode and a live account, an unknown,
+used or expired preview, another mode, no adapter) is decided before anyone is asked, by
+`ExecutePath.executable` with the same rules the execute path applies: a person must never say
+yes to an order that is then refused. The execute path re-checks everything in its intent
+transaction, so nothing decided before can let an order through on its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from brokers.errors import TradeError
+from services.order_store import OrderStore, new_event
+from services.results import PreviewView
+
+Answer = Literal["declined", "dismissed"]
+
+
+@dataclass(frozen=True)
+class ExecutablePreview:
+    """A preview execute_trade would act on right now."""
+
+    preview: PreviewView
+    simulated: bool
+    """ORDERS_ENABLED is off: executing records a SIMULATED order and sends nothing, so nobody need be asked."""
+
+
+def record_refusal(store: OrderStore, preview_id: uuid.UUID, error: TradeError) -> None:
+    """An execute refused before anything was locked or written (e.g. no way to ask the human)."""
+    store.audit(new_event("EXECUTE_REFUSED", correlation_id=uuid.uuid4(), preview_id=preview_id, error=error,
+                          payload={"error": error.to_dict()}))
+
+
+def record_not_confirmed(store: OrderStore, preview_id: uuid.UUID, answer: Answer) -> None:
+    """The human said no, or closed the prompt: nothing placed, the preview stays usable until it expires."""
+    declined = answer == "declined"
+    message = ("the human declined the confirmation prompt" if declined
+               else "the human dismissed the confirmation prompt without answering")
+    event = "EXECUTE_DECLINED" if declined else "EXECUTE_DISMISSED"
+    store.audit(new_event(event, correlation_id=uuid.uuid4(), preview_id=preview_id, message=message,
+                          payload={"answer": answer}))

@@ -1,0 +1,108 @@
+"""Placements first (issue 13): reads wait in our pacing budget, never ahead of an order in ib_async's
+queue; the post-trade refresh coalesces; each call sends no more messages than the budget counts.
+
+These run with ib_async's real pacing on (45 messages/s), unlike the other tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from brokers.ibkr.adapter import IBKRBrokerAdapter
+from brokers.ibkr.pacing import OPERATION_COSTS
+from brokers.models import OrderLookup, OrderRequest, OrderStatus, OrderToPlace
+from settings import TradingMode
+from simulators.ib_gateway import IBGatewaySimulator
+from tests.ibkr.conftest import ACCOUNT, make_manager, wait_until
+
+D = Decimal
+SUMMARY, MARKET_DATA, PLACE_ORDER = 62, 1, 3
+
+
+def _request(**fields: object) -> OrderRequest:
+    values: dict[str, object] = {"account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": D(5),
+                                 "order_type": "Limit", "limit_price": D("185.00")}
+    values.update(fields)
+    return OrderRequest.model_validate(values)
+
+
+@pytest.fixture
+def paced(sim: IBGatewaySimulator) -> Iterator[IBKRBrokerAdapter]:
+    manager = make_manager(sim.port, max_requests_per_second=45)
+    adapter = IBKRBrokerAdapter(manager, trading_mode=TradingMode.PAPER, owns_manager=True)
+    yield adapter
+    adapter.close()
+
+
+def _ids(sim: IBGatewaySimulator) -> list[int]:
+    return [msg_id for _cid, msg_id, _fields in sim.received]
+
+
+def test_a_placement_overtakes_queued_reads(sim: IBGatewaySimulator, paced: IBKRBrokerAdapter) -> None:
+    sim.auto_fill = False
+    paced.get_quote(ACCOUNT, "AAPL")  # connect and cache the contract
+    sim.clear_received()
+    errors: list[BaseException] = []
+
+    def quote() -> None:
+        try:
+            paced.get_quote(ACCOUNT, "AAPL")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=quote) for _ in range(24)]  # 96 messages budgeted: ~3 s of reads
+    for reader in readers:
+        reader.start()
+    wait_until(lambda: paced.manager.pacing.stats.reads_delayed > 0, what="reads waiting for room")
+    placed = paced.place_order(ACCOUNT, OrderToPlace(request=_request(), broker_symbol_id=None), "ref-first")
+    for reader in readers:
+        reader.join(30)
+
+    assert placed.status is OrderStatus.ACCEPTED and not errors
+    ids = _ids(sim)
+    last_read = len(ids) - 1 - ids[::-1].index(MARKET_DATA)
+    assert ids.index(PLACE_ORDER) < last_read  # the order went out while reads were still waiting
+    assert paced.manager.pacing.stats.ib_async_stalls == 0  # ib_async's own queue never formed
+
+
+def test_refresh_after_trade_coalesces(sim: IBGatewaySimulator, paced: IBKRBrokerAdapter) -> None:
+    paced.list_accounts()
+    sim.clear_received()
+    for _ in range(20):
+        paced.refresh_after_trade(ACCOUNT)
+    background = paced.manager.background
+    wait_until(lambda: background.requested == 20 and background.idle, what="the refreshes to settle")
+    assert 1 <= background.runs <= 2  # one in flight, at most one more for everything asked meanwhile
+    assert 1 <= _ids(sim).count(SUMMARY) <= 2
+
+
+def test_each_call_sends_no_more_than_its_budgeted_cost(sim: IBGatewaySimulator,
+                                                        paced: IBKRBrokerAdapter) -> None:
+    """Steady state (connected, contract known): what each call writes to the gateway."""
+    paced.get_quote(ACCOUNT, "AAPL")
+    sent = paced.manager.messages_sent
+    counts: dict[str, int] = {}
+
+    def measure(name: str, call: Callable[[], object]) -> None:
+        nonlocal sent
+        before = len(sim.received)
+        call()
+        counts[name] = len(sim.received) - before
+        assert paced.manager.messages_sent - sent == counts[name]  # the manager's counter agrees
+        sent = paced.manager.messages_sent
+
+    measure("preview", lambda: paced.preview_order(_request()))
+    measure("quote", lambda: paced.get_quote(ACCOUNT, "AAPL"))
+    measure("order", lambda: paced.place_order(ACCOUNT, OrderToPlace(request=_request(), broker_symbol_id=None),
+                                               "ref-cost"))
+    lookup = OrderLookup(account_id=ACCOUNT, client_order_ref="ref-cost", request=_request(),
+                         submitted_at=datetime.now(UTC))
+    measure("lookup", lambda: paced.find_order_by_ref(lookup))
+    assert counts == {"preview": 2, "quote": 1, "order": 1, "lookup": 3}  # whatIf + snapshot; placeOrder only
+    for name, count in counts.items():
+        assert count <= OPERATION_COSTS["read" if name == "quote" else name]
