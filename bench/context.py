@@ -25,13 +25,18 @@ from settings import Settings
 ACCOUNT = "DUBENCH1"
 
 
+BENCH_ACCOUNTS = tuple(f"DUBENCH{i}" for i in range(1, 17))
+"""Throughput spreads its previews over these: executes on one account serialize on its holdings check."""
+
+
 def bench_broker() -> MemoryBroker:
-    """The shared in-memory broker with one paper account and cash enough for every bench order.
+    """The shared in-memory broker with paper accounts and cash enough for every bench order.
 
     Bench orders are limit buys below the market, so they stay working (ACCEPTED).
     """
     broker = MemoryBroker()
-    broker.add_account(ACCOUNT, cash="100000000000")
+    for account in BENCH_ACCOUNTS:
+        broker.add_account(account, cash="100000000000")
     return broker
 
 
