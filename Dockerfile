@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin tradeexec
 
 WORKDIR /app
-COPY pyproject.toml README.md settings.py cli.py cli_demo.py ./
+COPY pyproject.toml README.md settings.py cli.py cli_demo.py cli_market.py ./
 COPY brokers/ brokers/
 COPY services/ services/
 COPY db/ db/
@@ -18,10 +18,14 @@ COPY mcp_tools/ mcp_tools/
 COPY simulators/ simulators/
 COPY bench/ bench/
 COPY api/ api/
+COPY telemetry/ telemetry/
+COPY webui/ webui/
 RUN pip install . && tradeexec --help > /dev/null
 
 USER tradeexec
 ENV TRADEEXEC_DATA_DIR=/home/tradeexec/.tradeexec
+# Owned by tradeexec, so a named volume mounted here (compose: the shared kill-switch directory) is writable.
+RUN mkdir -p /home/tradeexec/control
 EXPOSE 8000 8080
 
 # Deep check: database, schema, every configured broker (the IBKR probe uses its own client id).

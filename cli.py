@@ -54,6 +54,18 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def start_logging(settings: Settings) -> None:
+    """Structured logs on stderr (LOG_FORMAT), every configured secret redacted; METRICS_PORT if set."""
+    from mcp_tools.results import Redactor
+    from mcp_tools.runtime import secret_values
+    from telemetry.logs import configure_logging
+    from telemetry.metrics import serve_metrics_port
+
+    configure_logging(settings.log_format, Redactor(secret_values(settings)))
+    if settings.metrics_port is not None:
+        serve_metrics_port(settings.metrics_port)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code)
@@ -114,6 +126,7 @@ def mcp(
 
     settings = load_settings()
     try:
+        start_logging(settings)
         serve(settings, transport.value, host=host, port=port)
     except AuthConfigurationError as exc:
         raise fail(str(exc), 2) from None
@@ -135,6 +148,7 @@ def api(
 
     settings = load_settings()
     try:
+        start_logging(settings)
         serve_api(settings, host=host, port=port)
     except AuthConfigurationError as exc:
         raise fail(str(exc), 2) from None
@@ -322,6 +336,10 @@ def reconcile(json_output: JsonOption = False) -> None:
             table.add_row(order_id, "[red]FAILED (not found at the broker)[/red]")
         for order_id in report.still_unknown:
             table.add_row(order_id, "[yellow]still unknown: run again later[/yellow]")
+        for order_id, change in report.corrected.items():
+            table.add_row(order_id, f"[yellow]corrected by the broker's evidence: {change}[/yellow]")
+        for order_id, flag in report.flagged.items():
+            table.add_row(order_id, f"[red]needs a person: {flag} (evidence in trade_events)[/red]")
         for problem in report.errors:
             table.add_row(str(problem.get("order_id", "-")), f"[red]{problem.get('message', problem)}[/red]")
         out.print(table)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     max_position_weight: Decimal | None = Field(default=None, gt=0, le=1, validation_alias="MAX_POSITION_WEIGHT")
     price_band_pct: Decimal | None = Field(default=None, gt=0, validation_alias="PRICE_BAND_PCT")
     reconcile_settle_seconds: int = Field(default=120, ge=0, validation_alias="RECONCILE_SETTLE_SECONDS")
+    """How long an unsettled order may be missing at the broker before it is FAILED; never shorter than the
+    broker timeouts (a placement still in flight must not be settled)."""
+    reconcile_recheck_hours: float = Field(default=24.0, gt=0, le=24 * 90, validation_alias="RECONCILE_RECHECK_HOURS")
+    """How long an inferred final status (FAILED 'not found', a non-definitive rejection) stays re-checked."""
+    reconcile_missing_seconds: int = Field(default=900, ge=0, validation_alias="RECONCILE_MISSING_SECONDS")
+    """How long a working order may be absent from the broker before it is flagged MISSING_AT_BROKER."""
+    reconcile_in_flight_interval_seconds: float = Field(
+        default=5.0, ge=0, validation_alias="RECONCILE_IN_FLIGHT_INTERVAL_SECONDS"
+    )
+    """Long-running servers: how often SUBMITTING/UNKNOWN orders are checked (0 = never)."""
+    reconcile_in_flight_threshold_seconds: float = Field(
+        default=5.0, ge=0, validation_alias="RECONCILE_IN_FLIGHT_THRESHOLD_SECONDS"
+    )
+    """...once they are at least this old (this process never touches its own placements in flight)."""
+    reconcile_poll_interval_seconds: float = Field(
+        default=60.0, ge=0, validation_alias="RECONCILE_POLL_INTERVAL_SECONDS"
+    )
+    """Long-running servers: how often working orders are refreshed from the broker (0 = never)."""
     market_data_cache_seconds: float = Field(default=5.0, ge=0, le=300, validation_alias="MARKET_DATA_CACHE_SECONDS")
     """Market-data reads are reused this long per (account, request); 0 turns the cache off."""
 
@@ -121,6 +139,21 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.upper() for v in value)
+
+    @model_validator(mode="after")
+    def _settle_not_shorter_than_placement(self) -> Settings:
+        if self.reconcile_settle_seconds < self.broker_timeout_seconds:
+            raise ValueError(
+                f"RECONCILE_SETTLE_SECONDS ({self.reconcile_settle_seconds}) must be at least the broker timeout "
+                f"({self.broker_timeout_seconds:g} s): a placement still in flight must never be settled as FAILED"
+            )
+        return self
+
+    @property
+    def broker_timeout_seconds(self) -> float:
+        """The longest a placement can be in flight with the configured brokers."""
+        timeouts = {"ibkr": self.ibkr_request_timeout_seconds, "snaptrade": self.snaptrade_timeout_seconds}
+        return max(timeouts[name] for name in (self.brokers or tuple(timeouts)))
 
     @property
     def live_override_present(self) -> bool:

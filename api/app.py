@@ -25,7 +25,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header
 
 from api.errors import install_error_handlers
+from api.market_routes import market_router
 from api.models import Health
+from api.observability import install_observability
 from api.routes import ServiceCalls, trade_router
 from brokers.errors import ErrorCode, TradeError
 from mcp_tools.results import Redactor
@@ -72,7 +74,9 @@ def api_router(
     provider = ServiceProvider.of(service)
     calls = ServiceCalls(provider, settings.api_request_timeout_seconds)
     router = APIRouter()
-    router.include_router(trade_router(calls), prefix=API_PREFIX, dependencies=[Depends(bearer_check(token))])
+    guarded = [Depends(bearer_check(token))]
+    router.include_router(trade_router(calls), prefix=API_PREFIX, dependencies=guarded)
+    router.include_router(market_router(calls), prefix=API_PREFIX, dependencies=guarded)
     return router
 
 
@@ -83,10 +87,9 @@ def create_app(
     routers: Sequence[tuple[APIRouter, str]] = (),
 ) -> FastAPI:
     """The whole API: health, the `/v1` routes, structured errors, OpenAPI at /openapi.json and /docs."""
-    provider = ServiceProvider.of(service if service is not None else default_factory(settings))
+    provider = ServiceProvider.of(service if service is not None else default_factory(settings, continuous=True))
     token = api_token(settings)
     redact = Redactor(secret_values(settings))
-    redact.add(settings.api_auth_token.get_secret_value() if settings.api_auth_token else None)
     app = FastAPI(
         title="tradeexec", version=_version(),
         description="Preview, confirm and execute trades exactly once on Interactive Brokers or SnapTrade.",
@@ -101,6 +104,7 @@ def create_app(
         state = "ready" if provider.built is not None else "starting"
         return Health(status="ok", service=state, version=app.version)
 
+    install_observability(app, provider, bearer_check(token))
     app.include_router(api_router(provider, settings, token=token))
     for router, prefix in routers:
         app.include_router(router, prefix=prefix)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brokers.errors import ErrorCode, TradeError
+from telemetry.calls import note_failure
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNSUPPORTED_ORDER: 422,
     ErrorCode.BROKER_REJECTED: 422,
     ErrorCode.TRADING_DISABLED: 423,
+    ErrorCode.CONFIRMATION_DECLINED: 403,
+    ErrorCode.NO_MARKET_DATA_PERMISSION: 403,
+    ErrorCode.NO_DATA: 404,
+    ErrorCode.PACING_VIOLATION: 429,
+    ErrorCode.UNSUPPORTED: 501,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.BROKER_UNAVAILABLE: 502,
     ErrorCode.BROKER_ERROR: 502,
@@ -58,7 +64,7 @@ class ApiError(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ApiError} for status in (400, 401, 404, 409, 410, 422, 423, 500, 502, 503, 504)
+    status: {"model": ApiError} for status in (400, 401, 403, 404, 409, 410, 422, 423, 429, 500, 501, 502, 503, 504)
 }
 
 
@@ -70,6 +76,7 @@ def status_for(code: ErrorCode | str) -> int:
 
 
 def error_response(error: TradeError, redact: Callable[[str], str]) -> Response:
+    note_failure(error.code.value)
     body = ApiError.model_validate(error.to_dict()).model_dump_json()
     return _raw_json(redact(body), status_for(error.code))
 
@@ -104,6 +111,7 @@ def install_error_handlers(app: FastAPI, redact: Callable[[str], str]) -> None:
     async def on_http(_request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
         code = HTTP_ONLY_CODES.get(status, "HTTP_ERROR")
+        note_failure(code)
         detail = exc.detail if isinstance(exc, StarletteHTTPException) and isinstance(exc.detail, str) else code
         body = ApiError(error_code=code, message=detail, details={}).model_dump_json()
         headers = getattr(exc, "headers", None)

@@ -22,6 +22,7 @@ from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.models import OrderRequest
 from mcp_tools.runtime import ServiceProvider
 from services.trade_execution import TradeExecutionService
+from telemetry.calls import note_arguments
 
 T = TypeVar("T")
 AccountPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$",
@@ -106,12 +107,14 @@ def trade_router(calls: ServiceCalls) -> APIRouter:
         Show the result to a human; execute it (by its preview_id) only after they confirm.
         """
         terms = order.model_dump()
+        note_arguments(**terms)
         return await calls.read(lambda svc: svc.preview_trade(**terms))
 
     @router.post("/executions", response_model=service_result("execute_trade"), tags=["trading"])
     async def execute(request: ExecuteRequest) -> Any:
         """Place a confirmed preview exactly once. Takes the preview id only; the terms are the stored preview's."""
         preview_id = str(request.preview_id)
+        note_arguments(preview_id=preview_id)
         return await calls.change(lambda svc: svc.execute_trade(preview_id), preview_id=preview_id)
 
     @router.get("/orders", response_model=service_result("get_orders"), tags=["orders"])

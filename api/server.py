@@ -14,7 +14,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.app import api_token, create_app
-from mcp_tools.auth import AuthConfigurationError, is_loopback
+from mcp_tools.auth import AuthConfigurationError
+from mcp_tools.http_guard import LoopbackOnly, is_loopback
 from settings import Settings
 
 MIN_TOKEN_LENGTH = 16
@@ -31,22 +32,9 @@ def check_exposure(host: str, token: str | None) -> None:
         raise AuthConfigurationError(f"the API token is too short: use at least {MIN_TOKEN_LENGTH} random characters")
 
 
-def loopback_hosts(host: str, port: int) -> list[str]:
-    """Host header values a same-machine client sends for this bind (with and without the port)."""
-    name = host.strip().strip("[]").lower()
-    names = {name, "localhost", "127.0.0.1"} if name in {"localhost", "127.0.0.1"} else {name}
-    if ":" in name:
-        names = {f"[{name}]"}
-    return sorted({*names, *(f"{n}:{port}" for n in names)})
-
-
 def guard_hosts(app: FastAPI, host: str, port: int, token: str | None) -> Any:
-    """Without a token, only requests addressed to the bound loopback name get through."""
-    if token:
-        return app
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-    return TrustedHostMiddleware(app, allowed_hosts=loopback_hosts(host, port), www_redirect=False)
+    """Without a token (a loopback bind), only requests addressed to the bound loopback name get through."""
+    return app if token else LoopbackOnly(app, host, port)
 
 
 def bind(host: str, port: int) -> socket.socket:

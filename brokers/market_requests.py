@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.models import canonical_ticker
 
 BAR_SIZES: dict[str, int] = {
     "1 secs": 1, "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs": 30,
@@ -207,8 +208,6 @@ MAX_TICKERS = 50
 
 def parse_tickers(value: Any) -> tuple[str, ...]:
     """A list of tickers (or one comma-separated string), canonical, de-duplicated, in the order given."""
-    from brokers.models import parse_order_request  # the one ticker rule every order uses
-
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)) or not items:
         raise _invalid("tickers", value, "a non-empty list of ticker symbols, e.g. ['AAPL', 'MSFT']")
@@ -220,7 +219,7 @@ def parse_tickers(value: Any) -> tuple[str, ...]:
         if not isinstance(item, str) or not item.strip():
             raise _invalid("tickers", item, "ticker symbols as text, e.g. 'AAPL'")
         try:
-            ticker = parse_order_request(account_id="X", ticker=item.strip(), side="BUY", quantity=1).ticker
+            ticker = canonical_ticker(item.strip())
         except TradeError:
             raise _invalid("tickers", item, "ticker symbols such as 'AAPL', 'BRK.B' or 'SPY 20251219 500 C'") from None
         if ticker not in result:

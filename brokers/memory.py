@@ -17,6 +17,7 @@ from decimal import Decimal
 from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
+    BASIC_ORDER_TYPES,
     AccountBalance,
     BrokerAccount,
     BrokerCapabilities,
@@ -48,7 +49,7 @@ class MemoryBroker(BrokerAdapter):
     def __init__(self, provider: BrokerProvider = BrokerProvider.IBKR, prefix: str = "DU") -> None:
         self.provider = provider
         self.capabilities = BrokerCapabilities(
-            order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce)
+            order_types=BASIC_ORDER_TYPES, time_in_force=frozenset(TimeInForce)
         )
         self.prefix = prefix
         self.accounts: dict[str, MemoryAccount] = {}

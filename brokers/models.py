@@ -44,6 +44,17 @@ class OrderType(StrEnum):
     LIMIT = "Limit"
     STOP = "Stop"
     STOP_LIMIT = "StopLimit"
+    TRAILING_STOP = "TrailingStop"
+    TRAILING_STOP_LIMIT = "TrailingStopLimit"
+    MARKET_ON_CLOSE = "MarketOnClose"
+    MARKET_ON_OPEN = "MarketOnOpen"
+
+
+BASIC_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT})
+"""What every broker supports; the others (issue 16) only where an adapter's capabilities say so."""
+TRAILING_ORDER_TYPES = frozenset({OrderType.TRAILING_STOP, OrderType.TRAILING_STOP_LIMIT})
+AUCTION_ORDER_TYPES = frozenset({OrderType.MARKET_ON_CLOSE, OrderType.MARKET_ON_OPEN})
+ORDER_OPTION_FIELDS = ("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset")
 
 
 class TimeInForce(StrEnum):
@@ -186,6 +197,11 @@ class OrderRequest(BaseModel):
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
     time_in_force: TimeInForce = TimeInForce.DAY
+    trailing_amount: Decimal | None = None
+    trailing_percent: Decimal | None = None
+    trail_stop_price: Decimal | None = None
+    limit_offset: Decimal | None = None
+    outside_rth: bool = False
 
     @field_validator("side", mode="before")
     @classmethod
@@ -215,6 +231,49 @@ class OrderRequest(BaseModel):
     @classmethod
     def _price(cls, value: Decimal | None, info: Any) -> Decimal | None:
         return None if value is None else _check_decimal(value, name=info.field_name)
+
+    @field_validator("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset", mode="before")
+    @classmethod
+    def _no_junk_in_trailing_fields(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not a boolean")
+        return Decimal(repr(value)) if isinstance(value, float) else value
+
+    @field_validator("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset")
+    @classmethod
+    def _trailing_number(cls, value: Decimal | None, info: Any) -> Decimal | None:
+        if value is None:
+            return None
+        value = _check_decimal(value, name=info.field_name, allow_zero=info.field_name == "limit_offset")
+        if info.field_name == "trailing_percent" and not 0 < value < 100:
+            raise ValueError("trailing_percent must be between 0 and 100")
+        return value
+
+    def order_options(self) -> dict[str, Any]:
+        """The fields only some order types use, as stored with a preview (Decimals as exact text)."""
+        options: dict[str, Any] = {
+            name: str(value) for name in ORDER_OPTION_FIELDS if (value := getattr(self, name)) is not None
+        }
+        if self.outside_rth:
+            options["outside_rth"] = True
+        return options
+
+    @model_validator(mode="after")
+    def _advanced_fields_match_type(self) -> OrderRequest:
+        """Trailing fields only on trailing orders (an amount or a percent, not both); auctions are Day."""
+        trailing = self.order_type in TRAILING_ORDER_TYPES
+        if trailing and (self.trailing_amount is None) == (self.trailing_percent is None):
+            raise ValueError(f"{self.order_type.value} orders need trailing_amount or trailing_percent (one of them)")
+        given = [name for name in ("trailing_amount", "trailing_percent", "trail_stop_price")
+                 if getattr(self, name) is not None]
+        if given and not trailing:
+            raise ValueError(f"{', '.join(given)} not allowed for {self.order_type.value} orders")
+        if (self.limit_offset is None) == (self.order_type is OrderType.TRAILING_STOP_LIMIT):
+            raise ValueError(f"limit_offset is {'required' if self.limit_offset is None else 'not allowed'} "
+                             f"for {self.order_type.value} orders")
+        if self.order_type in AUCTION_ORDER_TYPES and self.time_in_force is not TimeInForce.DAY:
+            raise ValueError(f"{self.order_type.value} orders are Day orders")
+        return self
 
     @model_validator(mode="after")
     def _prices_match_type(self) -> OrderRequest:
@@ -294,6 +353,8 @@ class BrokerCapabilities(BrokerModel):
     order_types: frozenset[OrderType]
     time_in_force: frozenset[TimeInForce]
     fractional_quantities: bool = False
+    outside_rth: bool = False
+    """Orders may be flagged to trigger/fill outside regular trading hours (`OrderRequest.outside_rth`)."""
 
 
 class BrokerAccount(BrokerModel):
@@ -388,6 +449,10 @@ class OrderLookup(BrokerModel):
     broker_symbol_id: str | None = None
     brokerage_order_id: str | None = None
     submitted_at: datetime
+    in_flight_until: datetime | None = None
+    """The latest moment our placement could have reached the broker: when the call returned, or its
+    start plus the broker timeout when it never returned (the process died). Orders created after it
+    are not ours, whatever they look like."""
     known_brokerage_order_ids: frozenset[str] = frozenset()
 
 

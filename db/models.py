@@ -38,6 +38,8 @@ NAMING_CONVENTION = {
 
 Money = Numeric(20, 8)
 Quantity = Numeric(20, 8)
+BrokerNumber = Numeric(36, 16)
+"""What a broker reports (fills, prices, commissions), kept at its own precision."""
 WORKING_ORDER_STATUSES = ACTIVE_STATUSES | UNSETTLED_STATUSES
 """Orders that may still trade: the partial index and the execute-time holdings check use this set."""
 ACTIVE_ORDER_FILTER = "status IN ({})".format(
@@ -67,7 +69,11 @@ class TradePreview(Base):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("side IN ('BUY', 'SELL')", name="side"),
-        CheckConstraint("order_type IN ('Market', 'Limit', 'Stop', 'StopLimit')", name="order_type"),
+        CheckConstraint(
+            "order_type IN ('Market', 'Limit', 'Stop', 'StopLimit', 'TrailingStop', 'TrailingStopLimit', "
+            "'MarketOnClose', 'MarketOnOpen')",
+            name="order_type",
+        ),
         CheckConstraint("time_in_force IN ('Day', 'GTC', 'IOC', 'FOK')", name="time_in_force"),
         CheckConstraint("broker_provider IN ('snaptrade', 'ibkr')", name="broker_provider"),
         CheckConstraint("trading_mode IN ('paper', 'live')", name="trading_mode"),
@@ -80,7 +86,7 @@ class TradePreview(Base):
     ticker: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(8))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
-    order_type: Mapped[str] = mapped_column(String(16))
+    order_type: Mapped[str] = mapped_column(String(24))
     limit_price: Mapped[Decimal | None] = mapped_column(Money)
     stop_price: Mapped[Decimal | None] = mapped_column(Money)
     time_in_force: Mapped[str] = mapped_column(String(8), server_default=text("'Day'"))
@@ -90,6 +96,8 @@ class TradePreview(Base):
     broker_symbol_id: Mapped[str | None] = mapped_column(String(128))
     snaptrade_trade_id: Mapped[str | None] = mapped_column(String(64))
     broker_preview_data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    order_options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    """Fields only some order types use (trailing amount/percent, trail stop, limit offset, outside_rth)."""
     validation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     impact: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     status: Mapped[PreviewStatus] = mapped_column(status_type(PreviewStatus), server_default=text("'ACTIVE'"))
@@ -109,6 +117,7 @@ class TradeOrder(Base):
         Index(None, "created_at"),
         Index("ix_trade_orders_unsettled", "updated_at", postgresql_where=text(ACTIVE_ORDER_FILTER)),
         Index(None, "brokerage_order_id"),
+        Index("ix_trade_orders_recheck_until", "recheck_until", postgresql_where=text("recheck_until IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -120,16 +129,22 @@ class TradeOrder(Base):
     client_order_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     brokerage_order_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[OrderStatus] = mapped_column(status_type(OrderStatus))
-    filled_quantity: Mapped[Decimal] = mapped_column(Quantity, server_default=text("0"))
-    remaining_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
-    average_fill_price: Mapped[Decimal | None] = mapped_column(Money)
-    commission: Mapped[Decimal | None] = mapped_column(Money)
+    filled_quantity: Mapped[Decimal] = mapped_column(BrokerNumber, server_default=text("0"))
+    remaining_quantity: Mapped[Decimal | None] = mapped_column(BrokerNumber)
+    average_fill_price: Mapped[Decimal | None] = mapped_column(BrokerNumber)
+    commission: Mapped[Decimal | None] = mapped_column(BrokerNumber)
+    broker_quantity: Mapped[Decimal | None] = mapped_column(BrokerNumber)
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     brokerage_response: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    recheck_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """A final status that was inferred, not stated by the broker: reconciliation re-checks it until then."""
+    attention: Mapped[str | None] = mapped_column(String(40))
+    """Something an operator must look at (MISSING_AT_BROKER, OVERFILLED); the evidence is in trade_events."""
+    missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TradeEvent(Base):

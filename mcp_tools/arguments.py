@@ -133,8 +133,9 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
         optional=False)), REQUIRED),
     "order_type": (Arg({
         "type": "string", "enum": [t.value for t in OrderType], "default": OrderType.MARKET.value,
-        "description": "Market (default), Limit (needs limit_price), Stop (needs stop_price) or StopLimit "
-                       "(needs both).",
+        "description": "Market (default), Limit (needs limit_price), Stop (needs stop_price), StopLimit "
+                       "(needs both), TrailingStop (needs trailing_amount or trailing_percent), TrailingStopLimit "
+                       "(also needs limit_offset), MarketOnClose or MarketOnOpen (Day only; IBKR only).",
     }), OrderType.MARKET.value),
     "limit_price": (Arg(_decimal_schema(
         "Limit price per unit (number or decimal string). Required for Limit and StopLimit orders; leave out "
@@ -147,6 +148,22 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
         "description": "Day (default): expires at the close. GTC: good till canceled. IOC: immediate or cancel. "
                        "FOK: fill or kill.",
     }), TimeInForce.DAY.value),
+    "trailing_amount": (Arg(_decimal_schema(
+        "TrailingStop / TrailingStopLimit only: how far (in price units) the stop trails the market price. "
+        "Give this or trailing_percent.", optional=True)), None),
+    "trailing_percent": (Arg(_decimal_schema(
+        "TrailingStop / TrailingStopLimit only: the trailing distance as a percent of the price (between 0 and "
+        "100). Give this or trailing_amount.", optional=True)), None),
+    "trail_stop_price": (Arg(_decimal_schema(
+        "TrailingStop / TrailingStopLimit only, optional: the initial stop price.", optional=True)), None),
+    "limit_offset": (Arg(_decimal_schema(
+        "TrailingStopLimit only (required there): the limit price is the stop price minus this offset for a "
+        "SELL, plus it for a BUY.", optional=True)), None),
+    "outside_rth": (Arg({
+        "type": "boolean", "default": False,
+        "description": "true: the order may also trigger or fill outside regular trading hours, where the "
+                       "broker allows it. Default false.",
+    }), False),
 }
 OrderTerms = Annotated[OrderRequest, ArgGroup(ORDER_TERMS, parse_order_request)]
 
@@ -169,12 +186,15 @@ class ToolArguments:
 
 
 class ArgumentGuard:
-    """Server middleware: normalizes `tools/call` arguments of this module's tools before the SDK sees them."""
+    """Server middleware for this module's tools: normalizes `tools/call` arguments before the SDK sees them,
+    and publishes `additionalProperties: false` in `tools/list`, since unknown names are refused."""
 
     def __init__(self, tools: Mapping[str, ToolArguments]) -> None:
         self.tools = dict(tools)
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.method == "tools/list":
+            return self._closed_schemas(await call_next(ctx))
         params = ctx.params
         if ctx.method == "tools/call" and isinstance(params, Mapping):
             spec = self.tools.get(params.get("name"))  # type: ignore[arg-type]
@@ -183,3 +203,11 @@ class ArgumentGuard:
                 fixed = spec.normalize(arguments or {})
                 ctx = dataclasses.replace(ctx, params={**params, "arguments": fixed})
         return await call_next(ctx)
+
+    def _closed_schemas(self, result: Any) -> Any:
+        tools = result.get("tools") if isinstance(result, dict) else None
+        for tool in tools if isinstance(tools, list) else []:
+            schema = tool.get("inputSchema") if isinstance(tool, dict) else None
+            if isinstance(schema, dict) and tool.get("name") in self.tools:
+                schema["additionalProperties"] = False
+        return result

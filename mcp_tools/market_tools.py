@@ -26,6 +26,7 @@ from brokers.market_requests import (
     parse_what_to_show,
 )
 from mcp_tools import arguments as args
+from mcp_tools import outputs as out
 from mcp_tools.registry import Arg, ToolRegistry
 from services.trade_execution import TradeExecutionService
 
@@ -71,7 +72,7 @@ Expiry = Annotated[str | None, Arg({
 }, _drop_name(parse_expiry))]
 
 
-@tool("Historical bars", READ_ONLY)
+@tool("Historical bars", READ_ONLY, output=out.BarsResult)
 def get_historical_bars(
     service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker, bar_size: BarSize,
     duration: Duration, what_to_show: WhatToShow = "TRADES", rth_only: RthOnly = True, end: End = None,
@@ -86,7 +87,7 @@ def get_historical_bars(
     return {**bars.model_dump(mode="json"), "count": bars.count}
 
 
-@tool("Quotes for several tickers", READ_ONLY)
+@tool("Quotes for several tickers", READ_ONLY, output=out.QuotesResult)
 def get_quotes(service: TradeExecutionService, account_id: args.AccountId, tickers: Tickers) -> dict[str, Any]:
     """Quotes for up to 50 tickers in one call: bid, ask and last with their sizes, a timestamp and
     market_data (live, frozen, delayed, delayed_frozen or unknown). Each ticker stands alone: one that fails
@@ -96,7 +97,7 @@ def get_quotes(service: TradeExecutionService, account_id: args.AccountId, ticke
     return {**quotes.model_dump(mode="json"), "count": len(quotes.quotes), "failed": failed}
 
 
-@tool("Profit and loss", READ_ONLY)
+@tool("Profit and loss", READ_ONLY, output=out.PnLResult)
 def get_pnl(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
     """Daily, unrealized and realized P&L of the account and of each open position (decimal strings), with
     positions_total, the sum over the positions (realized P&L of positions closed today is in the account
@@ -104,7 +105,7 @@ def get_pnl(service: TradeExecutionService, account_id: args.AccountId) -> dict[
     return service.read_pnl(account_id).model_dump(mode="json")
 
 
-@tool("Account summary and margin", READ_ONLY)
+@tool("Account summary and margin", READ_ONLY, output=out.AccountSummaryResult)
 def get_account_summary(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
     """Net liquidation, cash, buying power, available funds, excess liquidity, initial and maintenance margin in
     the base currency, and by_currency: cash and net liquidation per currency with its exchange rate to the base
@@ -112,7 +113,7 @@ def get_account_summary(service: TradeExecutionService, account_id: args.Account
     return service.read_account_summary(account_id).model_dump(mode="json")
 
 
-@tool("Option chain", READ_ONLY)
+@tool("Option chain", READ_ONLY, output=out.OptionChainResult)
 def get_option_chain(
     service: TradeExecutionService, account_id: args.AccountId, underlying: args.Ticker, expiry: Expiry = None,
 ) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from brokers.errors import ErrorCode, TradeError
+from mcp_tools import hints
 from mcp_tools.results import Redactor, failure, internal_error, ok
 from mcp_tools.runtime import ServiceProvider, secret_values
 from services.trade_execution import TradeExecutionService
@@ -176,9 +177,18 @@ class ToolRuntime:
             self._secrets_known = True
         return built
 
-    async def run(self, tool: str, call: Callable[[TradeExecutionService], Any]) -> CallToolResult:
+    async def run(
+        self, tool: str, call: Callable[[TradeExecutionService], Any], arguments: Mapping[str, Any] | None = None,
+    ) -> CallToolResult:
+        def work() -> dict[str, Any]:
+            service = self.service()
+            try:
+                return _json_ready(call(service))
+            except TradeError as exc:
+                raise hints.specific(service, exc, arguments or {}) from None
+
         try:
-            payload = await anyio.to_thread.run_sync(lambda: _json_ready(call(self.service())))
+            payload = await anyio.to_thread.run_sync(work)
         except TradeError as exc:
             return failure(exc, self.redact)
         except Exception as exc:
@@ -241,7 +251,7 @@ def build_tool(spec: ToolSpec, runtime: ToolRuntime) -> Callable[..., Awaitable[
         if parsed.error is not None:
             return runtime.refuse(parsed.error)
         extra = {"confirmation": arguments["confirmation"]} if step is not None else {}
-        return await runtime.run(spec.name, lambda service: spec.fn(service, **parsed.values, **extra))
+        return await runtime.run(spec.name, lambda service: spec.fn(service, **parsed.values, **extra), parsed.values)
 
     returns = Annotated[CallToolResult, spec.output] if spec.output is not None else CallToolResult
     _with_signature(tool, spec.name, raw + resolved, returns)

@@ -54,7 +54,23 @@ def ok(payload: dict[str, Any], redact: Redactor) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
+FIXES: dict[ErrorCode, str] = {
+    ErrorCode.ACCOUNT_NOT_FOUND: "Call list_tradeable_accounts and pass an account_id exactly as it returns (not an "
+                                 "account name or number).",
+    ErrorCode.SYMBOL_NOT_FOUND: "Call search_symbol (a ticker or the company name) to find the exact symbol.",
+    ErrorCode.PREVIEW_NOT_FOUND: "The id is well-formed but unknown (a malformed one is a VALIDATION_ERROR): call "
+                                 "preview_trade and pass the preview_id it returns, exactly as returned.",
+    ErrorCode.PREVIEW_EXPIRED: "Call preview_trade again, show the new summary to the human and ask again.",
+    ErrorCode.ORDER_NOT_FOUND: "Call get_orders to find the order_id, and pass it exactly as returned.",
+}
+"""How to fix the call, for the errors a model can fix itself."""
+
+
 def failure(error: TradeError, redact: Redactor) -> CallToolResult:
+    fix = FIXES.get(error.code)
+    if fix is not None and "fix" not in error.details:
+        message = error.message if fix in error.message else f"{error.message.rstrip('.')}. {fix}"
+        error = TradeError(error.code, message, {**error.details, "fix": fix})
     text, data = _dump(error.to_dict(), redact)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data, is_error=True)
 

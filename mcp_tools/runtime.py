@@ -65,12 +65,14 @@ def prepare_database(settings: Settings, *, migrate: bool | None = None) -> str:
     return url
 
 
-def default_factory(settings: Settings) -> ServiceFactory:
+def default_factory(settings: Settings, *, continuous: bool = False) -> ServiceFactory:
+    """continuous: a long-running server, whose reconciliation also runs on its own (in-flight checks, polls)."""
+
     def build() -> TradeExecutionService:
         from services.wiring import build_service
 
         prepare_database(settings)
-        return build_service(settings)
+        return build_service(settings, continuous=continuous)
 
     return build
 
@@ -79,7 +81,10 @@ def secret_values(settings: Settings) -> list[str]:
     """Every configured secret value, so results and errors can never echo one."""
     values = [
         secret.get_secret_value()
-        for secret in (settings.snaptrade_consumer_key, settings.snaptrade_user_secret, settings.mcp_auth_token)
+        for secret in (
+            settings.snaptrade_consumer_key, settings.snaptrade_user_secret, settings.mcp_auth_token,
+            settings.operator_token, settings.api_auth_token,
+        )
         if secret is not None
     ]
     if settings.database_url is not None:

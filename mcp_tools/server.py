@@ -18,16 +18,20 @@ from starlette.responses import JSONResponse, Response
 from mcp_tools.auth import BearerTokenAuth, require_token_for
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.http_guard import LoopbackOnly
+from mcp_tools.observability import ToolCallTelemetry
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, default_factory
-from mcp_tools.tools import register_tools
+from mcp_tools.tools import TOOLSETS, register_tools
+from services.backlog import unsettled_counts
 from services.trade_execution import TradeExecutionService
 from settings import Settings
+from telemetry.metrics import BACKLOG, exposition
 
 log = logging.getLogger(__name__)
 
 Transport = Literal["stdio", "http"]
 MCP_PATH = "/mcp"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 SERVER_NAME = "tradeexec"
 
 
@@ -58,11 +62,19 @@ def build_server(
     )
     provider = register_tools(server, service if service is not None else default_factory(settings), settings=settings)
     server.middleware.append(WarmUpOnFirstMessage(provider))
+    server.middleware.append(ToolCallTelemetry(lambda: {spec.name for tools in TOOLSETS for spec in tools.specs}))
+    BACKLOG.add(lambda: unsettled_counts(provider.built.store.session_factory) if provider.built else {})
 
     @server.custom_route(HEALTH_PATH, methods=["GET"])
     async def healthz(_request: Request) -> Response:
         """Liveness only (no database or broker details), so it can stay unauthenticated."""
         return JSONResponse({"status": "ok"})
+
+    @server.custom_route(METRICS_PATH, methods=["GET"])
+    async def metrics(_request: Request) -> Response:
+        """Prometheus text format; behind the bearer token like everything but /healthz."""
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     return server, provider
 
@@ -81,7 +93,7 @@ def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0
     token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token is not None else None
     if transport == "http":
         require_token_for(host, token)
-    server, provider = build_server(settings)
+    server, provider = build_server(settings, default_factory(settings, continuous=transport == "http"))
     try:
         if transport == "stdio":
             server.run("stdio")

@@ -7,15 +7,19 @@ and one service call. Other modules add tools with their own `ToolRegistry`, lis
 
 # No `from __future__ import annotations` here: the registry reads these annotations as live objects.
 
+import uuid
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 
+from brokers.errors import ErrorCode, TradeError
 from mcp_tools import arguments as args
+from mcp_tools import outputs as out
 from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.market_tools import MARKET_TOOLS
+from mcp_tools.prompts import register_prompts
 from mcp_tools.registry import ToolRegistry, ToolRuntime
 from mcp_tools.results import Redactor, order_payload
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, secret_values
@@ -29,11 +33,13 @@ PREVIEW = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempote
 PLACE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 
+MAX_DAYS = 3650
+"""get_orders' longest look-back: an open GTC order is listed however old it is."""
 TRADE_TOOLS = ToolRegistry()
 tool = TRADE_TOOLS.tool
 
 
-@tool("List tradeable accounts", READ)
+@tool("List tradeable accounts", READ, output=out.AccountsResult)
 def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
     """List the brokerage accounts this server can trade in: account_id, provider (ibkr or snaptrade), name,
     currency and whether it is a paper account. Start here: every other tool needs an account_id from this
@@ -46,7 +52,7 @@ def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
             "orders_enabled": settings.orders_enabled, "trading_blocked": settings.trading_block_reason()}
 
 
-@tool("Search a symbol", READ)
+@tool("Search a symbol", READ, output=out.SymbolsResult)
 def search_symbol(service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker) -> dict[str, Any]:
     """Find the instruments matching a ticker at the broker of one account (ticker, broker_symbol_id,
     description, exchange, currency). Use it when the ticker is uncertain. Read-only."""
@@ -54,7 +60,7 @@ def search_symbol(service: TradeExecutionService, account_id: args.AccountId, ti
     return {"account_id": account_id, "ticker": ticker, "matches": matches, "count": len(matches)}
 
 
-@tool("Get a quote", READ)
+@tool("Get a quote", READ, output=out.QuoteResult)
 def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker) -> dict[str, Any]:
     """Current bid, ask, last and close for a ticker as the account's broker reports it, plus the
     reference_price used by the risk checks. 'delayed' is true for delayed data. Prices are decimal strings.
@@ -65,21 +71,21 @@ def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker
             "reference_price": None if price is None else str(price)}
 
 
-@tool("Get account balance", READ)
+@tool("Get account balance", READ, output=out.BalanceResult)
 def get_account_balance(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
     """Cash, buying power, available funds and net liquidation value of one account, as decimal strings.
     Read-only."""
     return service.get_account_balance(account_id).model_dump(mode="json")
 
 
-@tool("Get positions", READ)
+@tool("Get positions", READ, output=out.PositionsResult)
 def get_positions(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
     """Holdings of one account: ticker, quantity, average cost, market price and value. Read-only."""
     positions = [p.model_dump(mode="json") for p in service.get_positions(account_id)]
     return {"account_id": account_id, "positions": positions, "count": len(positions)}
 
 
-@tool("Preview a trade (step 1 of 2)", PREVIEW)
+@tool("Preview a trade (step 1 of 2)", PREVIEW, output=out.PreviewResult)
 def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dict[str, Any]:
     """Step 1 of 2 for placing an order. Validates the order, applies the risk limits and asks the broker for an
     estimate; NOTHING is placed. Returns preview_id, a one-line summary, estimated price, commission and total,
@@ -96,7 +102,7 @@ def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dic
     }
 
 
-@tool("Execute a confirmed preview (step 2 of 2)", PLACE, confirm=OrderConfirmer)
+@tool("Execute a confirmed preview (step 2 of 2)", PLACE, confirm=OrderConfirmer, output=out.ExecuteResult)
 def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, confirmation: Any) -> dict[str, Any]:
     """Step 2 of 2: place the order described by one preview, exactly once. Call it ONLY after the human has
     explicitly confirmed that preview's summary in this conversation - never on your own initiative and never as
@@ -111,7 +117,7 @@ def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, co
     return answer if answer is not None else order_payload(service.execute_trade(preview_id))
 
 
-@tool("List orders", READ)
+@tool("List orders", READ, output=out.OrdersResult)
 def get_orders(
     service: TradeExecutionService, account_id: args.OptionalAccountId = None, state: args.OrderState = "all",
     days: args.Days = 30,
@@ -122,7 +128,7 @@ def get_orders(
     return {"orders": orders, "count": len(orders), "account_id": account_id, "state": state, "days": days}
 
 
-@tool("Get order status", READ)
+@tool("Get order status", READ, output=out.OrderResult)
 def get_order_status(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
     """Current status of one order (PENDING, ACCEPTED, PARTIAL, EXECUTED, CANCELED, REJECTED, FAILED, EXPIRED,
     UNKNOWN, SIMULATED) with filled quantity and average price, refreshed from the broker when it may have
@@ -130,13 +136,34 @@ def get_order_status(service: TradeExecutionService, order_id: args.OrderId) -> 
     return order_payload(service.get_order_status(order_id))
 
 
-@tool("Cancel an order", CANCEL)
+@tool("Cancel an order", CANCEL, output=out.OrderResult)
 def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
     """Ask the broker to cancel a working order (PENDING, ACCEPTED or PARTIAL). Confirm with the human first.
     Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the status the
     broker reported; a cancel can race a fill. Orders cannot be amended: to change a working order, cancel it
     and preview a new one."""
     return order_payload(service.cancel_order(order_id))
+
+
+@tool("Cancel all open orders of an account", CANCEL, output=out.CancelOrdersResult)
+def cancel_orders(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
+    """Cancel every working order placed through this service in one account ("cancel all my open orders").
+    First list them with get_orders(account_id, state='open'), show them to the human and get an explicit yes.
+    Each order is canceled on its own and audited: the result lists every order with canceled true or false
+    (and the error), so one that already filled or cannot be canceled does not stop the others. A cancel can
+    race a fill. Orders cannot be amended: to change one, cancel it and preview a new one."""
+    if account_id not in {a.account_id for a in service.list_tradeable_accounts()}:
+        raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"account {account_id} is not a tradeable account",
+                         {"account_id": account_id})
+    outcomes: list[dict[str, Any]] = []
+    for order in service.get_orders(account_id, "open", MAX_DAYS):
+        try:
+            outcomes.append({**order_payload(service.cancel_order(uuid.UUID(order.order_id))), "canceled": True})
+        except TradeError as exc:
+            outcomes.append({**order_payload(order), "canceled": False, "error": exc.to_dict()})
+    canceled = sum(1 for o in outcomes if o["canceled"])
+    return {"account_id": account_id, "orders": outcomes, "count": len(outcomes), "canceled": canceled,
+            "not_canceled": len(outcomes) - canceled}
 
 
 TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS]
@@ -149,7 +176,9 @@ def register_tools(
     *,
     settings: Settings | None = None,
 ) -> ServiceProvider:
-    """Add the trade tools to `server`, backed by `service` (an instance, or a factory called on first use).
+    """Add every toolset and the trading-discipline prompt to `server`, backed by `service`.
+
+    `service` is an instance, or a factory called on first use.
 
     Returns the provider so the caller can warm it up or close it.
     """
@@ -159,5 +188,6 @@ def register_tools(
     runtime = ToolRuntime(provider, redact)
     for toolset in TOOLSETS:
         toolset.register(server, runtime)
+    register_prompts(server)
     return provider
 

@@ -8,12 +8,16 @@ lock on the approval makes the decision happen once even when two tabs confirm t
 
 from __future__ import annotations
 
+import functools
+import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from brokers.errors import ErrorCode, TradeError
@@ -22,9 +26,30 @@ from db.models import TradeApproval, TradeOrder, TradePreview
 from services.order_store import new_event, utcnow
 from services.results import OrderView, PreviewView, View
 from services.trade_execution import TradeExecutionService
-from settings import TradingMode
 
 PENDING, CONFIRMED, DECLINED, EXPIRED = "PENDING", "CONFIRMED", "DECLINED", "EXPIRED"
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def structured(method: Callable[P, R]) -> Callable[P, R]:
+    """Only TradeErrors leave the desk: a database outage is DATABASE_UNAVAILABLE, anything else INTERNAL_ERROR."""
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except TradeError:
+            raise
+        except OperationalError:
+            log.exception("database unavailable")
+            raise TradeError(ErrorCode.DATABASE_UNAVAILABLE,
+                             "the database is not reachable; look at the order list before trying again") from None
+        except Exception:
+            log.exception("unexpected error in %s", method.__name__)
+            raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
+
+    return call
 
 
 class ApprovalView(View):
@@ -69,35 +94,35 @@ class ApprovalDesk:
         self.store = service.store
 
     # --- asked by the model (MCP execute_trade) ---------------------------------------------
+    @structured
     def request(self, preview_id: uuid.UUID) -> ApprovalView:
         """The approval for this preview, recording a new PENDING one if none exists yet.
 
         Refusals that need no human (unknown, used or expired preview, trading off, a live
-        account in paper mode) are decided here, before the human is asked.
+        account in paper mode) are decided here, before the human is asked, and audited.
         """
         correlation = uuid.uuid4()
         existing = self.for_preview(preview_id)
         if existing is not None:
             return existing
         try:
-            preview = self._askable_preview(preview_id)
+            preview = self.service.executable_preview(preview_id).preview
             is_paper, label = self._account_facts(preview)
-            self._check_paper_mode(preview, is_paper)
         except TradeError as exc:
-            self.store.audit(new_event("EXECUTE_REFUSED", correlation_id=correlation, preview_id=preview_id,
-                                       error=exc, payload={"error": exc.to_dict(), "confirmation": "browser"}))
+            self.store.audit(new_event("APPROVAL_REFUSED", correlation_id=correlation, preview_id=preview_id,
+                                       error=exc, payload={"error": exc.to_dict()}))
             raise
         with transaction(self.store.session_factory) as session:
             inserted = session.execute(
                 insert(TradeApproval).values(
-                    id=uuid.uuid4(), preview_id=preview.id, status=PENDING, account_id=preview.account_id,
+                    id=uuid.uuid4(), preview_id=preview_id, status=PENDING, account_id=preview.account_id,
                     broker_provider=preview.broker_provider, is_paper=is_paper, account_label=label,
                     requested_at=utcnow(), expires_at=preview.expires_at,
                 ).on_conflict_do_nothing(index_elements=["preview_id"]).returning(TradeApproval.id)
             ).scalar_one_or_none()
             if inserted is not None:
                 session.add(new_event(
-                    "APPROVAL_REQUESTED", correlation_id=correlation, preview_id=preview.id,
+                    "APPROVAL_REQUESTED", correlation_id=correlation, preview_id=preview_id,
                     account_id=preview.account_id, provider=preview.broker_provider, status=PENDING,
                     payload={"approval_id": str(inserted)},
                 ))
@@ -106,24 +131,7 @@ class ApprovalDesk:
             raise TradeError(ErrorCode.INTERNAL_ERROR, "the approval could not be recorded")
         return found
 
-    def _askable_preview(self, preview_id: uuid.UUID) -> TradePreview:
-        reason = self.service.settings.trading_block_reason()
-        if reason:
-            raise TradeError(ErrorCode.TRADING_DISABLED, reason, {"preview_id": str(preview_id)})
-        with self.store.session_factory() as session:
-            preview = self.store.get_preview(session, preview_id)
-            order = self.store.order_for_preview(session, preview_id)
-        if preview is None:
-            raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no such preview", {"preview_id": str(preview_id)})
-        if order is not None or preview.status in ("EXECUTED", "SIMULATED"):
-            raise TradeError(ErrorCode.ALREADY_EXECUTED, "this preview was already executed; preview again",
-                             {"preview_id": str(preview_id), "order_id": str(order.id) if order else None})
-        if preview.status != "ACTIVE" or preview.expires_at <= utcnow():
-            raise TradeError(ErrorCode.PREVIEW_EXPIRED, "the preview has expired; preview the trade again",
-                             {"preview_id": str(preview_id)})
-        return preview
-
-    def _account_facts(self, preview: TradePreview) -> tuple[bool, str | None]:
+    def _account_facts(self, preview: PreviewView) -> tuple[bool, str | None]:
         """Paper or live, and a readable name, asked once so the page never waits on a broker."""
         adapter = self.service.router.for_provider(preview.broker_provider)
         for account in adapter.list_accounts():
@@ -133,15 +141,6 @@ class ApprovalDesk:
         raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, "the preview's account is no longer listed by the broker",
                          {"account_id": preview.account_id})
 
-    def _check_paper_mode(self, preview: TradePreview, is_paper: bool) -> None:
-        settings = self.service.settings
-        if settings.orders_enabled and settings.trading_mode is TradingMode.PAPER and not is_paper:
-            raise TradeError(
-                ErrorCode.TRADING_DISABLED,
-                f"TRADING_MODE=paper: account {preview.account_id} is not a paper account, so no order is placed",
-                {"account_id": preview.account_id, "trading_mode": "paper"},
-            )
-
     # --- reads for the page and the tool -----------------------------------------------------
     def for_preview(self, preview_id: uuid.UUID) -> ApprovalView | None:
         with self.store.session_factory() as session:
@@ -150,6 +149,7 @@ class ApprovalDesk:
             ).scalar_one_or_none()
             return self._view(session, row) if row is not None else None
 
+    @structured
     def get(self, approval_id: Any) -> ApprovalView:
         key = parse_approval_id(approval_id)
         with self.store.session_factory() as session:
@@ -159,12 +159,14 @@ class ApprovalDesk:
             raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no such approval", {"approval_id": str(key)})
         return view
 
+    @structured
     def pending(self) -> list[ApprovalView]:
         """Approvals awaiting a decision, oldest first; those past their time are marked EXPIRED on the way."""
         self._expire_overdue()
         return self._listed(select(TradeApproval).where(TradeApproval.status == PENDING)
                             .order_by(TradeApproval.requested_at).limit(100))
 
+    @structured
     def decided(self, limit: int = 20) -> list[ApprovalView]:
         return self._listed(select(TradeApproval).where(TradeApproval.status != PENDING)
                             .order_by(TradeApproval.decided_at.desc().nulls_last()).limit(limit))
@@ -193,9 +195,11 @@ class ApprovalDesk:
                                       payload={"approval_id": str(row.id)}))
 
     # --- decided by the operator on the page ---------------------------------------------------
+    @structured
     def confirm(self, approval_id: Any, operator_session: str) -> ApprovalView:
         """Mark the approval CONFIRMED (once), then place the order through the exactly-once execute path."""
         key = parse_approval_id(approval_id)
+        self._refuse_while_trading_is_off(key, operator_session)
         preview_id = self._decide(key, CONFIRMED, operator_session)
         try:
             self.service.execute_trade(preview_id)
@@ -207,6 +211,17 @@ class ApprovalDesk:
                     row.outcome_message = exc.message[:2000]
         return self.get(key)
 
+    def _refuse_while_trading_is_off(self, key: uuid.UUID, operator_session: str) -> None:
+        """Kill switch on: refuse before the decision, so the approval stays PENDING for when trading resumes."""
+        reason = self.service.settings.trading_block_reason()
+        if reason is None:
+            return
+        error = TradeError(ErrorCode.TRADING_DISABLED, reason, {"approval_id": str(key)})
+        self.store.audit(new_event("APPROVAL_CONFIRMED_REFUSED", correlation_id=uuid.uuid4(), error=error,
+                                   payload={"approval_id": str(key), "operator_session": operator_session}))
+        raise error
+
+    @structured
     def decline(self, approval_id: Any, operator_session: str) -> ApprovalView:
         """The human said no: nothing is placed, and the model cannot re-ask for this preview."""
         key = parse_approval_id(approval_id)
@@ -239,6 +254,7 @@ class ApprovalDesk:
             raise refusal
         return preview_id
 
+    @structured
     def repreview(self, approval_id: Any, operator_session: str) -> ApprovalView:
         """After expiry: a fresh preview of the same terms, awaiting the operator's decision like any other."""
         old = self.get(approval_id)
@@ -248,7 +264,7 @@ class ApprovalDesk:
         p = old.preview
         fresh = self.service.preview_trade(
             account_id=p.account_id, ticker=p.ticker, side=p.side, quantity=p.quantity, order_type=p.order_type,
-            limit_price=p.limit_price, stop_price=p.stop_price, time_in_force=p.time_in_force,
+            limit_price=p.limit_price, stop_price=p.stop_price, time_in_force=p.time_in_force, **p.order_options,
         )
         view = self.request(uuid.UUID(fresh.preview_id))
         self.store.audit(new_event("APPROVAL_REPREVIEWED", correlation_id=uuid.uuid4(),
@@ -262,6 +278,7 @@ class ApprovalDesk:
         self.store.audit(new_event(event, correlation_id=uuid.uuid4(),
                                    payload={"operator_session": operator_session, "client": client}))
 
+    @structured
     def halt_trading(self, operator_session: str) -> str:
         """The page's kill switch: it can only stop trading (creates TRADING_KILL_SWITCH_FILE), never resume."""
         path = self.service.settings.trading_kill_switch_file

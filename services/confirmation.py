@@ -13,9 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from brokers.base import BrokerAdapter
 from brokers.errors import TradeError
 from services.order_store import OrderStore, new_event
 from services.results import PreviewView
+from settings import Settings, TradingMode
 
 Answer = Literal["declined", "dismissed"]
 
@@ -43,3 +45,17 @@ def record_not_confirmed(store: OrderStore, preview_id: uuid.UUID, answer: Answe
     event = "EXECUTE_DECLINED" if declined else "EXECUTE_DISMISSED"
     store.audit(new_event(event, correlation_id=uuid.uuid4(), preview_id=preview_id, message=message,
                           payload={"answer": answer}))
+
+
+def execution_warnings(settings: Settings, adapter: BrokerAdapter, account_id: str) -> list[str]:
+    """What a preview must say when executing it would not place a real order, so nobody confirms in vain."""
+    blocked = settings.trading_block_reason()
+    if blocked:
+        return [f"This preview cannot be executed now: {blocked}."]
+    if not settings.orders_enabled:
+        return ["ORDERS_ENABLED is off: executing this preview only records a SIMULATED order; nothing is sent to "
+                "the broker."]
+    if settings.trading_mode is TradingMode.PAPER and not adapter.is_paper_account(account_id):
+        return [f"TRADING_MODE=paper and account {account_id} is not a paper account: this preview cannot be "
+                "executed."]
+    return []

@@ -32,10 +32,10 @@ from services.confirmation import ExecutablePreview
 from services.execution_gate import (
     ExecutionGate,
     not_active_refusal,
-    refuse_if_blocked,
     request_of,
 )
-from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
+from services.order_store import OrderStore, new_event, utcnow
+from services.order_updates import apply_broker_order
 from services.results import OrderView, PreviewView
 from settings import Settings
 
@@ -74,7 +74,7 @@ class ExecutePath:
     # --- before a human is asked -------------------------------------------------------------
     def executable(self, preview_id: uuid.UUID) -> ExecutablePreview:
         """What a confirmation must show, or the refusal that needs no human (the caller records it)."""
-        refuse_if_blocked(self.settings, preview_id)
+        self.gate.refuse_if_blocked(preview_id)
         table = TradePreview.__table__
         with self.engine.connect() as conn:
             found = conn.execute(select(table).where(table.c.id == preview_id)).mappings().first()
@@ -87,19 +87,18 @@ class ExecutePath:
         return ExecutablePreview(PreviewView.of(preview), simulated=not self.settings.orders_enabled)
 
     # --- execute -----------------------------------------------------------------------------
-    def execute(self, preview_id: uuid.UUID) -> tuple[Intent, OrderView | None]:
+    def execute(self, preview_id: uuid.UUID, correlation: uuid.UUID) -> tuple[Intent, OrderView | None]:
         """Commit the intent. Returns the intent, and the order's view when it was only simulated."""
-        correlation = uuid.uuid4()
         try:
-            refuse_if_blocked(self.settings, preview_id)
+            self.gate.refuse_if_blocked(preview_id)
             intent = self._commit_intent(preview_id, correlation)
         except _NotConsumed:
             raise self._refuse_unconsumed(preview_id, correlation) from None
         except TradeError as exc:
             self.audit_refusal(preview_id, correlation, exc, stage="execute")
             raise
-        self.checkpoint("after_intent_commit")
         if intent.order.status is OrderStatus.SIMULATED:
+            self.checkpoint("after_intent_commit")
             return intent, OrderView.of(intent.order, intent.preview)
         return intent, None
 
@@ -234,7 +233,7 @@ def outcome_of(row: TradeOrder, outcome: BrokerOrder | None, error: TradeError |
     if error is None:
         raise TradeError(ErrorCode.INTERNAL_ERROR, "a placement with neither an answer nor an error")
     status = status_for_error(error)
-    if row.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
+    if OrderStatus(row.status) in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
         row.status = status
     row.error_code = error.code.value
     row.error_message = error.message[:2000]

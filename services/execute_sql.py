@@ -64,7 +64,8 @@ _OUTCOME = text(f"""
 WITH o AS (
     UPDATE trade_orders SET status = :status, brokerage_order_id = :brokerage_order_id,
         filled_quantity = :filled_quantity, remaining_quantity = :remaining_quantity,
-        average_fill_price = :average_fill_price, commission = :commission, error_code = :error_code,
+        average_fill_price = :average_fill_price, commission = :commission, broker_quantity = :broker_quantity,
+        error_code = :error_code,
         error_message = :error_message, brokerage_response = CAST(:brokerage_response AS jsonb), updated_at = now()
     WHERE id = :order_id AND status = 'SUBMITTING'
     RETURNING {_ORDER_LIST}
@@ -154,7 +155,8 @@ def record_outcome(
 ) -> TradeOrder | None:
     """Write the placement's outcome onto a row still SUBMITTING; None if something else moved it first."""
     row = conn.execute(_OUTCOME, {
-        "order_id": order.id, "status": order.status.value, "brokerage_order_id": order.brokerage_order_id,
+        "order_id": order.id, "status": OrderStatus(order.status).value, "brokerage_order_id": order.brokerage_order_id,
+        "broker_quantity": order.broker_quantity,
         "filled_quantity": order.filled_quantity, "remaining_quantity": order.remaining_quantity,
         "average_fill_price": order.average_fill_price, "commission": order.commission,
         "error_code": order.error_code, "error_message": order.error_message,

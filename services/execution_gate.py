@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -48,19 +49,8 @@ def request_of(preview: TradePreview) -> OrderRequest:
     return parse_order_request(
         account_id=preview.account_id, ticker=preview.ticker, side=preview.side, quantity=preview.quantity,
         order_type=preview.order_type, limit_price=preview.limit_price, stop_price=preview.stop_price,
-        time_in_force=preview.time_in_force,
+        time_in_force=preview.time_in_force, **(preview.order_options or {}),
     )
-
-
-def refuse_if_blocked(settings: Settings, preview_id: uuid.UUID | None) -> None:
-    """Kill switch and live-trading rules; a check that cannot be made means trading is off."""
-    try:
-        reason = settings.trading_block_reason()
-    except Exception as exc:
-        log.exception("the trading block check failed")
-        reason = f"the kill-switch check failed ({type(exc).__name__}); trading is off until it can be made"
-    if reason:
-        raise TradeError(ErrorCode.TRADING_DISABLED, reason, {"preview_id": str(preview_id)})
 
 
 def not_active_refusal(
@@ -93,6 +83,18 @@ class ExecutionGate:
         self.settings = settings
         self.router = router
         self.limits = limits
+        self.blockers: list[Callable[[], str | None]] = []
+        """Further reasons trading is off right now (e.g. start-up reconciliation not completed)."""
+
+    def refuse_if_blocked(self, preview_id: uuid.UUID | None) -> None:
+        """Kill switch, live-trading rules and the blockers; a check that cannot be made means trading is off."""
+        try:
+            reason = self.settings.trading_block_reason() or next(filter(None, (b() for b in self.blockers)), None)
+        except Exception as exc:
+            log.exception("the trading block check failed")
+            reason = f"the kill-switch check failed ({type(exc).__name__}); trading is off until it can be made"
+        if reason:
+            raise TradeError(ErrorCode.TRADING_DISABLED, reason, {"preview_id": str(preview_id)})
 
     def check_preview(self, preview: TradePreview) -> BrokerAdapter:
         """Mode, routing, paper/live and limits: refusals that need no human and no broker. Returns the adapter."""

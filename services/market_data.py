@@ -1,57 +1,28 @@
 """Market data and account analytics on TradeExecutionService: bars, quotes, P&L, summary, option chains.
 
 A mixin so the platform calls them on the one service object it already has. Arguments are
-parsed once here (the MCP tools and the CLI parse with the same functions first), the broker
+parsed once (here, or by the MCP tools with the same parsers, which then call `read_*`), the broker
 is the adapter that owns the account, and answers are reused for a few seconds per
 (account, request) because IB paces historical and option requests and SnapTrade rate-limits.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-from pydantic import ValidationError
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.market_data import MarketDataSource, unsupported
 from brokers.market_models import AccountPnL, AccountSummary, Bars, OptionChain, QuoteOutcome, Quotes
 from brokers.market_requests import BarsRequest, parse_bars_request, parse_expiry, parse_tickers
-from brokers.models import parse_order_request
+from brokers.models import canonical_account_id, canonical_ticker
 from services.read_cache import ReadCache
 from services.routing import AdapterRouter
+from services.structured_errors import structured as _reading
 from settings import Settings
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def _reading(action: Callable[[], T]) -> T:
-    """Only structured errors leave a read: no stack traces, no driver messages."""
-    try:
-        return action()
-    except TradeError:
-        raise
-    except ValidationError as exc:
-        raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
-    except Exception:
-        log.exception("unexpected error in a market-data read")
-        raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
-
-
-def parse_account_id(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 64:
-        raise TradeError(ErrorCode.VALIDATION_ERROR, "account_id must be the id list_tradeable_accounts returned",
-                         {"field": "account_id"})
-    return value.strip()
-
-
-def parse_ticker(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TradeError(ErrorCode.VALIDATION_ERROR, "ticker must be text, e.g. 'AAPL'", {"field": "ticker"})
-    return parse_order_request(account_id="X", ticker=value, side="BUY", quantity=1).ticker
 
 
 class MarketDataReads:
@@ -80,24 +51,24 @@ class MarketDataReads:
         self, account_id: Any, ticker: Any, bar_size: Any, duration: Any, what_to_show: Any = "TRADES",
         rth_only: Any = True, end: Any = None,
     ) -> Bars:
-        return _reading(lambda: self.read_bars(parse_account_id(account_id), parse_bars_request(
-            parse_ticker(ticker), bar_size, duration, what_to_show, rth_only, end)))
+        return _reading(lambda: self.read_bars(canonical_account_id(account_id), parse_bars_request(
+            canonical_ticker(ticker), bar_size, duration, what_to_show, rth_only, end)))
 
     def get_quotes(self, account_id: Any, tickers: Any) -> Quotes:
         """Each ticker is quoted on its own: one that fails carries its error, the rest still answer."""
-        return _reading(lambda: self.read_quotes(parse_account_id(account_id), parse_tickers(tickers)))
+        return _reading(lambda: self.read_quotes(canonical_account_id(account_id), parse_tickers(tickers)))
 
     def get_pnl(self, account_id: Any) -> AccountPnL:
-        return _reading(lambda: self.read_pnl(parse_account_id(account_id)))
+        return _reading(lambda: self.read_pnl(canonical_account_id(account_id)))
 
     def get_account_summary(self, account_id: Any) -> AccountSummary:
-        return _reading(lambda: self.read_account_summary(parse_account_id(account_id)))
+        return _reading(lambda: self.read_account_summary(canonical_account_id(account_id)))
 
     def get_option_chain(self, account_id: Any, underlying: Any, expiry: Any = None) -> OptionChain:
-        return _reading(lambda: self.read_option_chain(parse_account_id(account_id), parse_ticker(underlying),
-                                                       parse_expiry(expiry)))
+        return _reading(lambda: self.read_option_chain(
+            canonical_account_id(account_id), canonical_ticker(underlying, "underlying"), parse_expiry(expiry)))
 
-    # --- canonical arguments (what the MCP tools and the CLI have already parsed) ------------------
+    # --- canonical arguments (what the MCP tools have already parsed) ------------------------------
     def _cached(self, account: str, key: tuple[Any, ...], call: Callable[[MarketDataSource], T]) -> T:
         def run() -> T:
             source = self.market_source(account)

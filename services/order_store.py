@@ -10,22 +10,20 @@ import json
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import TradeError
-from brokers.models import FINAL_STATUSES, UNSETTLED_STATUSES, BrokerOrder, BrokerProvider, OrderStatus
+from brokers.models import BrokerOrder, BrokerProvider, OrderStatus
 from db.engine import transaction
 from db.models import TradeEvent, TradeOrder, TradePreview
+from services.order_updates import apply_broker_order
+
+__all__ = ["OrderStore", "apply_broker_order", "jsonable", "new_event", "utcnow"]
 
 log = logging.getLogger(__name__)
-
-STICKY_FINAL = frozenset(FINAL_STATUSES - {OrderStatus.FAILED})
-"""FAILED is our inference ('not found at the broker'); broker evidence may overturn it."""
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -140,43 +138,3 @@ class OrderStore:
             .order_by(TradeOrder.updated_at)
         )
         return list(session.execute(stmt).scalars())
-
-
-def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] | None:
-    """Fold a broker report into the row. Returns the changes made, or None if nothing changed."""
-    current = row.status
-    if current is OrderStatus.SIMULATED:
-        return None
-    changes: dict[str, Any] = {}
-    new_status = update.status
-    if current in STICKY_FINAL or new_status in UNSETTLED_STATUSES:
-        new_status = current  # final stays final (fill numbers still update); brokers never set our own states
-    if new_status != current:
-        changes["status"] = (current.value, new_status.value)
-        row.status = new_status
-    if update.brokerage_order_id and row.brokerage_order_id != update.brokerage_order_id:
-        changes["brokerage_order_id"] = (row.brokerage_order_id, update.brokerage_order_id)
-        row.brokerage_order_id = update.brokerage_order_id
-    if update.filled_quantity > row.filled_quantity:
-        changes["filled_quantity"] = (str(row.filled_quantity), str(update.filled_quantity))
-        row.filled_quantity = update.filled_quantity
-        if update.average_fill_price is not None:
-            row.average_fill_price = update.average_fill_price
-    elif row.average_fill_price is None and update.average_fill_price is not None and update.filled_quantity > 0:
-        row.average_fill_price = update.average_fill_price
-        changes["average_fill_price"] = (None, str(update.average_fill_price))
-    moved = "status" in changes or "filled_quantity" in changes or row.remaining_quantity is None
-    if update.remaining_quantity is not None and update.remaining_quantity != row.remaining_quantity and moved:
-        row.remaining_quantity = update.remaining_quantity
-    if update.commission is not None and update.commission != row.commission:
-        changes["commission"] = (_str(row.commission), str(update.commission))
-        row.commission = update.commission
-    if not changes:
-        return None
-    row.brokerage_response = jsonable({**(row.brokerage_response or {}), "last_report": update.raw})
-    row.updated_at = utcnow()
-    return changes
-
-
-def _str(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)

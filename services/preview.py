@@ -98,6 +98,7 @@ def preview_row(
         limit_price=order.limit_price,
         stop_price=order.stop_price,
         time_in_force=order.time_in_force.value,
+        order_options=order.order_options(),
         estimated_price=estimated_price,
         estimated_commission=preview.estimated_commission,
         estimated_total=risk.estimated_total,

@@ -16,6 +16,7 @@ from services.order_store import OrderStore, apply_broker_order, new_event
 from services.reconciliation import Reconciler
 from services.results import OrderView
 from services.routing import AdapterRouter
+from telemetry.correlation import current_correlation
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,10 @@ class OrderQueries:
         order_id = parse_order_id(raw_order_id)
         row = self._load(order_id)
         status = row.status
-        if status in FINAL_STATUSES:
-            return self._view(order_id)
+        if status in FINAL_STATUSES and not self.reconciler.is_suspect(row):
+            return self._view(order_id)  # an inferred final status is re-checked instead
         try:
-            self.reconciler.settle(order_id, uuid.uuid4())
+            self.reconciler.settle(order_id, current_correlation())
         except TradeError as exc:
             log.warning("could not refresh order %s from the broker: %s", order_id, exc.message)
             return self._view(order_id, stale=True)
@@ -70,7 +71,7 @@ class OrderQueries:
 
     def cancel(self, raw_order_id: Any) -> OrderView:
         order_id = parse_order_id(raw_order_id)
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
         row = self._load(order_id)
         if row.status in UNSETTLED_STATUSES:
             self.reconciler.settle(order_id, correlation)

@@ -39,6 +39,8 @@ class PreviewView(View):
     impact: dict[str, Any]
     warnings: list[str]
     summary: str
+    order_options: dict[str, Any] = {}
+    """Trailing amount/percent, trail stop, limit offset, outside_rth: for the order types that use them."""
 
     @classmethod
     def of(cls, row: TradePreview) -> PreviewView:
@@ -62,6 +64,7 @@ class PreviewView(View):
             impact=row.impact,
             warnings=list(row.validation.get("warnings", [])),
             summary=describe(row),
+            order_options=dict(row.order_options or {}),
         )
 
 
@@ -75,6 +78,10 @@ def describe(row: TradePreview) -> str:
         price = f" stop {_plain(row.stop_price)}"
     elif row.order_type == "StopLimit":
         price = f" stop {_plain(row.stop_price)} limit {_plain(row.limit_price)}"
+    price += "".join(f" {name.replace('_', ' ')} {value}" for name, value in (row.order_options or {}).items()
+                     if name != "outside_rth")
+    if (row.order_options or {}).get("outside_rth"):
+        price += " outside regular hours"
     total = f", est. total {row.estimated_total:.2f}" if row.estimated_total is not None else ""
     return (
         f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} "
@@ -110,6 +117,7 @@ class OrderView(View):
     created_at: datetime
     updated_at: datetime
     stale: bool = False
+    attention: str | None = None
 
     @classmethod
     def of(cls, row: TradeOrder, preview: TradePreview | None = None, *, stale: bool = False) -> OrderView:
@@ -134,6 +142,7 @@ class OrderView(View):
             created_at=row.created_at,
             updated_at=row.updated_at,
             stale=stale,
+            attention=row.attention,
         )
 
 
@@ -143,6 +152,16 @@ class ReconcileReport(View):
     still_unknown: list[str]
     failed: list[str]
     errors: list[dict[str, Any]]
+    corrected: dict[str, str] = {}
+    """Orders whose final status the broker contradicted: order id -> 'BELIEVED->NOW'."""
+    flagged: dict[str, str] = {}
+    """Orders newly flagged for an operator (MISSING_AT_BROKER, OVERFILLED)."""
+    rechecked: list[str] = []
+    """Inferred final statuses re-checked and still not contradicted."""
+    skipped: list[str] = []
+    """Placements still in flight in this process, or accounts another process was reconciling."""
+    busy: bool = False
+    """Another reconciliation was running in this process, so this one did not run."""
 
 
 class BrokerErrorEntry(View):

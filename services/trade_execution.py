@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
@@ -37,17 +35,22 @@ from brokers.models import (
 from db.engine import transaction
 from services import confirmation
 from services.confirmation import ExecutablePreview
-from services.execute_path import ExecutePath
+from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
-from services.order_store import OrderStore, apply_broker_order, new_event
+from services.order_store import OrderStore, new_event
+from services.order_updates import record_report
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
-from services.reconciliation import Reconciler
+from services.reconcile_worker import LoopIntervals, ReconcileWorker
+from services.reconciliation import ReconcilePolicy, Reconciler, Scope
 from services.results import BrokerErrorEntry, OrderView, PreviewView, ReconcileReport, TradeableAccounts
 from services.routing import AdapterRouter
+from services.structured_errors import structured as _guard
 from services.validation import RiskLimits
-from settings import Settings, TradingMode
+from settings import Settings
+from telemetry.correlation import current_correlation
+from telemetry.metrics import observe_order_outcome
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,24 +58,6 @@ Checkpoint = Callable[[str], None]
 EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
 
-
-def _guard(action: Callable[[], T]) -> T:
-    """Only structured errors leave the service: no stack traces, no driver messages."""
-    try:
-        return action()
-    except TradeError:
-        raise
-    except ValidationError as exc:
-        raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
-    except DataError:  # e.g. a NUL character: the database cannot take the value, so it is bad input
-        raise TradeError(ErrorCode.VALIDATION_ERROR, "a value cannot be stored or searched (e.g. it contains "
-                         "a NUL character); nothing was done") from None
-    except OperationalError:
-        log.exception("database unavailable")
-        raise TradeError(ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable; nothing was done") from None
-    except Exception:
-        log.exception("unexpected error")
-        raise TradeError(ErrorCode.INTERNAL_ERROR, "unexpected internal error; see the service log") from None
 
 
 class TradeExecutionService(MarketDataReads):
@@ -96,36 +81,37 @@ class TradeExecutionService(MarketDataReads):
         self._checkpoint = checkpoint or (lambda _point: None)
         self.gate = ExecutionGate(settings, self.router, self.limits)
         self.execution = ExecutePath(settings, _engine_of(session_factory), self.store, self.gate, self._checkpoint)
-        self.reconciler = Reconciler(self.store, self.router, settings.reconcile_settle_seconds)
+        self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
+        self.reconcile_worker = ReconcileWorker(self.reconciler, self._reconcile_scoped)
+        self.gate.blockers.append(self._startup_block_reason)
         self.queries = OrderQueries(self.store, self.router, self.reconciler)
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tradeexec-background")
-        """The one executor for background work (refresh after trade, reconciliation after a reconnect)."""
-        self._reconciling = threading.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradeexec-refresh")
+        """Background work off the caller's path (the refresh after a trade); shut down in close()."""
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(self.handle_order_update)
-            adapter.set_reconnect_handler(self.reconcile_in_background)
+            adapter.set_reconnect_handler(self.reconcile_worker.request_run)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> ReconcileReport:
-        """Settle orders a previous process left SUBMITTING/UNKNOWN."""
-        return self.reconcile()
+        """Settle orders a previous process left SUBMITTING/UNKNOWN; executes wait until this has succeeded."""
+        return self.reconcile_worker.run_startup()
 
-    def reconcile_in_background(self) -> None:
-        """Queue a reconciliation on the service's executor (after a reconnect); never two at once."""
-        try:
-            self.executor.submit(self._reconcile_quietly)
-        except RuntimeError:
-            log.info("the service is closing; no background reconciliation")
+    def start_continuous_reconciliation(self) -> None:
+        """For long-running servers (MCP over HTTP, the ops API): in-flight checks and a working-orders poll."""
+        s = self.settings
+        self.reconcile_worker.start_loops(LoopIntervals(
+            in_flight_every=s.reconcile_in_flight_interval_seconds,
+            in_flight_min_age=s.reconcile_in_flight_threshold_seconds,
+            poll_every=s.reconcile_poll_interval_seconds,
+        ))
 
-    def _reconcile_quietly(self) -> None:
-        try:
-            report = self.reconcile()
-            if report.examined:
-                log.info("background reconciliation: %s", report.as_json())
-        except TradeError as exc:
-            log.warning("background reconciliation failed: %s", exc.message)
+    def _startup_block_reason(self) -> str | None:
+        if not self.reconcile_worker.running:
+            self.reconcile_worker.retry_startup_if_due()
+        return self.reconcile_worker.startup.block_reason()
 
     def close(self) -> None:
+        self.reconcile_worker.stop()
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(None)
             adapter.set_reconnect_handler(None)
@@ -185,27 +171,30 @@ class TradeExecutionService(MarketDataReads):
         limit_price: Any = None,
         stop_price: Any = None,
         time_in_force: Any = "Day",
+        **order_options: Any,
     ) -> PreviewView:
+        """`order_options`: trailing_amount, trailing_percent, trail_stop_price, limit_offset, outside_rth
+        (issue 16; only the order types that use them accept them)."""
         request = {
             "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
             "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
-            "time_in_force": time_in_force,
+            "time_in_force": time_in_force, **{k: v for k, v in order_options.items() if v is not None},
         }
         try:
             order = _guard(lambda: parse_order_request(**request))
         except TradeError as exc:
-            self._audit_preview_refused(uuid.uuid4(), exc, request)
+            self._audit_preview_refused(current_correlation(), exc, request)
             raise
         return self.preview_request(order)
 
     def preview_request(self, order: OrderRequest) -> PreviewView:
         """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge)."""
-        correlation = uuid.uuid4()
+        correlation = current_correlation()
 
         def run() -> PreviewView:
             adapter = self.router.for_account(order.account_id)
             broker_preview, risk = assess(order, adapter, self.limits)
-            self._warn_if_not_executable(order.account_id, adapter, risk.warnings)
+            risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
             row.orders_enabled = self.settings.orders_enabled
             row.trading_mode = self.settings.trading_mode.value
@@ -227,13 +216,6 @@ class TradeExecutionService(MarketDataReads):
             self._audit_preview_refused(correlation, exc, order.model_dump(mode="json"))
             raise
 
-    def _warn_if_not_executable(self, account_id: str, adapter: BrokerAdapter, warnings: list[str]) -> None:
-        if self.settings.orders_enabled and self.settings.trading_mode is TradingMode.PAPER \
-                and not adapter.is_paper_account(account_id):
-            warnings.append(
-                f"TRADING_MODE=paper: account {account_id} is not a paper account, so this preview cannot be executed"
-            )
-
     def _audit_preview_refused(self, correlation: uuid.UUID, exc: TradeError, request: dict[str, Any]) -> None:
         account_id = request.get("account_id")
         self.store.audit(
@@ -245,6 +227,15 @@ class TradeExecutionService(MarketDataReads):
         )
 
     # --- confirmation support (for the MCP layer; see services/confirmation.py) ---
+    def executable_preview(self, preview_id: uuid.UUID) -> ExecutablePreview:
+        """What a human must confirm before `execute_trade`, or the refusal that needs no human.
+
+        Kill switch, orders off (then `simulated` is true), paper mode with a live account, expired or
+        used preview, a preview made in another mode, no adapter for its broker: all decided here, by the
+        rules the execute path applies. Read-only: the caller records a refusal it acts on.
+        """
+        return _guard(lambda: self.execution.executable(preview_id))
+
     def record_execute_refusal(self, preview_id: uuid.UUID, error: TradeError) -> None:
         confirmation.record_refusal(self.store, preview_id, error)
 
@@ -252,35 +243,35 @@ class TradeExecutionService(MarketDataReads):
         confirmation.record_not_confirmed(self.store, preview_id, answer)
 
     # --- execute -----------------------------------------------------------------------
-    def executable_preview(self, preview_id: uuid.UUID) -> ExecutablePreview:
-        """What a human must confirm before `execute_trade`, or the refusal that needs no human.
-
-        Read-only: the caller records a refusal it acts on (`record_execute_refusal`).
-
-        Kill switch, orders off (then `simulated` is true), paper mode with a live account,
-        expired or used preview, a preview made in another mode, no adapter for its broker:
-        all are decided here, before anyone is asked.
-        """
-        return _guard(lambda: self.execution.executable(preview_id))
-
     def execute_trade(self, preview_id: uuid.UUID | str) -> OrderView:
-        correlation = uuid.uuid4()
-        intent, simulated = _guard(lambda: self.execution.execute(parse_preview_id(preview_id)))
+        """Exactly once: the intent is committed before the broker is called (see services/execute_path.py)."""
+        correlation = current_correlation()
+        intent, simulated = _guard(lambda: self.execution.execute(parse_preview_id(preview_id), correlation))
         if simulated is not None:
+            observe_order_outcome(simulated.broker_provider, simulated.status)
             return simulated
+        with self.reconciler.placing(intent.order.id):
+            return self._place_and_record(intent, correlation)
+
+    def _place_and_record(self, intent: Intent, correlation: uuid.UUID) -> OrderView:
+        """Steps 3-4: reconciliation in this process leaves the order alone until this returns."""
+        self._checkpoint("after_intent_commit")
         outcome, error = self.execution.place(intent)
         self._checkpoint("after_broker_call")
         try:
             view = _guard(lambda: self.execution.record_outcome(intent, correlation, outcome, error))
         except TradeError as exc:
             # The broker call happened; only our bookkeeping failed. Say so: a retry would not be safe.
+            observe_order_outcome(intent.preview.broker_provider, OrderStatus.UNKNOWN.value)
             raise OrderOutcomeUnknown(
                 "the order was sent to the broker but its outcome could not be recorded "
                 f"({exc.code.value}); reconciliation will settle it",
                 {"order_id": str(intent.order.id), "client_order_ref": intent.order.client_order_ref},
             ) from None
+        observe_order_outcome(view.broker_provider, view.status)
         if outcome is not None:
-            self._refresh_after_trade(intent.adapter, intent.preview.account_id)
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the service is closing
+                self.executor.submit(_refresh_quietly, intent.adapter, intent.preview.account_id)
         if error is None and view.status == OrderStatus.REJECTED:
             # Same refusal, same answer on every broker: a placement answered "rejected" is an error.
             raise BrokerRefused(
@@ -291,11 +282,6 @@ class TradeExecutionService(MarketDataReads):
             raise TradeError(error.code, error.message, {**error.details, "order_id": view.order_id,
                                                          "status": view.status})
         return view
-
-    def _refresh_after_trade(self, adapter: BrokerAdapter, account_id: str) -> None:
-        """Best effort and off the caller's path: a slow holdings refresh must not delay the answer."""
-        with contextlib.suppress(RuntimeError):  # the service is closing
-            self.executor.submit(_refresh_quietly, adapter, account_id)
 
     # --- tracking ----------------------------------------------------------------------
     def get_orders(self, account_id: str | None = None, state: str = "all", days: int = 30) -> list[OrderView]:
@@ -308,12 +294,12 @@ class TradeExecutionService(MarketDataReads):
         return _guard(lambda: self.queries.cancel(order_id))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
-        """Settle SUBMITTING/UNKNOWN orders; with include_active, also refresh working orders from the broker."""
-        def run() -> ReconcileReport:
-            with self._reconciling:  # one reconciliation at a time in this process
-                return self.reconciler.run(include_active=include_active)
+        """Settle SUBMITTING/UNKNOWN orders and re-check inferred final statuses; with include_active, also
+        refresh working orders from the broker."""
+        return self._reconcile_scoped(scope=Scope(active=include_active))
 
-        return _guard(run)
+    def _reconcile_scoped(self, *, scope: Scope, wait: bool = True) -> ReconcileReport:
+        return _guard(lambda: self.reconciler.run(scope=scope, wait=wait))
 
     def handle_order_update(self, provider: BrokerProvider, update: BrokerOrder) -> None:
         """Pushed broker events (IBKR) between calls: record fills that arrive after execute returned."""
@@ -322,15 +308,8 @@ class TradeExecutionService(MarketDataReads):
                 row = self.store.find_order(session, provider, update)
                 if row is None:
                     return
-                changes = apply_broker_order(row, update)
-                if changes:
-                    session.add(
-                        new_event(
-                            "ORDER_UPDATED", correlation_id=uuid.uuid4(), preview_id=row.preview_id,
-                            order_id=row.id, account_id=row.account_id, provider=row.broker_provider,
-                            status=row.status, payload={"changes": changes, "broker": update.raw},
-                        )
-                    )
+                record_report(session, row, update, event_type="ORDER_UPDATED", correlation=uuid.uuid4(),
+                              recheck=self.reconciler.policy.recheck)
         except (IntegrityError, OperationalError):
             log.exception("could not record a pushed order update; reconciliation will pick it up")
 

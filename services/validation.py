@@ -69,6 +69,8 @@ def check_supported(order: OrderRequest, capabilities: BrokerCapabilities, provi
         )
     if not capabilities.fractional_quantities and order.quantity != order.quantity.to_integral_value():
         raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} accepts whole quantities only")
+    if order.outside_rth and not capabilities.outside_rth:
+        raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} does not take orders outside regular trading hours")
 
 
 def check_quantity_limit(quantity: Decimal, limits: RiskLimits) -> None:

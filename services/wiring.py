@@ -10,6 +10,7 @@ from brokers.base import BrokerAdapter
 from db.engine import database_url, make_engine, make_session_factory
 from services.trade_execution import EXECUTE_CHECKPOINTS, Checkpoint, TradeExecutionService
 from settings import Settings
+from telemetry.metrics import instrument_adapter
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def build_adapters(settings: Settings) -> list[BrokerAdapter]:
             from brokers.snaptrade import SnapTradeBrokerAdapter
 
             adapters.append(SnapTradeBrokerAdapter.from_settings(settings))
-    return adapters
+    return [instrument_adapter(adapter) for adapter in adapters]
 
 
 def crash_checkpoint(point: str) -> Checkpoint:
@@ -47,7 +48,9 @@ def build_service(
     *,
     adapters: list[BrokerAdapter] | None = None,
     reconcile_on_start: bool = True,
+    continuous: bool = False,
 ) -> TradeExecutionService:
+    """continuous: a long-running server; reconciliation then also runs on its own (see reconcile_worker)."""
     settings = settings or Settings()
     engine = make_engine(database_url(settings), pool_size=settings.database_pool_size)
     service = TradeExecutionService(
@@ -62,5 +65,7 @@ def build_service(
             if report.examined:
                 log.info("start-up reconciliation: %s", report.as_json())
         except Exception:
-            log.exception("start-up reconciliation failed; unknown orders stay unknown until the next run")
+            log.exception("start-up reconciliation failed; executes are refused until a retry succeeds")
+    if continuous:
+        service.start_continuous_reconciliation()
     return service

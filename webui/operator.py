@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from mcp_tools.http_guard import split_host
+
 SESSION_COOKIE = "tradeexec_operator"
 LOGIN_COOKIE = "tradeexec_login"
 SESSION_SECONDS = 8 * 3600
@@ -89,8 +91,15 @@ class OperatorGate:
         return hmac.compare_digest(form_token.encode(), session.csrf_token.encode())
 
     def host_allowed(self, request: Request) -> bool:
-        """DNS rebinding: only the host named in UI_BASE_URL is served."""
-        return request.headers.get("host", "").lower() == self.host
+        """DNS rebinding: only the host named in UI_BASE_URL is served (parsed as the MCP guard parses it)."""
+        offered = self._with_default_port(split_host(request.headers.get("host", "")))
+        return offered is not None and offered == self._with_default_port(split_host(self.host))
+
+    def _with_default_port(self, parsed: tuple[str, int | None] | None) -> tuple[str, int] | None:
+        if parsed is None:
+            return None
+        name, port = parsed
+        return name, port if port is not None else (443 if self.secure_cookies else 80)
 
     def origin_allowed(self, request: Request) -> bool:
         """A state-changing request must say it comes from this page's origin (Origin, else Referer)."""

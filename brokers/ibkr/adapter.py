@@ -53,7 +53,9 @@ ORDER_STATES = {"open": ACTIVE_STATUSES, "executed": frozenset({OrderStatus.EXEC
 
 class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
-    capabilities = BrokerCapabilities(order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce))
+    capabilities = BrokerCapabilities(
+        order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True
+    )
 
     def __init__(
         self,

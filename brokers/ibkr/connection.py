@@ -60,7 +60,7 @@ class IBKRConnectionManager:
         self.backoff = backoff or Backoff()
         self.restore_grace = restore_grace
         self.max_requests_per_second = max_requests_per_second
-        self.pacing = PacingBudget(max_requests_per_second, order_reserve)
+        self.pacing = PacingBudget(max_requests_per_second, order_reserve, sent=lambda: self.messages_sent)
         """Reads wait here for room so that placements never wait behind them in ib_async's queue."""
         self.background = Coalescer()
         self._sent_before = 0
@@ -205,10 +205,13 @@ class IBKRConnectionManager:
                 raise self._timed_out(limit, connecting=True) from None
             try:
                 if kind is CallKind.ORDER:
-                    self.pacing.spend(cost)
-                else:
-                    await asyncio.wait_for(self.pacing.admit(cost), max(0.0, deadline - loop.time()))
-                return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
+                    self.pacing.spend()
+                    return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
+                await asyncio.wait_for(self.pacing.admit(cost), max(0.0, deadline - loop.time()))
+                try:
+                    return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
+                finally:
+                    self.pacing.release(cost)
             except TimeoutError:
                 raise (on_lost or self._timed_out)(limit) from None
             except ConnectionError:
@@ -230,7 +233,10 @@ class IBKRConnectionManager:
         if self._state is not ConnectionState.CONNECTED or self._ib is None:
             raise unavailable("not connected to IB Gateway", self.endpoint)
         await asyncio.wait_for(self.pacing.admit(cost), limit)
-        return await asyncio.wait_for(operation(self._ib), limit)
+        try:
+            return await asyncio.wait_for(operation(self._ib), limit)
+        finally:
+            self.pacing.release(cost)
 
     def _on_throttle(self) -> None:
         self.pacing.stats.ib_async_stalls += 1

@@ -52,7 +52,7 @@ async def option_chain(ib: IB, resolver: ContractResolver, account_id: str, unde
         raise TradeError(ErrorCode.NO_DATA, f"IBKR lists no options on {underlying}", {"ticker": underlying})
     expiries = sorted({e for p in params for e in p.expirations})
     strikes = sorted({d for p in params for s in p.strikes if (d := to_decimal(s)) is not None})
-    price = await _underlying_price(ib, under, timeout / 2)
+    price = await _underlying_price(ib, under, timeout / 4)  # up to two rounds each: the total stays in budget
     chain = OptionChain(
         account_id=account_id, provider=BrokerProvider.IBKR, underlying=underlying, underlying_price=price,
         multiplier=params[0].multiplier or None, exchanges=sorted({p.exchange for p in params}),
@@ -64,7 +64,7 @@ async def option_chain(ib: IB, resolver: ContractResolver, account_id: str, unde
         raise TradeError(ErrorCode.VALIDATION_ERROR, f"{underlying} has no options expiring {expiry}; "
                          f"expiries: {', '.join(expiries[:12])}", {"field": "expiry", "accepted": expiries})
     contracts = await _slice_contracts(ib, under, expiry, _nearest(strikes, price))
-    return chain.model_copy(update={"expiry": expiry, "contracts": await _quotes(ib, contracts, timeout / 2)})
+    return chain.model_copy(update={"expiry": expiry, "contracts": await _quotes(ib, contracts, timeout / 4)})
 
 
 def _nearest(strikes: list[Decimal], price: Decimal | None) -> set[Decimal]:

@@ -23,8 +23,12 @@ IB_ORDER_TYPE: dict[OrderType, str] = {
     OrderType.LIMIT: "LMT",
     OrderType.STOP: "STP",
     OrderType.STOP_LIMIT: "STP LMT",
+    OrderType.TRAILING_STOP: "TRAIL",
+    OrderType.TRAILING_STOP_LIMIT: "TRAIL LIMIT",
+    OrderType.MARKET_ON_CLOSE: "MOC",
+    OrderType.MARKET_ON_OPEN: "MKT",  # with tif OPG
 }
-COMMON_ORDER_TYPE: dict[str, OrderType] = {v: k for k, v in IB_ORDER_TYPE.items()}
+COMMON_ORDER_TYPE: dict[str, OrderType] = {v: k for k, v in IB_ORDER_TYPE.items() if k is not OrderType.MARKET_ON_OPEN}
 IB_TIME_IN_FORCE: dict[TimeInForce, str] = {
     TimeInForce.DAY: "DAY",
     TimeInForce.GTC: "GTC",
@@ -42,16 +46,24 @@ def build_order(request: OrderRequest, account_id: str, order_ref: str = "") -> 
         action=IB_ACTION[request.side],
         totalQuantity=to_float(request.quantity),
         orderType=IB_ORDER_TYPE[request.order_type],
-        tif=IB_TIME_IN_FORCE[request.time_in_force],
+        tif="OPG" if request.order_type is OrderType.MARKET_ON_OPEN else IB_TIME_IN_FORCE[request.time_in_force],
         account=account_id,
         orderRef=order_ref,
         transmit=True,
-        outsideRth=False,
+        outsideRth=request.outside_rth,
     )
     if request.limit_price is not None:
         order.lmtPrice = to_float(request.limit_price)
     if request.stop_price is not None:
         order.auxPrice = to_float(request.stop_price)
+    if request.trailing_amount is not None:  # TRAIL / TRAIL LIMIT: auxPrice is the trailing amount
+        order.auxPrice = to_float(request.trailing_amount)
+    if request.trailing_percent is not None:
+        order.trailingPercent = to_float(request.trailing_percent)
+    if request.trail_stop_price is not None:
+        order.trailStopPrice = to_float(request.trail_stop_price)
+    if request.limit_offset is not None:
+        order.lmtPriceOffset = to_float(request.limit_offset)
     return order
 
 
@@ -131,7 +143,7 @@ def broker_order(
     oid = order_id or order.orderId or next((f.execution.orderId for f in fills.values()), 0)
     limit = to_decimal(order.lmtPrice) if order.orderType in ("LMT", "STP LMT") else None
     stop = to_decimal(order.auxPrice) if order.orderType in ("STP", "STP LMT") else None
-    common_type = COMMON_ORDER_TYPE.get(order.orderType)
+    common_type = _common_type(order)
     return BrokerOrder(
         account_id=order.account,
         brokerage_order_id=str(perm_id) if perm_id else None,
@@ -153,6 +165,12 @@ def broker_order(
         message=error[1] if error else None,
         raw=_raw(trade, ib_status, perm_id, oid, fills.values(), error),
     )
+
+
+def _common_type(order: Order) -> OrderType | None:
+    if order.tif == "OPG" and order.orderType == "MKT":
+        return OrderType.MARKET_ON_OPEN
+    return COMMON_ORDER_TYPE.get(order.orderType)
 
 
 def order_from_fills(fills: list[Fill], request: OrderRequest, account_id: str) -> BrokerOrder:
@@ -217,6 +235,13 @@ def _raw(
         "local_symbol": contract.localSymbol or None,
         "exchange": contract.exchange or None,
         "tif": trade.order.tif or None,
+        "outside_rth": bool(trade.order.outsideRth),
+        "trail_stop_price": _text(to_decimal(trade.order.trailStopPrice)),
+        "trailing_percent": _text(to_decimal(trade.order.trailingPercent)),
         "error": {"code": error[0], "message": error[1]} if error else None,
         "fills": [_fill(f) for f in fills],
     }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -6,13 +6,14 @@ queue holds read traffic waits behind it: traced at 0.9 s after ~15 quick execut
 followed by a two-message account-summary refresh. So reads never reach ib_async's queue
 unless the last second's traffic leaves `reserve` messages free for orders:
 
-- `PacingBudget.spend` records an order-path message (placement, cancel): it never waits here.
-- `PacingBudget.admit` lets a read through only while orders + reads in the last second, plus
-  the read's own cost, stay within `per_second - reserve`; otherwise the read waits here, in
-  our queue, where no placement is behind it.
+- `PacingBudget.spend` notes an order-path call (placement, cancel): it never waits here.
+- `PacingBudget.admit` lets a read through only while the messages sent in the last second, plus
+  the declared cost of reads still running and of this one, stay within `per_second - reserve`;
+  otherwise the read waits here, in our queue, where no placement is behind it.
 
-Costs are upper bounds of what each operation sends (see OPERATION_COSTS and the test that checks
-them against the simulator's log); ib_async's own limiter stays on as the backstop.
+The window counts what was actually written (ib_async's message counter); declared costs are upper
+bounds (OPERATION_COSTS, checked against the simulator's log) held only while a read runs.
+ib_async's own limiter stays on as the backstop.
 
 `Coalescer` runs background work on the connection's loop (no thread per call): at most one run
 in flight per key, and requests made during a run fold into one more run after it.
@@ -44,60 +45,71 @@ OPERATION_COSTS = {
 @dataclass
 class PacingStats:
     orders: int = 0
-    """Order-path messages recorded."""
+    """Order-path calls (placements, cancels): never delayed here."""
     reads: int = 0
-    """Read messages admitted."""
+    """Read calls admitted."""
     reads_delayed: int = 0
-    """Reads that waited for room (held here so that no placement waits behind them)."""
+    """Reads that had to wait for room (here, so that no placement waits behind them in ib_async)."""
     read_delay_seconds: float = 0.0
     ib_async_stalls: int = 0
     """Times ib_async's own queue formed (throttleStart): a placement could have waited in it."""
 
 
 class PacingBudget:
-    """A one-second window of messages sent, shared by orders (never wait) and reads (wait for room)."""
+    """Admission of reads against the messages actually sent in the last second.
 
-    def __init__(self, per_second: int, reserve: int = DEFAULT_RESERVE, interval: float = 1.0) -> None:
+    `sent()` is the connection's running count of messages written (ib_async's own counter), sampled
+    at every admission: the count one interval ago subtracted from the count now is what the window
+    holds (over-counted, never under-counted, when samples are sparse). Reads admitted but still
+    running hold their declared cost until `release`, so a burst of reads cannot all pass at once.
+    """
+
+    def __init__(
+        self, per_second: int, reserve: int = DEFAULT_RESERVE, interval: float = 1.0,
+        sent: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.per_second = per_second
         self.reserve = min(reserve, max(per_second - 1, 0))
         self.interval = interval
         self.stats = PacingStats()
-        self._sent: deque[tuple[float, int]] = deque()
-        self._used = 0
+        self._sent = sent
+        self._samples: deque[tuple[float, int]] = deque()
+        self._in_flight = 0
 
-    def spend(self, cost: int) -> None:
+    def spend(self) -> None:
         """An order-path call: counted, never delayed."""
-        self.stats.orders += cost
-        self._record(asyncio.get_running_loop().time(), cost)
+        self.stats.orders += 1
+        self._window(asyncio.get_running_loop().time())
 
     async def admit(self, cost: int) -> None:
-        """Wait until a read of `cost` messages leaves the reserve free, then count it."""
+        """Wait until a read of at most `cost` messages leaves the reserve free; `release(cost)` when done."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         limit = self.per_second - self.reserve
+        delayed = False
         while self.per_second > 0:
-            now = loop.time()
-            self._expire(now)
-            if self._used + cost <= limit or self._used == 0:
+            used = self._window(loop.time()) + self._in_flight
+            if used + cost <= limit or used == 0:
                 break
-            await asyncio.sleep(max(self._sent[0][0] + self.interval - now, 0.001))
-        waited = loop.time() - started
-        if waited > 0:
+            delayed = True
+            await asyncio.sleep(self.interval / 20)
+        self.stats.reads += 1
+        if delayed:
             self.stats.reads_delayed += 1
-            self.stats.read_delay_seconds += waited
-        self.stats.reads += cost
-        self._record(loop.time(), cost)
+            self.stats.read_delay_seconds += loop.time() - started
+        self._in_flight += cost
 
-    def _record(self, now: float, cost: int) -> None:
-        if self.per_second <= 0:
-            return
-        self._expire(now)
-        self._sent.append((now, cost))
-        self._used += cost
+    def release(self, cost: int) -> None:
+        self._in_flight = max(self._in_flight - cost, 0)
 
-    def _expire(self, now: float) -> None:
-        while self._sent and now - self._sent[0][0] >= self.interval:
-            self._used -= self._sent.popleft()[1]
+    def _window(self, now: float) -> int:
+        """Messages sent within the last interval (at most: counted from the newest sample that old)."""
+        sent = self._sent()
+        samples = self._samples
+        samples.append((now, sent))
+        while len(samples) >= 2 and samples[1][0] <= now - self.interval:
+            samples.popleft()
+        return max(sent - samples[0][1], 0)
 
 
 class Coalescer:

@@ -31,7 +31,7 @@ Snapshot = Ticker | TradeError
 
 async def snapshots(ib: IB, contracts: list[ResolvedContract], data_type: int, timeout: float) -> list[Snapshot]:
     """One snapshot per contract, all in flight at once; a ticker or the error it got."""
-    requests: list[tuple[int, Ticker, asyncio.Future[object]]] = []
+    requests: list[tuple[int, Ticker, asyncio.Future[object], object]] = []
     ib.reqMarketDataType(data_type)
     try:
         for resolved in contracts:
@@ -39,20 +39,21 @@ async def snapshots(ib: IB, contracts: list[ResolvedContract], data_type: int, t
             future = ib.wrapper.startReq(req_id, resolved.contract)
             ticker = ib.wrapper.startTicker(req_id, resolved.contract, "snapshot")
             ib.client.reqMktData(req_id, resolved.contract, "", True, False, [])
-            requests.append((req_id, ticker, future))
+            requests.append((req_id, ticker, future, ticker.time))
     finally:
         if data_type != LIVE:
             ib.reqMarketDataType(LIVE)
     if requests:
-        await asyncio.wait([f for _, _, f in requests], timeout=timeout)
+        await asyncio.wait([f for _, _, f, _ in requests], timeout=timeout)
     results: list[Snapshot] = []
-    for (req_id, ticker, future), resolved in zip(requests, contracts, strict=True):
+    for (req_id, ticker, future, last_tick_before), resolved in zip(requests, contracts, strict=True):
         ib.wrapper.endTicker(ticker, "snapshot")
         if not future.done():
             future.cancel()
             if ib.client.isConnected():
                 ib.client.cancelMktData(req_id)
-            results.append(ticker if _has_price(ticker) else TradeError(
+            fresh = ticker.time != last_tick_before and _has_price(ticker)  # ticks of this request, not older ones
+            results.append(ticker if fresh else TradeError(
                 ErrorCode.BROKER_UNAVAILABLE, f"no quote for {resolved.label} within {timeout:g}s",
                 {"ticker": resolved.label}))
         elif future.exception() is not None:

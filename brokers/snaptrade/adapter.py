@@ -21,6 +21,7 @@ from snaptrade_client import ApiException
 from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
+    BASIC_ORDER_TYPES,
     AccountBalance,
     BrokerAccount,
     BrokerCapabilities,
@@ -30,7 +31,6 @@ from brokers.models import (
     OrderLookup,
     OrderRequest,
     OrderToPlace,
-    OrderType,
     Position,
     Quote,
     SymbolMatch,
@@ -61,7 +61,7 @@ SYMBOL_TTL_SECONDS = 900.0
 class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
     provider = BrokerProvider.SNAPTRADE
     capabilities = BrokerCapabilities(
-        order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), fractional_quantities=True
+        order_types=BASIC_ORDER_TYPES, time_in_force=frozenset(TimeInForce), fractional_quantities=True
     )
 
     def __init__(

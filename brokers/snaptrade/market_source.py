@@ -10,6 +10,7 @@ and stamped with the time the answer arrived.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,10 @@ from brokers.models import AccountBalance, BrokerProvider
 from brokers.snaptrade.client import SnapTradeApi
 from brokers.snaptrade.parsing import currency_code, dec, items, obj
 
+PER_TICKER_RETRY = frozenset({ErrorCode.BROKER_REJECTED, ErrorCode.BROKER_ERROR})
+"""A refused batch is asked again ticker by ticker; outages and rate limits are not multiplied."""
+QUOTE_WORKERS = 8
+
 
 class SnapTradeMarketData(MarketDataSource):
     market_data = MarketDataCapabilities(quotes=True, account_summary=True)
@@ -51,17 +56,32 @@ class SnapTradeMarketData(MarketDataSource):
         raise unsupported("snaptrade", "option chains", "this module does not read SnapTrade's options chain yet")
 
     def get_quotes(self, account_id: str, tickers: tuple[str, ...]) -> Quotes:
+        """One request for all; if SnapTrade refuses the batch (one bad symbol can do that), one per ticker."""
+        try:
+            found, arrived = self._quote_batch(account_id, tickers)
+        except TradeError as exc:
+            if len(tickers) == 1 or exc.code not in PER_TICKER_RETRY:
+                raise
+            with ThreadPoolExecutor(max_workers=min(len(tickers), QUOTE_WORKERS)) as pool:
+                singles = list(pool.map(lambda t: self._quote_alone(account_id, t), tickers))
+            return Quotes(account_id=account_id, provider=BrokerProvider.SNAPTRADE, quotes=singles,
+                          fetched_at=datetime.now(UTC))
+        outcomes = [QuoteOutcome(ticker=t, quote=found[t]) if t in found else _missing(t) for t in tickers]
+        return Quotes(account_id=account_id, provider=BrokerProvider.SNAPTRADE, quotes=outcomes, fetched_at=arrived)
+
+    def _quote_batch(self, account_id: str, tickers: tuple[str, ...]) -> tuple[dict[str, QuoteSnapshot], datetime]:
         with self._reading("get quotes", ErrorCode.ACCOUNT_NOT_FOUND):
             body = self._call(self._api.sdk.trading.get_user_account_quotes, symbols=",".join(tickers),
                               account_id=account_id, use_ticker=True)
             arrived = datetime.now(UTC)
-            found = dict(_quotes(body, arrived))
-        outcomes = [
-            QuoteOutcome(ticker=t, quote=found[t]) if t in found else QuoteOutcome(ticker=t, error=TradeError(
-                ErrorCode.SYMBOL_NOT_FOUND, f"SnapTrade has no quote for {t}", {"ticker": t}).to_dict())
-            for t in tickers
-        ]
-        return Quotes(account_id=account_id, provider=BrokerProvider.SNAPTRADE, quotes=outcomes, fetched_at=arrived)
+            return dict(_quotes(body, arrived)), arrived
+
+    def _quote_alone(self, account_id: str, ticker: str) -> QuoteOutcome:
+        try:
+            found, _ = self._quote_batch(account_id, (ticker,))
+        except TradeError as exc:
+            return QuoteOutcome(ticker=ticker, error=exc.to_dict())
+        return QuoteOutcome(ticker=ticker, quote=found[ticker]) if ticker in found else _missing(ticker)
 
     def get_account_summary(self, account_id: str) -> AccountSummary:
         balance = self.get_account_balance(account_id)
@@ -77,6 +97,11 @@ class SnapTradeMarketData(MarketDataSource):
             net_liquidation=balance.net_liquidation, cash=balance.cash, buying_power=balance.buying_power,
             by_currency=ledgers, fetched_at=datetime.now(UTC),
         )
+
+
+def _missing(ticker: str) -> QuoteOutcome:
+    error = TradeError(ErrorCode.SYMBOL_NOT_FOUND, f"SnapTrade has no quote for {ticker}", {"ticker": ticker})
+    return QuoteOutcome(ticker=ticker, error=error.to_dict())
 
 
 def _quotes(body: Any, arrived: datetime) -> Iterator[tuple[str, QuoteSnapshot]]:

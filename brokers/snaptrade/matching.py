@@ -1,9 +1,14 @@
 """Finding our order in SnapTrade's order list when the placement's answer was lost.
 
-Placing by trade id carries no client reference, so an order is recognised by what
-it is: symbol, side, quantity, type, prices, and a placement time no earlier than our
-submission (less a clock-skew allowance). A value the record leaves out does not
-disqualify it; a value it states must agree. Orders other rows already own are skipped.
+Placing by trade id carries no client reference, and SnapTrade's order records do not
+return one (the force-order endpoint accepts a `client_order_id`, but AccountOrderRecord has
+no field for it, and SnapTrade does not enforce its uniqueness), so an order is recognised by
+what it is: symbol, side, quantity, type, prices, and a placement time inside our placement's
+in-flight window (from its start, less a clock-skew allowance, to the moment the call
+returned plus a small one). An identical order created later (the account holder placing it
+by hand after a failure) is never claimed, and one without a placement time cannot be shown
+to be ours. A value the record leaves out does not otherwise disqualify it; a value it states
+must agree. Orders other rows already own are skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from brokers.models import OrderLookup
 from brokers.snaptrade.parsing import dec, obj, side_of, when
 
 CLOCK_SKEW = timedelta(seconds=60)
+"""Before our submission: the broker's clock may run behind ours."""
+CLOCK_SKEW_AFTER = timedelta(seconds=5)
+"""After our call returned: kept small, since a person may place the same order soon after a failure."""
 MAX_DAYS = 90
 
 
@@ -64,7 +72,9 @@ def matches(lookup: OrderLookup, record: Mapping[str, Any]) -> bool:
     if not _same_number(record.get("stop_price"), request.stop_price):
         return False
     placed: datetime | None = when(record.get("time_placed"))
-    return placed is None or placed >= lookup.submitted_at - CLOCK_SKEW
+    if placed is None or placed < lookup.submitted_at - CLOCK_SKEW:
+        return False
+    return lookup.in_flight_until is None or placed <= lookup.in_flight_until + CLOCK_SKEW_AFTER
 
 
 def candidates(lookup: OrderLookup, records: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -28,7 +28,7 @@ STATUS_TABLE: MappingProxyType[str, OrderStatus] = MappingProxyType(
         "CANCEL_PENDING": OrderStatus.ACCEPTED,  # still working until the cancel is confirmed
         "REPLACE_PENDING": OrderStatus.ACCEPTED,
         "SUSPENDED": OrderStatus.ACCEPTED,  # on the book but not eligible to trade for now
-        "STOPPED": OrderStatus.ACCEPTED,  # FIX 'stopped': price guaranteed, not yet done
+        "STOPPED": OrderStatus.CANCELED,  # done at the brokerage: no more fills, not cancelable (fills kept)
         "PARTIAL": OrderStatus.PARTIAL,
         "EXECUTED": OrderStatus.EXECUTED,
         "CANCELED": OrderStatus.CANCELED,

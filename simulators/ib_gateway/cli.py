@@ -26,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--accounts", default="DU1234567", help="comma-separated paper account ids")
     parser.add_argument("--max-order-quantity", type=Decimal, default=Decimal("100000"))
     parser.add_argument("--starting-cash", type=Decimal, default=Decimal("1000000"))
+    parser.add_argument("--order-preset-notice", choices=("before_ack", "after_ack"), default=None,
+                        help="send error 10349 'Order TIF was set to DAY based on order preset' for every order")
+    parser.add_argument("--inactive-before-submit", action="store_true",
+                        help="report every order Inactive (no error) just before Submitted, as real gateways do")
     parser.add_argument("--log-level", default="WARNING")
     return parser
 
@@ -39,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host, port=args.port, server_version=args.server_version, accounts=accounts,
             max_order_quantity=args.max_order_quantity, starting_cash=args.starting_cash,
         )
+        sim.order_presets(args.order_preset_notice, inactive_first=args.inactive_before_submit)
         sim.start()
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

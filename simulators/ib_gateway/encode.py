@@ -98,7 +98,7 @@ def open_order(o: OrderRecord, server_version: int, impact: MarginImpact | None 
         fmt_optional(o.aux_price), o.tif, "", o.account, "O", "0", o.order_ref, str(o.client_id),
         str(o.perm_id), "1" if o.outside_rth else "0", "0", "0", "", "", "", "", "",
     ]
-    fields += head
+    fields += _with_trailing(head, o, server_version) if o.is_trailing else head
     if impact is not None:
         fields += ["1", "PreSubmitted", *impact.state_fields()]
     else:
@@ -107,8 +107,20 @@ def open_order(o: OrderRecord, server_version: int, impact: MarginImpact | None 
             state[9] = fmt_decimal(o.commission)
             state[12] = "USD"
         fields += ["0", o.status, *state]
+    if o.is_trailing:  # tail: randomize x2, nConditions, adjustedOrderType, triggerPrice, trailStopPrice, offset
+        tail = list(tail)
+        tail[5], tail[6] = fmt_optional(o.trail_stop), fmt_optional(o.lmt_price_offset)
     fields += tail
     return fields
+
+
+def _with_trailing(head: list[str], o: OrderRecord, server_version: int) -> list[str]:
+    """The constant head with trailStopPrice and trailingPercent filled in."""
+    at = 31 if server_version >= 177 else 32  # after continuousUpdate, referencePriceType
+    head = list(head)
+    head[at] = fmt_optional(o.trail_stop)
+    head[at + 1] = fmt_optional(o.trailing_percent)
+    return head
 
 
 def order_status(o: OrderRecord) -> list[str]:

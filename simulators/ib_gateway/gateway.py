@@ -20,6 +20,7 @@ from . import encode, market_data
 from .instruments import Instrument
 from .matching import Broker, Refusal, rejected
 from .orders import OrderRecord, OrderRequest, OrderSnapshot, parse_place_order
+from .trailing import auction_price
 
 if TYPE_CHECKING:
     from .session import Session
@@ -303,6 +304,20 @@ class Gateway:
         for account in self.broker.accounts.values():
             if inst.con_id in account.positions:
                 self._mark_dirty(account.account_id, inst.con_id, quantity_changed=False)
+
+    def auction(self, kind: str) -> int:
+        """The closing ('close': MOC) or opening ('open': OPG) auction: those orders fill at the last price
+        (a limit OPG only if marketable; otherwise it is cancelled). Returns how many filled."""
+        filled = 0
+        for order in [o for o in self.broker.orders if o.is_active and o.at_auction == kind]:
+            price = auction_price(order)
+            if price is None:
+                self.cancel(order)
+                continue
+            order.triggered, order.status = True, "Submitted"
+            self.fill(order, order.remaining, price)
+            filled += 1
+        return filled
 
     def expire_day_orders(self) -> int:
         expiring = [o for o in self.broker.orders if not o.is_done and o.tif in ("DAY", "OPG")]

@@ -39,6 +39,8 @@ class MarketState:
     """Symbols without a live subscription: live requests get 354, delayed ones still work."""
     all_denied: set[str] = field(default_factory=set)
     """Symbols with no market data permission at all (live, delayed and historical)."""
+    silenced: set[str] = field(default_factory=set)
+    """Symbols whose market-data requests get no answer at all (a stuck data farm)."""
     market_open: bool = True
     pacing: tuple[int, float] | None = None
     """(max historical requests, window seconds): more within the window is a pacing violation."""
@@ -55,9 +57,11 @@ class MarketState:
 
 # --- market data type, greeks ----------------------------------------------------------------
 def answer_type(session: Session, req_id: int, inst: Instrument) -> int | None:
-    """The market data type a snapshot/stream is served with, or None after sending the refusal."""
+    """The market data type a snapshot/stream is served with, or None (refused with an error, or silenced)."""
     state: MarketState = session.gw.market
     requested = session.market_data_type
+    if {inst.symbol, inst.key} & state.silenced:
+        return None
     if state.denied(inst, live=requested in (1, 2)):
         code, text = NO_DATA_AT_ALL if state.denied(inst, live=False) else NOT_SUBSCRIBED
         session.send(_error(session, req_id, code, text))
@@ -292,8 +296,13 @@ class MarketDataControls:
         def apply() -> None:
             self.state.live_denied.clear()
             self.state.all_denied.clear()
+            self.state.silenced.clear()
 
         self._call(apply)
+
+    def silence(self, *symbols: str) -> None:
+        """Market-data requests for these symbols are never answered (until allow_all)."""
+        self._call(lambda: self.state.silenced.update(s.upper() for s in symbols))
 
     def set_market_open(self, is_open: bool) -> None:
         self._call(lambda: setattr(self.state, "market_open", is_open))

@@ -9,6 +9,7 @@ lets a restarted client rebuild its trades. Matching is deterministic:
 * STP triggers when the last reaches the stop and then fills at the touch; STP LMT triggers
   the same way and then behaves as a LMT arriving at that moment.
 * IOC cancels whatever does not fill on arrival; FOK also refuses partial fills.
+* TRAIL / TRAIL LIMIT trail the last price, MOC / OPG wait for their auction (trailing.py).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from .accounts import Account, commission_for, mark_price
 from .encode import MarginImpact
 from .instruments import ContractQuery, Instrument, InstrumentBook
 from .orders import ExecutionRecord, OrderRecord, OrderRequest
+from .trailing import follow
 
 ZERO = Decimal(0)
-ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
+ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT", "TRAIL", "TRAIL LIMIT", "MOC"})
 TIFS = frozenset({"DAY", "GTC", "IOC", "FOK", "OPG", "GTD"})
 NO_SECURITY = "No security definition has been found for the request"
 BAD_TICK = "The price does not conform to the minimum price variation for this contract."
@@ -129,7 +131,24 @@ class Broker:
         for price in (req.lmt_price if needs_limit else None, req.aux_price if needs_stop else None):
             if price is not None and price % inst.min_tick != 0:
                 raise Refusal(110, BAD_TICK)
+        self._validate_special(req)
         return qty
+
+    @staticmethod
+    def _validate_special(req: OrderRequest) -> None:
+        """Trailing distances and auction time-in-force rules."""
+        if req.order_type in ("TRAIL", "TRAIL LIMIT"):
+            percent = req.trailing_percent
+            if (req.aux_price is None) == (percent is None):
+                raise rejected("A trailing order needs a trailing amount (auxPrice) or a trailing percent, not both.")
+            if (req.aux_price is not None and req.aux_price <= 0) or (percent is not None and not 0 < percent < 100):
+                raise rejected("The trailing amount must be positive and the trailing percent between 0 and 100.")
+            if req.order_type == "TRAIL LIMIT" and req.lmt_price_offset is None:
+                raise rejected("A trailing stop limit order needs a limit price offset.")
+        if req.order_type == "MOC" and req.tif != "DAY":
+            raise Refusal(113, "The Tif option should be set to DAY for MOC and LOC orders.")
+        if req.tif == "OPG" and req.order_type not in ("MKT", "LMT"):
+            raise Refusal(111, "The TIF (OPG) and the order type are incompatible.")
 
     def reference_price(self, action: str, order_type: str, lmt: Decimal | None, aux: Decimal | None,
                         inst: Instrument) -> Decimal:
@@ -164,8 +183,10 @@ class Broker:
             perm_id=self._next_perm_id if assign_perm_id else 0, account=account,
             instrument=inst, action=req.action, quantity=quantity, order_type=req.order_type,
             lmt_price=req.lmt_price if req.order_type in ("LMT", "STP LMT") else None,
-            aux_price=req.aux_price if req.order_type in ("STP", "STP LMT") else None,
+            aux_price=req.aux_price if req.order_type in ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT") else None,
             tif=req.tif, order_ref=req.order_ref, outside_rth=req.outside_rth,
+            trailing_percent=req.trailing_percent if req.order_type in ("TRAIL", "TRAIL LIMIT") else None,
+            trail_stop=req.trail_stop_price, lmt_price_offset=req.lmt_price_offset,
         )
         if assign_perm_id:
             self._next_perm_id += 1
@@ -199,7 +220,15 @@ class Broker:
         quote = order.instrument.quote
         buy = order.action == "BUY"
         triggered_now = False
-        if order.is_stop and not order.triggered:
+        if order.at_auction is not None:
+            return False, None  # fills only in its auction (Gateway.auction)
+        if order.is_trailing and not order.triggered:
+            if not follow(order, quote.last):
+                return False, None
+            order.triggered = triggered_now = True
+            order.status = "Submitted"
+            arriving = True
+        elif order.is_stop and not order.triggered:
             stop = order.aux_price
             last = quote.last
             if stop is None or last is None or (last < stop if buy else last > stop):
@@ -208,7 +237,7 @@ class Broker:
             order.status = "Submitted"
             arriving = True
         touch = quote.ask if buy else quote.bid
-        if order.order_type in ("MKT", "STP"):
+        if order.order_type in ("MKT", "STP", "TRAIL"):
             return triggered_now, FillPlan(order.remaining, touch) if touch is not None else None
         limit = order.lmt_price
         if limit is None:  # validate() requires a limit for LMT and STP LMT; nothing to match without one

@@ -42,6 +42,9 @@ class OrderRequest:
     outside_rth: bool
     good_till_date: str = ""
     what_if: bool = False
+    trail_stop_price: Decimal | None = None
+    trailing_percent: Decimal | None = None
+    lmt_price_offset: Decimal | None = None
 
 
 def parse_place_order(fields: list[str], server_version: int) -> OrderRequest:
@@ -73,7 +76,9 @@ def parse_place_order(fields: list[str], server_version: int) -> OrderRequest:
         r.skip(9)  # deltaNeutralAuxPrice + 8 delta-neutral fields
     else:
         r.skip(1)  # deltaNeutralAuxPrice
-    r.skip(6)  # continuousUpdate .. scaleSubsLevelSize
+    r.skip(2)  # continuousUpdate, referencePriceType
+    trail_stop_price, trailing_percent = r.number(), r.number()
+    r.skip(2)  # scaleInitLevelSize, scaleSubsLevelSize
     increment = parse_decimal(r.text())
     if increment is not None and increment > 0:
         r.skip(7)
@@ -87,13 +92,29 @@ def parse_place_order(fields: list[str], server_version: int) -> OrderRequest:
         r.skip(r.integer() * 2)
     r.skip(1)  # algoId
     what_if = r.flag()
+    lmt_price_offset = _limit_offset(r, order_type)
     return OrderRequest(
         order_id=order_id, contract=contract, action=action, quantity=quantity,
         order_type=order_type, lmt_price=lmt_price, aux_price=aux_price, tif=tif or "DAY",
         oca_group=oca_group, account=account, order_ref=order_ref, transmit=transmit,
         parent_id=parent_id, outside_rth=outside_rth, good_till_date=good_till_date,
-        what_if=what_if,
+        what_if=what_if, trail_stop_price=trail_stop_price, trailing_percent=trailing_percent,
+        lmt_price_offset=lmt_price_offset,
     )
+
+
+def _limit_offset(r: FieldReader, order_type: str) -> Decimal | None:
+    """lmtPriceOffset (TRAIL LIMIT), which ib_async writes after the order conditions."""
+    try:
+        r.skip(4)  # orderMiscOptions, solicited, randomizeSize, randomizePrice
+        if order_type in ("PEG BENCH", "PEGBENCH"):
+            r.skip(5)
+        if r.integer():
+            return None  # conditions are not decoded, so neither is what follows them
+        r.skip(2)  # adjustedOrderType, triggerPrice
+        return r.number()
+    except IndexError:
+        return None
 
 
 @dataclass
@@ -111,6 +132,10 @@ class OrderRecord:
     tif: str
     order_ref: str
     outside_rth: bool = False
+    trailing_percent: Decimal | None = None
+    trail_stop: Decimal | None = None
+    """TRAIL / TRAIL LIMIT: the current stop, moved with the price (aux_price is the trailing amount)."""
+    lmt_price_offset: Decimal | None = None
     status: str = "PendingSubmit"
     filled: Decimal = ZERO
     avg_fill_price: Decimal = ZERO
@@ -141,7 +166,17 @@ class OrderRecord:
 
     @property
     def is_stop(self) -> bool:
-        return self.order_type in ("STP", "STP LMT")
+        """Waits (PreSubmitted) for a trigger: stops, trailing stops, and auction orders (MOC, OPG)."""
+        return self.order_type in ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT", "MOC") or self.tif == "OPG"
+
+    @property
+    def is_trailing(self) -> bool:
+        return self.order_type in ("TRAIL", "TRAIL LIMIT")
+
+    @property
+    def at_auction(self) -> str | None:
+        """'close' for MOC, 'open' for OPG orders: they fill only in that auction."""
+        return "close" if self.order_type == "MOC" else "open" if self.tif == "OPG" else None
 
     def snapshot(self) -> OrderSnapshot:
         inst = self.instrument

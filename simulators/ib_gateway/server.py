@@ -236,6 +236,12 @@ class IBGatewaySimulator:
 
         return self._call(apply)
 
+    def run_auction(self, kind: str) -> int:
+        """Run the closing ('close': MOC orders) or opening ('open': OPG orders) auction; returns fills."""
+        if kind not in ("close", "open"):
+            raise ValueError("kind must be 'close' or 'open'")
+        return self._call(lambda: self._gw.auction(kind))
+
     def expire_day_orders(self) -> int:
         """End of day: cancel every live DAY order; returns how many."""
         return self._call(self._gw.expire_day_orders)
@@ -306,26 +312,13 @@ class IBGatewaySimulator:
             raise ValueError(f"unknown notice {code}; pass a message")
         self._call(lambda: self._gw.notice(code, message))
 
-    @property
-    def order_preset_notice(self) -> str | None:
-        """'before_ack' / 'after_ack': every new order gets error 10349 'Order TIF was set to DAY based on
-        order preset' at that point, as TWS with an order preset does; the order stays live. None: off."""
-        return self._gw.preset_notice
-
-    @order_preset_notice.setter
-    def order_preset_notice(self, when: str | None) -> None:
-        if when is not None and when not in PRESET_WHEN:
-            raise ValueError(f"when must be None or one of {PRESET_WHEN}")
-        self._gw.preset_notice = when
-
-    @property
-    def inactive_before_submit(self) -> bool:
-        """True: every new order is reported Inactive (no error) just before Submitted, as real gateways do."""
-        return self._gw.inactive_before_submit
-
-    @inactive_before_submit.setter
-    def inactive_before_submit(self, value: bool) -> None:
-        self._gw.inactive_before_submit = bool(value)
+    def order_presets(self, notice: str | None = "before_ack", *, inactive_first: bool = False) -> None:
+        """Answer new orders as real gateways do: `notice` ('before_ack' / 'after_ack'; None: off) sends error
+        10349 'Order TIF was set to DAY based on order preset' at that point, and `inactive_first` reports each
+        order Inactive (no error) just before Submitted. Either way the order stays live."""
+        if notice is not None and notice not in PRESET_WHEN:
+            raise ValueError(f"notice must be None or one of {PRESET_WHEN}")
+        self._gw.preset_notice, self._gw.inactive_before_submit = notice, inactive_first
 
     @property
     def delay_acks_ms(self) -> int:

@@ -281,6 +281,7 @@ class Order:
     updated_at: float | None = None
     executed_at: float | None = None
     expiry_date: str | None = None
+    hidden: bool = False  # the brokerage's list does not show it (a lagging or lost record)
 
     @property
     def open_quantity(self) -> Decimal:

@@ -208,6 +208,22 @@ class SnapTradeSimulator:
         """Force any of the 20 statuses (EXECUTED fills the rest; CANCELED-like close it)."""
         self.broker.set_order_status(brokerage_order_id, status)
 
+    def late_fill(self, brokerage_order_id: str, quantity: Number | None = None, price: Number | None = None) -> None:
+        """Report a fill on an order shown as final before (a rejection or cancel that was not one)."""
+        self.broker.late_fill(
+            brokerage_order_id,
+            None if quantity is None else to_decimal(quantity),
+            None if price is None else to_decimal(price),
+        )
+
+    def set_order_quantity(self, brokerage_order_id: str, total: Number) -> None:
+        """The account holder changes the order's quantity in the brokerage's app."""
+        self.broker.set_order_quantity(brokerage_order_id, to_decimal(total))
+
+    def hide_order(self, brokerage_order_id: str, hidden: bool = True) -> None:
+        """Leave the order out of the list and the detail endpoint (404), as a lagging or lossy brokerage does."""
+        self.broker.set_order_hidden(brokerage_order_id, hidden)
+
     def advance_clock(self, seconds: float) -> None:
         """Move the trade clock (trade-id expiry, order times); auth uses the wall clock."""
         with self.broker.lock:

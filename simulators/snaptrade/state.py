@@ -305,7 +305,7 @@ class SimState:
             since = self.now() - days * 86400
             out = []
             for o in reversed(self.orders.values()):
-                if o.account_id != acct.id or o.placed_at < since:
+                if o.account_id != acct.id or o.placed_at < since or o.hidden:
                     continue
                 if state == "open" and o.status in FINAL_STATUSES:
                     continue
@@ -318,7 +318,7 @@ class SimState:
         with self.lock:
             acct = self.user_account(user_id, account_id)
             order = self.orders.get(brokerage_order_id)
-            if order is None or order.account_id != acct.id:
+            if order is None or order.account_id != acct.id or order.hidden:
                 raise not_found(f"Order {brokerage_order_id} not found")
             return order.to_json(self.symbols[order.symbol_id])
 

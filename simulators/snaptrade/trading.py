@@ -387,6 +387,28 @@ class SimBroker(SimState):
                 order.status = status
             order.updated_at = self.now()
 
+    def late_fill(self, brokerage_order_id: str, quantity: Decimal | None, price: Decimal | None) -> None:
+        """A fill reported on an order the brokerage had shown final (rejected, canceled): it was not."""
+        with self.lock:
+            order = self.order(brokerage_order_id)
+            order.canceled = ZERO
+            order.status = "ACCEPTED"
+            qty = order.open_quantity if quantity is None else quantity
+            self._apply_fill(order, qty, self.symbols[order.symbol_id].price if price is None else price)
+
+    def set_order_quantity(self, brokerage_order_id: str, total: Decimal) -> None:
+        """The account holder edits the order's quantity in the brokerage's own app."""
+        with self.lock:
+            order = self.order(brokerage_order_id)
+            if total <= order.filled:
+                raise ValueError(f"new quantity {total} must exceed the filled {order.filled}")
+            order.total = total
+            order.updated_at = self.now()
+
+    def set_order_hidden(self, brokerage_order_id: str, hidden: bool) -> None:
+        with self.lock:
+            self.order(brokerage_order_id).hidden = hidden
+
     def set_price(self, ticker: str, price: Decimal, bid: Decimal | None, ask: Decimal | None) -> None:
         with self.lock:
             sym = self.symbol_by_ticker(ticker)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,47 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import TradeEvent, TradeOrder
+from tests.api.conftest import TOKEN, client, error_of, next_client_id
 from tests.api.process import ApiProcess, api_server, wait_ready
-from tests.mcp.process import IBKR_ACCOUNT, base_env, broker_env, run_cli, running_simulators
+from tests.mcp.process import IBKR_ACCOUNT, base_env, broker_env, run_cli
 
 pytestmark = pytest.mark.timeout(300)
-
-TOKEN = "api-test-token-" + uuid.uuid4().hex
-_client_ids = itertools.count(300)
-
-
-@pytest.fixture(scope="module")
-def simulators() -> Iterator[dict[str, Any]]:
-    with running_simulators() as running:
-        yield running
-
-
-@pytest.fixture
-def env(database_url: str, simulators: dict[str, Any], session_factory: sessionmaker[Session],
-        tmp_path: Path) -> dict[str, str]:
-    """The server's environment; depending on session_factory empties the tables after each test."""
-    return broker_env(database_url, simulators, tmp_path, next(_client_ids))
-
-
-@pytest.fixture
-def server(env: dict[str, str], tmp_path: Path) -> Iterator[ApiProcess]:
-    with api_server({**env, "API_AUTH_TOKEN": TOKEN}, tmp_path) as running:
-        wait_ready(running.url)
-        yield running
-
-
-def client(server: ApiProcess, token: str | None = TOKEN) -> httpx2.Client:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx2.Client(base_url=server.url, headers=headers, timeout=60)
-
-
-def error_of(response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error_code", "message", "details"}, body
-    assert body["error_code"] == code, body
-    assert "Traceback" not in response.text
-    return body
 
 
 def free_port() -> int:
@@ -171,7 +133,10 @@ def test_loopback_without_token_checks_the_host(env: dict[str, str], tmp_path: P
     with api_server({**env, "TRADING_KILL_SWITCH": "true"}, tmp_path) as running:
         wait_ready(running.url)
         rebound = httpx2.get(f"{running.url}/v1/accounts", headers={"Host": "evil.example"}, timeout=30)
-        assert rebound.status_code in (400, 403) and "accounts" not in rebound.text
+        error_of(rebound, 403, "UNAUTHORIZED")
+        cross = httpx2.post(f"{running.url}/v1/previews", headers={"Origin": "https://evil.example"}, timeout=30,
+                            json={"account_id": paper, "ticker": "SPY", "side": "BUY", "quantity": 1})
+        error_of(cross, 403, "UNAUTHORIZED")
         with httpx2.Client(base_url=running.url, timeout=60) as http:
             assert http.get("/v1/accounts").json()["trading_blocked"]
             preview = http.post("/v1/previews", json={"account_id": paper, "ticker": "SPY", "side": "BUY",
@@ -179,6 +144,14 @@ def test_loopback_without_token_checks_the_host(env: dict[str, str], tmp_path: P
             assert preview.status_code == 201, preview.text
             refused = http.post("/v1/executions", json={"preview_id": preview.json()["preview_id"]})
             error_of(refused, 423, "TRADING_DISABLED")
+
+
+def test_loopback_alias_without_token_checks_the_host(env: dict[str, str], tmp_path: Path) -> None:
+    with api_server(env, tmp_path, "--host", "127.0.0.2") as running:
+        assert running.url.startswith("http://127.0.0.2:")
+        error_of(httpx2.get(f"{running.url}/v1/accounts", headers={"Host": "rebound.example"}, timeout=30),
+                 403, "UNAUTHORIZED")
+        assert httpx2.get(f"{running.url}/health", timeout=30).json()["status"] == "ok"
 
 
 def test_database_down_is_503_and_broker_down_is_502(
@@ -190,9 +163,26 @@ def test_database_down_is_503_and_broker_down_is_502(
         error_of(http.get("/v1/accounts"), 503, "DATABASE_UNAVAILABLE")
         assert "postgres@" not in http.get("/v1/accounts").text
 
-    dead_broker = {**broker_env(database_url, simulators, tmp_path, next(_client_ids)),
+    dead_broker = {**broker_env(database_url, simulators, tmp_path, next_client_id()),
                    "BROKERS": "snaptrade", "SNAPTRADE_BASE_URL": f"http://127.0.0.1:{free_port()}",
                    "SNAPTRADE_TIMEOUT_SECONDS": "2"}
     paper = str(simulators["seeded"]["accounts"]["paper"])
     with api_server(dead_broker, tmp_path) as running, httpx2.Client(base_url=running.url, timeout=60) as http:
         error_of(http.get(f"/v1/accounts/{paper}/balance"), 502, "BROKER_UNAVAILABLE")
+
+
+def test_market_data_reads(server: ApiProcess, simulators: dict[str, Any]) -> None:
+    with client(server) as http:
+        quotes = http.get(f"/v1/accounts/{IBKR_ACCOUNT}/quotes", params={"tickers": "AAPL,MSFT"})
+        assert quotes.status_code == 200, quotes.text
+        assert "AAPL" in quotes.text and "MSFT" in quotes.text
+        bars = http.get(f"/v1/accounts/{IBKR_ACCOUNT}/bars",
+                        params={"ticker": "AAPL", "bar_size": "1 day", "duration": "5 D"})
+        assert bars.status_code == 200, bars.text
+        summary = http.get(f"/v1/accounts/{IBKR_ACCOUNT}/summary")
+        assert summary.status_code == 200, summary.text
+        error_of(http.get(f"/v1/accounts/{IBKR_ACCOUNT}/bars", params={"ticker": "AAPL", "bar_size": "7 weeks"}),
+                 400, "VALIDATION_ERROR")
+        paper = str(simulators["seeded"]["accounts"]["paper"])
+        unsupported = http.get(f"/v1/accounts/{paper}/options/SPY")
+        assert unsupported.status_code in (200, 501), unsupported.text

@@ -18,6 +18,7 @@ from db.models import TradeEvent, TradeOrder, TradePreview
 from services.order_store import utcnow
 from services.trade_execution import Checkpoint, TradeExecutionService
 from tests.core.conftest import ServiceFactory
+from tests.support.backdate import backdate_orders
 from tests.support.memory_broker import MemoryBroker, lose_answer
 
 
@@ -118,7 +119,8 @@ def test_crash_after_intent_commit_before_broker_call(
     report = patient.start()
     assert report.still_unknown == [str(row.id)]  # inside the settle window nothing is declared failed
 
-    fresh = make_service(RECONCILE_SETTLE_SECONDS=0)
+    backdate_orders(session_factory)  # the settle window has passed
+    fresh = make_service()
     report = fresh.start()
     assert report.failed == [str(row.id)]
     [row] = order_rows(session_factory)
@@ -140,7 +142,8 @@ def test_crash_after_broker_call_before_outcome_recorded(
     [row] = order_rows(session_factory)
     assert row.status == "SUBMITTING" and broker.place_calls == 1
 
-    fresh = make_service(RECONCILE_SETTLE_SECONDS=0)
+    backdate_orders(session_factory)
+    fresh = make_service()
     report = fresh.start()
     assert report.settled == {str(row.id): "EXECUTED"}
     [row] = order_rows(session_factory)
@@ -265,7 +268,8 @@ def test_every_crash_point_ends_with_the_truth(
     preview = doomed.preview_trade("DU111", "AAPL", "BUY", 1)
     with pytest.raises(SimulatedCrash):
         doomed.execute_trade(preview.preview_id)
-    fresh = make_service(RECONCILE_SETTLE_SECONDS=0)
+    backdate_orders(session_factory)
+    fresh = make_service()
     fresh.start()
     rows = order_rows(session_factory)
     assert broker.place_calls == placed

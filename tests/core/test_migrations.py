@@ -168,3 +168,18 @@ def test_approvals_revision_downgrades_and_upgrades_again(empty_url: str) -> Non
     engine.dispose()
     migrate.upgrade(empty_url)
     assert migrate.current_revision(empty_url) == schema_head()
+
+
+def test_order_options_revision_refuses_to_drop_advanced_previews(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "te0004_ibkr")
+    _exec(empty_url, "INSERT INTO trade_previews (id, account_id, ticker, side, quantity, order_type, expires_at) "
+                     "VALUES (:id, 'DU1', 'AAPL', 'BUY', 1, 'TrailingStopLimit', now())", id=uuid.uuid4())
+    with pytest.raises(Exception, match="refusing to downgrade"):
+        migrate.downgrade(empty_url, "te0004_recon")
+    _exec(empty_url, "DELETE FROM trade_previews")
+    migrate.downgrade(empty_url, "te0004_recon")
+    with pytest.raises(Exception, match="ck_trade_previews_order_type"):
+        _exec(empty_url, "INSERT INTO trade_previews (id, account_id, ticker, side, quantity, order_type, "
+                         "expires_at) VALUES (:id, 'DU1', 'AAPL', 'BUY', 1, 'MarketOnOpen', now())", id=uuid.uuid4())
+    migrate.upgrade(empty_url, "te0004_ibkr")
+    assert migrate.current_revision(empty_url) == "te0004_ibkr"

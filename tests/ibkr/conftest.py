@@ -83,7 +83,7 @@ def make_settings(port: int, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "BROKERS": "ibkr", "IBKR_GATEWAY_HOST": "127.0.0.1", "IBKR_GATEWAY_PORT": port,
         "IBKR_CLIENT_ID": CLIENT_ID, "IBKR_REQUEST_TIMEOUT_SECONDS": 5, "ORDERS_ENABLED": True,
-        "TRADING_MODE": "paper", "RECONCILE_SETTLE_SECONDS": 0, "TRADING_KILL_SWITCH": False,
+        "TRADING_MODE": "paper", "RECONCILE_SETTLE_SECONDS": 5, "TRADING_KILL_SWITCH": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -38,8 +38,7 @@ def test_an_informational_message_leaves_the_order_live_until_it_fills(
     session_factory: sessionmaker[Session],
 ) -> None:
     sim.auto_fill = False
-    sim.order_preset_notice = preset
-    sim.inactive_before_submit = inactive_first
+    sim.order_presets(preset, inactive_first=inactive_first)
     preview = service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type="Limit", limit_price="191.00")
 
     view = service.execute_trade(preview.preview_id)  # success: no BROKER_REJECTED
@@ -58,7 +57,7 @@ def test_an_informational_message_leaves_the_order_live_until_it_fills(
 def test_a_real_rejection_is_still_a_rejection_with_the_preset_on(
     sim: IBGatewaySimulator, service: TradeExecutionService, session_factory: sessionmaker[Session],
 ) -> None:
-    sim.order_preset_notice = "before_ack"
+    sim.order_presets("before_ack")
     preview = service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type="Limit", limit_price="185.00")
     sim.reject_next_order("Simulated rejection")
     with pytest.raises(TradeError) as caught:

@@ -49,13 +49,14 @@ def test_a_placement_overtakes_queued_reads(sim: IBGatewaySimulator, paced: IBKR
     sim.clear_received()
     errors: list[BaseException] = []
 
-    def quote() -> None:
+    def quotes() -> None:
         try:
-            paced.get_quote(ACCOUNT, "AAPL")
+            for _ in range(5):
+                paced.get_quote(ACCOUNT, "AAPL")
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    readers = [threading.Thread(target=quote) for _ in range(24)]  # 96 messages budgeted: ~3 s of reads
+    readers = [threading.Thread(target=quotes) for _ in range(16)]  # 80 snapshots: over 2 s at 35 reads/s
     for reader in readers:
         reader.start()
     wait_until(lambda: paced.manager.pacing.stats.reads_delayed > 0, what="reads waiting for room")

@@ -26,6 +26,7 @@ from tests.ibkr.conftest import (
     placed_orders,
     wait_until,
 )
+from tests.support.backdate import backdate_orders
 
 D = Decimal
 
@@ -148,8 +149,14 @@ def test_connection_dropped_before_the_order_was_booked(
     sim.drop_connection_on_place("before_ack")  # the gateway read the order and dropped it unbooked
     view = service.execute_trade(preview_id)
     assert view.status == "UNKNOWN"
-    row = wait_until(lambda: (r := order_row(session_factory, view.order_id)).status == "FAILED" and r,
-                     what="reconciliation to find nothing")
+    backdate_orders(session_factory, [view.order_id])  # past the settle window (never shorter than the timeout)
+
+    def failed() -> TradeOrder | None:
+        service.reconcile()  # errors while the gateway is still reconnecting; FAILED once it answers
+        row = order_row(session_factory, view.order_id)
+        return row if row.status == "FAILED" else None
+
+    row = wait_until(failed, interval=0.2, what="reconciliation to find nothing")
     assert row.error_code == "NOT_FOUND_AT_BROKER"
     assert sim.placed_order_count == 0 and len(placed_orders(sim)) == 1
 

@@ -197,3 +197,50 @@ def test_a_multi_currency_account_reports_a_ledger_per_currency(market: Market) 
     assert (eur.currency, eur.cash, eur.net_liquidation, eur.exchange_rate) == (
         "EUR", Decimal("10000.00"), Decimal("10000.00"), Decimal("1.10"))
     assert usd.net_liquidation + eur.net_liquidation * eur.exchange_rate == summary.net_liquidation
+
+
+@pytest.mark.parametrize("market", [NO_CACHE], indirect=True)
+def test_a_refused_snaptrade_batch_is_asked_again_ticker_by_ticker(market: Market) -> None:
+    account = market.snaptrade_account
+    market.snaptrade.inject_fault("GET", r"/quotes", status=400, count=1)
+    recovered = market.service.get_quotes(account, ["AAPL", "MSFT", "SPY"])
+    assert all(o.quote is not None for o in recovered.quotes)
+    market.snaptrade.inject_fault("GET", r"/quotes", status=400, count=2)  # the batch and one single
+    partial = market.service.get_quotes(account, ["AAPL", "MSFT", "SPY"])
+    failed = [o for o in partial.quotes if o.error is not None]
+    assert len(failed) == 1 and failed[0].error is not None and failed[0].error["error_code"] == "BROKER_REJECTED"
+    assert [o.ticker for o in partial.quotes] == ["AAPL", "MSFT", "SPY"]
+    market.snaptrade.inject_fault("GET", r"/quotes", status=503, count=1)  # an outage is not multiplied
+    refused(lambda: market.service.get_quotes(account, ["AAPL", "MSFT"]), ErrorCode.BROKER_UNAVAILABLE)
+
+
+@pytest.mark.parametrize("market", [NO_CACHE], indirect=True)
+def test_a_quote_that_never_comes_fails_alone_within_the_time_limit(market: Market) -> None:
+    assert market.service.get_quotes(ACCOUNT, ["NVDA"]).quotes[0].quote is not None  # an earlier answer...
+    market.gateway.market_data.silence("NVDA")
+    result = market.service.get_quotes(ACCOUNT, ["AAPL", "NVDA", "SPY"])  # ...is not passed off as a new one
+    outcomes = {o.ticker: o for o in result.quotes}
+    assert outcomes["NVDA"].error is not None and outcomes["NVDA"].error["error_code"] == "BROKER_UNAVAILABLE"
+    assert outcomes["AAPL"].quote is not None and outcomes["SPY"].quote is not None
+    market.gateway.market_data.allow_all()
+    again = market.service.get_quotes(ACCOUNT, ["NVDA"])  # the connection is still usable
+    assert again.quotes[0].quote is not None and again.quotes[0].quote.last == Decimal("120")
+
+
+@pytest.mark.parametrize("market", [NO_CACHE], indirect=True)
+def test_pnl_and_quotes_subscribe_again_after_the_gateway_restarts(market: Market) -> None:
+    market.buy(ACCOUNT, "AAPL", 5)
+    first = market.service.get_pnl(ACCOUNT)
+    assert [p.ticker for p in first.positions] == ["AAPL"]
+    market.gateway.restart()
+
+    def answered() -> object:
+        try:
+            return market.service.get_pnl(ACCOUNT)
+        except TradeError as exc:
+            assert exc.code is ErrorCode.BROKER_UNAVAILABLE, exc.to_dict()
+            return None
+
+    again = wait_until(answered, timeout=30, what="P&L after the restart")
+    assert [p.ticker for p in again.positions] == ["AAPL"] and again.unrealized == first.unrealized
+    assert market.service.get_quotes(ACCOUNT, ["AAPL"]).quotes[0].quote is not None

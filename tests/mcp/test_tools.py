@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.models import BrokerAccount, BrokerProvider
 from db.models import TradeEvent, TradeOrder, TradePreview
 from mcp_tools import register_tools
 from services.order_store import utcnow
@@ -27,7 +28,7 @@ from tests.support.memory_broker import MemoryBroker
 
 TOOLS = {
     "list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
-    "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order",
+    "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "cancel_orders",
     "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary", "get_option_chain",
 }
 MODES = ["legacy", "auto"]  # handshake-era and 2026-07-28 connections
@@ -59,7 +60,9 @@ def test_tools_list_is_exactly_the_contract_with_enums_and_guidance(make_server:
     props = tools["preview_trade"].input_schema["properties"]
     assert tools["preview_trade"].input_schema["required"] == ["account_id", "ticker", "side", "quantity"]
     assert props["side"]["enum"] == ["BUY", "SELL"]
-    assert props["order_type"]["enum"] == ["Market", "Limit", "Stop", "StopLimit"]
+    assert props["order_type"]["enum"] == ["Market", "Limit", "Stop", "StopLimit", "TrailingStop",
+                                           "TrailingStopLimit", "MarketOnClose", "MarketOnOpen"]
+    assert {"trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset", "outside_rth"} <= set(props)
     assert props["order_type"]["default"] == "Market"
     assert props["time_in_force"]["enum"] == ["Day", "GTC", "IOC", "FOK"]
     assert "unexpected_arguments" not in props
@@ -172,6 +175,18 @@ def test_refused_order_is_a_risk_limit_error(make_server: ServerFactory, ibkr: M
     result = run(make_server(MAX_ORDER_NOTIONAL="1000"), lambda c: call(
         c, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=100))
     assert tool_error(result)["error_code"] == ErrorCode.RISK_LIMIT
+    assert ibkr.place_calls == 0
+
+
+def test_an_order_type_the_broker_does_not_offer_is_unsupported(make_server: ServerFactory,
+                                                                 ibkr: MemoryBroker) -> None:
+    result = run(make_server(), lambda c: call(
+        c, "preview_trade", account_id="DU111", ticker="AAPL", side="SELL", quantity=1, order_type="TrailingStop",
+        trailing_percent="2.5"))  # valid terms; the in-memory broker offers the basic order types only
+    assert tool_error(result)["error_code"] == ErrorCode.UNSUPPORTED_ORDER
+    extended = run(make_server(), lambda c: call(
+        c, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=1, outside_rth=True))
+    assert tool_error(extended)["error_code"] == ErrorCode.UNSUPPORTED_ORDER  # never silently dropped
     assert ibkr.place_calls == 0
 
 
@@ -307,3 +322,98 @@ def test_order_rows_match_what_the_tools_said(
         assert row is not None and row.broker_provider == "snaptrade" and row.status == order["status"]
         trail = session.execute(select(TradeEvent.event_type).where(TradeEvent.order_id == row.id)).scalars().all()
         assert "ORDER_SUBMITTED" in trail
+
+
+def test_one_validation_error_lists_every_order_problem_by_argument_name(
+    make_server: ServerFactory, session_factory: sessionmaker[Session]
+) -> None:
+    async def scenario(client: Client) -> list[Any]:
+        return [
+            await call(client, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY",
+                       quantity="1.123456789", order_type="Limit"),
+            await call(client, "preview_trade", account_id="DU 111", ticker="AA$", side="BUY", quantity=1,
+                       order_type="Market", stop_price=5),
+            await call(client, "get_order_status", order_id=" " + str(uuid.uuid4())),
+            await call(client, "search_symbol", account_id="DU111", ticker="AA$"),
+        ]
+
+    before = row_counts(session_factory)
+    decimals, mixed, padded, pattern = (tool_error(r) for r in run(make_server(), scenario))
+    assert {p["field"] for p in decimals["details"]["problems"]} == {"quantity", "limit_price"}
+    assert {p["field"] for p in mixed["details"]["problems"]} == {"account_id", "ticker", "stop_price"}
+    assert [p["field"] for p in padded["details"]["problems"]] == ["order_id"]
+    assert "malformed" in padded["message"]
+    assert [p["field"] for p in pattern["details"]["problems"]] == ["ticker"]
+    assert "order" not in pattern["message"].lower()
+    assert row_counts(session_factory) == before
+
+
+def test_errors_say_how_to_fix_the_call(make_server: ServerFactory) -> None:
+    async def scenario(client: Client) -> list[Any]:
+        return [
+            await call(client, "get_positions", account_id="Individual"),
+            await call(client, "preview_trade", account_id="DU111", ticker="ZZZZ", side="BUY", quantity=1),
+            await call(client, "execute_trade", preview_id=str(uuid.uuid4())),
+            await call(client, "get_order_status", order_id=str(uuid.uuid4())),
+        ]
+
+    account, symbol, preview_missing, order_missing = (tool_error(r) for r in run(make_server(), scenario))
+    assert account["error_code"] == ErrorCode.ACCOUNT_NOT_FOUND and "list_tradeable_accounts" in account["message"]
+    assert symbol["error_code"] == ErrorCode.SYMBOL_NOT_FOUND and "search_symbol" in symbol["message"]
+    assert preview_missing["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
+    assert "unknown" in preview_missing["message"] and "preview_trade" in preview_missing["message"]
+    assert order_missing["error_code"] == ErrorCode.ORDER_NOT_FOUND and "get_orders" in order_missing["message"]
+
+
+def test_a_name_for_an_account_id_and_a_near_ticker_get_suggestions(
+    make_server: ServerFactory, ibkr: MemoryBroker
+) -> None:
+    ibkr.prices["AAPLX"] = Decimal("10")  # a second symbol starting with the mistyped one
+    named = BrokerAccount(account_id="DU111", provider=BrokerProvider.IBKR, name="Individual", number="DU0001111",
+                          is_paper=True)
+    ibkr.list_accounts = lambda: [named]  # type: ignore[method-assign]
+
+    async def scenario(client: Client) -> list[Any]:
+        return [await call(client, "get_positions", account_id="Individual"),
+                await call(client, "get_account_balance", account_id="1111")]
+
+    for result in run(make_server(), scenario):
+        error = tool_error(result)
+        assert error["error_code"] == ErrorCode.ACCOUNT_NOT_FOUND and "'DU111'" in error["message"]
+        assert error["details"]["did_you_mean"][0]["account_id"] == "DU111"
+    near = tool_error(run(make_server(), lambda c: call(c, "get_quote", account_id="DU111", ticker="AAP")))
+    assert near["error_code"] == ErrorCode.SYMBOL_NOT_FOUND
+    assert {m["ticker"] for m in near["details"]["near_matches"]} >= {"AAPL", "AAPLX"}
+
+
+def test_a_preview_says_when_it_cannot_place_a_real_order(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    ibkr.add_account("U222", cash="100000", is_paper=False)
+    live = run(make_server(), lambda c: preview(c, account_id="U222"))
+    assert any("not a paper account" in w and "cannot be executed" in w for w in live["warnings"])
+    simulated = run(make_server(ORDERS_ENABLED=False), preview)
+    assert any("SIMULATED" in w for w in simulated["warnings"])
+    assert run(make_server(), preview)["warnings"] == []
+
+
+def test_cancel_orders_cancels_every_open_order_of_one_account(
+    make_server: ServerFactory, ibkr: MemoryBroker, session_factory: sessionmaker[Session]
+) -> None:
+    async def scenario(client: Client) -> tuple[list[str], Any, Any]:
+        working = []
+        for price in ("150", "151"):
+            shown = await preview(client, order_type="Limit", limit_price=price, time_in_force="GTC")
+            working.append(payload(await call(client, "execute_trade", preview_id=shown["preview_id"]))["order_id"])
+        filled = await preview(client)
+        await call(client, "execute_trade", preview_id=filled["preview_id"])
+        return working, await call(client, "cancel_orders", account_id="DU111"), \
+            await call(client, "cancel_orders", account_id="NOPE1")
+
+    working, result, unknown = run(make_server(), scenario)
+    done = payload(result)
+    assert sorted(o["order_id"] for o in done["orders"]) == sorted(working)
+    assert done["canceled"] == 2 and done["not_canceled"] == 0
+    assert {o["status"] for o in done["orders"]} == {"CANCELED"}
+    assert tool_error(unknown)["error_code"] == ErrorCode.ACCOUNT_NOT_FOUND
+    with session_factory() as session:
+        cancels = session.execute(select(TradeEvent.order_id).where(TradeEvent.event_type.like("CANCEL%")))
+        assert {str(i) for i in cancels.scalars()} >= set(working)

@@ -80,7 +80,7 @@ def test_database_lost_after_the_broker_call_is_reported_as_unknown_then_settled
     assert broker.place_calls == 1
 
     embedded_server_url(data_dir)
-    recovered = TradeExecutionService(make_settings(RECONCILE_SETTLE_SECONDS=0), factory, [broker])
+    recovered = TradeExecutionService(make_settings(), factory, [broker])
     report = recovered.start()
     assert report.settled == {err.value.details["order_id"]: "EXECUTED"}
     assert broker.place_calls == 1

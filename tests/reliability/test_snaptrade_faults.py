@@ -9,10 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
 from services.trade_execution import TradeExecutionService
 from tests.snaptrade.conftest import World, make_adapter, make_service, world
+from tests.support.backdate import backdate_orders
 
 __all__ = ["make_adapter", "make_service", "world"]
 
@@ -65,9 +67,9 @@ def test_fault_on_each_call(world: World, make_service: Any, call: str, fault: s
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_fault_on_placement_is_unknown_never_retried_then_settled(
-    world: World, make_service: Any, fault: str
+    world: World, make_service: Any, fault: str, session_factory: sessionmaker[Session]
 ) -> None:
-    service: TradeExecutionService = make_service(SNAPTRADE_TIMEOUT_SECONDS=TIMEOUT, RECONCILE_SETTLE_SECONDS=0)
+    service: TradeExecutionService = make_service(SNAPTRADE_TIMEOUT_SECONDS=TIMEOUT)
     preview = service.preview_trade(world.paper, "AAPL", "BUY", 2)
     world.sim.inject_fault(method="POST", path_regex=r"^/trade/[0-9a-f]{8}-", count=1, **FAULTS[fault])
     started = time.monotonic()
@@ -76,6 +78,7 @@ def test_fault_on_placement_is_unknown_never_retried_then_settled(
     assert order.status == "UNKNOWN" and order.error_code == "ORDER_OUTCOME_UNKNOWN"
     assert len(world.placements()) == 1 and world.sim.placed_order_count == 0
     world.sim.clear_faults()
+    backdate_orders(session_factory, [order.order_id])  # past the settle window
     report = service.reconcile()
     assert report.failed == [order.order_id]  # the fault answered before booking: no order exists
     with pytest.raises(TradeError) as again:

@@ -199,7 +199,7 @@ def test_rejections_with_reasons(sim: IBGatewaySimulator) -> None:
             (msft, MarketOrder("BUY", 50000), "EQUITY WITH LOAN"),
             (spx, MarketOrder("BUY", 1), "not a tradable contract"),
             (contract, MarketOrder("BUY", 0), "must be positive"),
-            (contract, Order(orderType="TRAIL", action="BUY", totalQuantity=1), "not supported"),
+            (contract, Order(orderType="PEG MID", action="BUY", totalQuantity=1), "not supported"),
         ]
         for target, order, reason in cases:
             trade = ib.placeOrder(target, order)

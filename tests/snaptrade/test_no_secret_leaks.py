@@ -34,7 +34,7 @@ def test_no_secret_anywhere(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     messages: list[str] = []
-    service = make_service(SNAPTRADE_TIMEOUT_SECONDS=2.0, RECONCILE_SETTLE_SECONDS=0)
+    service = make_service(SNAPTRADE_TIMEOUT_SECONDS=2.0, RECONCILE_SETTLE_SECONDS=2)
     service.list_tradeable_accounts()
     done = service.execute_trade(service.preview_trade(world.paper, "AAPL", "BUY", 1).preview_id)
     service.get_order_status(done.order_id)

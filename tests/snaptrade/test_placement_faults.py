@@ -13,20 +13,23 @@ from brokers.errors import ErrorCode, TradeError
 from db.models import TradeOrder
 from services.trade_execution import TradeExecutionService
 from tests.snaptrade.conftest import TRADE_PATH, ServiceFactory, World, order_row
+from tests.support.backdate import backdate_orders
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_an_error_answer_not_processed_is_unknown_then_failed_after_the_window(
-    world: World, make_service: ServiceFactory, status: int
+    world: World, make_service: ServiceFactory, status: int, session_factory: sessionmaker[Session]
 ) -> None:
-    service = make_service(RECONCILE_SETTLE_SECONDS=0)
+    service = make_service()
     preview = service.preview_trade(world.paper, "AAPL", "BUY", 2)
     world.sim.inject_fault(method="POST", path_regex=TRADE_PATH, status=status, headers={"Retry-After": "1"})
     order = service.execute_trade(preview.preview_id)
     assert order.status == "UNKNOWN" and order.error_code == "ORDER_OUTCOME_UNKNOWN"
     assert len(world.placements()) == 1 and world.sim.placed_order_count == 0
+    assert service.reconcile().still_unknown == [order.order_id]  # inside the settle window
+    backdate_orders(session_factory, [order.order_id])
     report = service.reconcile()
-    assert report.failed == [order.order_id]  # not in the order list after the (zero) settle window
+    assert report.failed == [order.order_id]  # not in the order list after the settle window
     assert len(world.placements()) == 1
 
 

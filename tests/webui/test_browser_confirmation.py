@@ -82,6 +82,7 @@ def test_confirm_in_the_browser_places_exactly_one_order(
     expect(card.locator("[data-field=estimated_total]")).to_have_text(money(Decimal(shown["estimated_total"])))
     expect(card.locator("[data-field=estimated_price]")).to_have_text(money(Decimal(shown["estimated_price"])))
     assert card.locator("td.num").first.evaluate("e => getComputedStyle(e).textAlign") == "right"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # fits a phone (430 px)
     screenshot(page, "pending-preview")
 
     page.get_by_role("button", name="Confirm BUY 2 AAPL (PAPER)").click()
