@@ -49,7 +49,10 @@ def record_not_confirmed(store: OrderStore, preview_id: uuid.UUID, answer: Answe
 
 def execution_warnings(settings: Settings, adapter: BrokerAdapter, account_id: str) -> list[str]:
     """What a preview must say when executing it would not place a real order, so nobody confirms in vain."""
-    blocked = settings.trading_block_reason()
+    try:
+        blocked = settings.trading_block_reason()
+    except Exception as exc:  # the execute refuses then too (fail closed): say so, do not fail the preview
+        blocked = f"the kill-switch check failed ({type(exc).__name__})"
     if blocked:
         return [f"This preview cannot be executed now: {blocked}."]
     if not settings.orders_enabled:

@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -138,7 +139,7 @@ class ExecutePath:
             id=row.order_id, preview_id=preview.id, account_id=preview.account_id,
             broker_provider=preview.broker_provider, client_order_ref=row.client_order_ref,
             status=OrderStatus.SUBMITTING if row.sent else OrderStatus.SIMULATED, brokerage_order_id=None,
-            filled_quantity=0, remaining_quantity=preview.quantity, average_fill_price=None, commission=None,
+            filled_quantity=Decimal(0), remaining_quantity=preview.quantity, average_fill_price=None, commission=None,
             error_code=None, error_message=None, brokerage_response={}, created_at=row.now,
             submitted_at=row.now if row.sent else None, updated_at=row.now,
         )
