@@ -193,13 +193,22 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "trade_execution@head",
     json_output: JsonOption = False,
 ) -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
+    """Apply migrations up to REVISION (default: the newest).
+
+    A database that already holds the platform's SnapTrade-era tables (and no record of this
+    branch) is adopted first: differences are reported, safe fixes applied, unsafe ones refused.
+    """
     from db import migrate
 
     url = database_url_for(load_settings())
     with progress(f"upgrading to {revision}"):
-        schema_change(lambda: migrate.upgrade(url, revision))
-    report_revision(url, json_output)
+        adopted = schema_change(lambda: migrate.upgrade_or_adopt(url, revision))
+    if adopted is not None and not json_output:
+        out.print(f"adopted the existing tables ({adopted.variant} variant); "
+                  f"{len(adopted.differences)} difference(s) from te0001:")
+        for line in adopted.differences:
+            out.print(f"  - {line}", highlight=False)
+    report_revision(url, json_output, adopted.as_json() if adopted is not None else None)
 
 
 @db_app.command("downgrade")
@@ -213,10 +222,19 @@ def db_downgrade(
 
     if not yes:
         if not sys.stdin.isatty():
-            raise fail("a downgrade drops columns and data: pass --yes to confirm; nothing changed")
+            from db import migrate
+
+            doomed = schema_change(lambda: migrate.rows_deleted_by_downgrade(
+                database_url_for(load_settings()), revision))
+            counted = "".join(f", {n} {t} row(s)" for t, n in doomed.items())
+            raise fail(f"a downgrade drops columns and data{counted}: pass --yes to confirm; nothing changed")
         if not typer.confirm(f"Downgrade to {revision}? Columns and data above it are dropped.", err=True):
             raise fail("not confirmed; nothing changed")
     url = database_url_for(load_settings())
+    doomed = schema_change(lambda: migrate.rows_deleted_by_downgrade(url, revision))
+    if doomed:
+        err.print("this downgrade deletes " + ", ".join(f"{n} {t} row(s)" for t, n in doomed.items()),
+                  highlight=False)
     with progress(f"downgrading to {revision}"):
         schema_change(lambda: migrate.downgrade(url, revision))
     report_revision(url, json_output)
@@ -256,9 +274,11 @@ def db_stamp(
 
 
 def schema_change(action: Callable[[], T]) -> T:
-    """Alembic and driver failures become one line: exit 1 (database down) or 2 (bad revision)."""
+    """Every failure is one actionable line, never a traceback: exit 1 (database down) or 2."""
     from alembic.util.exc import CommandError
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from db.adoption import AdoptionRefused
 
     try:
         return action()
@@ -266,14 +286,21 @@ def schema_change(action: Callable[[], T]) -> T:
         raise fail("DATABASE_UNAVAILABLE: the database is not reachable; nothing changed") from None
     except CommandError as exc:
         raise fail(str(exc), 2) from None
+    except AdoptionRefused as exc:
+        raise fail(f"cannot adopt the existing tables, nothing changed: {exc}", 2) from None
+    except RuntimeError as exc:
+        raise fail(str(exc), 2) from None
+    except DBAPIError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise fail(f"the database refused the schema change: {first}", 2) from None
 
 
-def report_revision(url: str, json_output: bool) -> None:
+def report_revision(url: str, json_output: bool, adoption: dict[str, Any] | None = None) -> None:
     from db import migrate
 
     current = schema_change(lambda: migrate.current_revision(url))
     if json_output:
-        emit_json({"current": current})
+        emit_json({"current": current, **({"adoption": adoption} if adoption is not None else {})})
     else:
         out.print(f"database schema at [bold]{current or 'base'}[/bold]")
 
@@ -347,6 +374,55 @@ def reconcile(json_output: JsonOption = False) -> None:
         raise typer.Exit(1)
     if report.still_unknown:
         raise typer.Exit(2)
+
+
+@app.command()
+def replay(
+    since: Annotated[str | None, typer.Option(help="Only requests recorded at or after this ISO time.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only requests for this account.")] = None,
+    scratch_url: Annotated[str | None, typer.Option(help="Scratch database URL (default: embedded, temporary).")] = (
+        None
+    ),
+    tolerance: Annotated[float, typer.Option(min=0, help="Estimated totals may differ by this fraction.")] = 0.01,
+    json_output: JsonOption = False,
+) -> None:
+    """Replay recorded previews/executes on the simulators and a scratch database; exit 1 on differences."""
+    import uuid as uuid_module
+    from datetime import datetime
+    from decimal import Decimal
+
+    import cli_replay
+
+    settings = load_settings()
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise fail(f"--since must be an ISO date or time, got {since!r}", 2) from None
+    if start is not None and start.tzinfo is None:
+        from datetime import UTC
+
+        start = start.replace(tzinfo=UTC)
+    with progress("reading the recorded requests"):
+        requests = guarded(lambda: cli_replay.recorded(settings, start, account))
+
+    def is_ibkr(account_id: str) -> bool:
+        try:
+            uuid_module.UUID(account_id)
+            return False
+        except ValueError:
+            return True
+
+    ibkr = settings.ibkr_accounts or tuple(sorted({
+        str(r.terms["account_id"]) for r in requests if r.kind == "preview" and is_ibkr(str(r.terms.get("account_id")))
+    }))
+    with progress(f"replaying {len(requests)} request(s) on the simulators"):
+        report = guarded(lambda: cli_replay.run_replay(requests, ibkr, scratch_url, Decimal(str(tolerance))))
+    if json_output:
+        emit_json(report.as_json())
+    else:
+        cli_replay.render(report, out)
+    if report.differences:
+        raise typer.Exit(1)
 
 
 # --- simulators ----------------------------------------------------------------------------

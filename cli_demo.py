@@ -204,8 +204,8 @@ def _walk(demo: Walkthrough, service: TradeExecutionService, accounts: dict[str,
     demo.table("list_tradeable_accounts", ["broker", "account", "name", "currency", "kind"], rows)
     for broker, account_id in accounts.items():
         walk_account(demo, service, account_id, broker)
-    orders = service.get_orders()
-    demo.heading("all orders recorded in PostgreSQL")
+    orders = [o for account_id in accounts.values() for o in service.get_orders(account_id)]
+    demo.heading("orders of the demo accounts (ours and any placed elsewhere)")
     demo.table("get_orders", ["broker", "account", "order", "status", "filled"],
                [[o.broker_provider, o.account_id, f"{o.side} {o.quantity.normalize() if o.quantity else '?'} "
                  f"{o.ticker} {o.order_type}", o.status, o.filled_quantity.normalize()] for o in orders])

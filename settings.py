@@ -141,6 +141,22 @@ class Settings(BaseSettings):
         return tuple(v.upper() for v in value)
 
     @model_validator(mode="after")
+    def _brokers_from_present_settings(self) -> Settings:
+        """BROKERS unset means every broker whose settings are present (IBKR: a gateway host or port;
+        SnapTrade: its four credentials). BROKERS set, even to nothing, is taken as given."""
+        if "brokers" in self.model_fields_set:
+            return self
+        found: list[str] = []
+        if {"ibkr_gateway_host", "ibkr_gateway_port"} & self.model_fields_set:
+            found.append("ibkr")
+        credentials = (self.snaptrade_client_id, self.snaptrade_consumer_key, self.snaptrade_user_id,
+                       self.snaptrade_user_secret)
+        if all(value is not None for value in credentials):
+            found.append("snaptrade")
+        self.brokers = tuple(found)
+        return self
+
+    @model_validator(mode="after")
     def _settle_not_shorter_than_placement(self) -> Settings:
         if self.reconcile_settle_seconds < self.broker_timeout_seconds:
             raise ValueError(

@@ -202,6 +202,8 @@ class OrderRequest(BaseModel):
     trail_stop_price: Decimal | None = None
     limit_offset: Decimal | None = None
     outside_rth: bool = False
+    oca_group: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+    """One-cancels-all group: a fill of any order in the group cancels the others (IBKR ocaType 1)."""
 
     @field_validator("side", mode="before")
     @classmethod
@@ -256,6 +258,8 @@ class OrderRequest(BaseModel):
         }
         if self.outside_rth:
             options["outside_rth"] = True
+        if self.oca_group is not None:
+            options["oca_group"] = self.oca_group
         return options
 
     @model_validator(mode="after")
@@ -336,11 +340,14 @@ def parse_order_request(**fields: Any) -> OrderRequest:
     try:
         return OrderRequest(**fields)
     except ValidationError as exc:
-        problems = [p for p in _problems_of(exc) if p["field"] != "order"]
+        prices = _raw_price_problems(fields)
+        restated = "; ".join(p["problem"] for p in prices)  # the model's own price message, said per field below
+        problems = [p for p in _problems_of(exc) if not (
+            p["field"] == "order" and (p["problem"] == restated or "too large to store" in p["problem"]))]
         known = {p["field"] for p in problems}
-        problems.extend(p for p in _raw_price_problems(fields) if p["field"] not in known)
+        problems.extend(p for p in prices if p["field"] not in known)
         problems.extend(_too_large(fields, known))
-        raise _invalid("order", problems or _problems_of(exc)) from None
+        raise _invalid("order", problems) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {exc}") from None
 
@@ -353,6 +360,8 @@ class BrokerCapabilities(BrokerModel):
     order_types: frozenset[OrderType]
     time_in_force: frozenset[TimeInForce]
     fractional_quantities: bool = False
+    oca_groups: bool = False
+    """Orders may join a user-named one-cancels-all group (`OrderRequest.oca_group`)."""
     outside_rth: bool = False
     """Orders may be flagged to trigger/fill outside regular trading hours (`OrderRequest.outside_rth`)."""
 

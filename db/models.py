@@ -95,6 +95,9 @@ class TradePreview(Base):
     estimated_commission: Mapped[Decimal | None] = mapped_column(Money)
     broker_symbol_id: Mapped[str | None] = mapped_column(String(128))
     snaptrade_trade_id: Mapped[str | None] = mapped_column(String(64))
+    universal_symbol_id: Mapped[str | None] = mapped_column(String(128))
+    """The platform's name for broker_symbol_id, kept equal by a trigger (migration te0003_dropin)."""
+    user_email: Mapped[str | None] = mapped_column(String(254))
     broker_preview_data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     order_options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     """Fields only some order types use (trailing amount/percent, trail stop, limit offset, outside_rth)."""
@@ -117,6 +120,7 @@ class TradeOrder(Base):
         Index(None, "created_at"),
         Index("ix_trade_orders_unsettled", "updated_at", postgresql_where=text(ACTIVE_ORDER_FILTER)),
         Index(None, "brokerage_order_id"),
+        Index(None, "user_email", "created_at"),
         Index("ix_trade_orders_recheck_until", "recheck_until", postgresql_where=text("recheck_until IS NOT NULL")),
     )
 
@@ -137,6 +141,9 @@ class TradeOrder(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     brokerage_response: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    order_status: Mapped[str | None] = mapped_column(String(32))
+    """The platform's status column: legacy values kept as written, `status` the mapped one (te0003_dropin)."""
+    user_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -109,12 +109,14 @@ OrderId = Annotated[uuid.UUID, Arg({
 }, canonical_id)]
 OptionalAccountId = Annotated[str | None, Arg({
     "anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "null"}], "default": None,
-    "description": "Only orders of this account (an id from list_tradeable_accounts); leave out for all accounts.",
+    "description": "Only orders of this account (an id from list_tradeable_accounts); may be left out only "
+                   "when there is exactly one tradeable account (AMBIGUOUS_ACCOUNT otherwise).",
 }, account_id)]
 OrderState = Annotated[str, Arg({
-    "type": "string", "enum": ["all", "open", "executed"], "default": "all",
-    "description": "all (default); open: still working or not yet settled; executed: fully filled.",
-}, choice(["all", "open", "executed"]))]
+    "type": "string", "enum": ["all", "open", "executed", "cancelled"], "default": "all",
+    "description": "all (default); open: still working or not yet settled, whatever its age; executed: every "
+                   "order with a fill (partly filled then cancelled included); cancelled: canceled or expired.",
+}, choice(["all", "open", "executed", "cancelled"]))]
 Days = Annotated[int, Arg({
     "type": "integer", "minimum": 1, "maximum": 3650, "default": 30,
     "description": "How many days back to look (1 to 3650, default 30).",
@@ -159,6 +161,12 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
     "limit_offset": (Arg(_decimal_schema(
         "TrailingStopLimit only (required there): the limit price is the stop price minus this offset for a "
         "SELL, plus it for a BUY.", optional=True)), None),
+    "oca_group": (Arg({
+        "anyOf": [{"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9][A-Za-z0-9._\\-]*$"},
+                  {"type": "null"}], "default": None,
+        "description": "Optional one-cancels-all group name: when any order of the group fills, the broker "
+                       "cancels the group's other working orders. Use the same name for each order of the group.",
+    }), None),
     "outside_rth": (Arg({
         "type": "boolean", "default": False,
         "description": "true: the order may also trigger or fill outside regular trading hours, where the "

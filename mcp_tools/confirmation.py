@@ -115,6 +115,8 @@ def settle_confirmation(service: TradeExecutionService, preview_id: uuid.UUID, o
         return browser_answer(answer.approval, service.settings.ui_base_url)
     if isinstance(answer, NotAsked):
         error = answer.error
+        if error is not None and error.code is ErrorCode.PREVIEW_EXPIRED:
+            return None  # execute_order places nothing and answers with a fresh preview to confirm
         if answer.reason == "unsupported" and service.settings.execute_confirmation == "always":
             error = TradeError(
                 ErrorCode.TRADING_DISABLED,

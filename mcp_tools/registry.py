@@ -111,7 +111,7 @@ def _arg_of(annotation: Any) -> Arg | ArgGroup | None:
 def _spec_of(fn: Call, title: str, annotations: ToolAnnotations, output: type[BaseModel] | None,
              confirm: ConfirmFactory | None) -> ToolSpec:
     spec = ToolSpec(fn, title, annotations, " ".join((inspect.getdoc(fn) or "").split()), output, confirm)
-    params = list(inspect.signature(fn).parameters.values())[1:]  # the first is the service
+    params = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]  # the first is the service
     for param in params:
         if param.name == "confirmation" and confirm is not None:
             continue

@@ -91,12 +91,16 @@ def order_payload(view: OrderView) -> dict[str, Any]:
     simulated = status == OrderStatus.SIMULATED
     payload["simulated"] = simulated
     payload["placed"] = not simulated
-    if simulated:
+    if view.new_preview is not None or (status == OrderStatus.EXPIRED and view.brokerage_order_id is None):
+        payload["placed"] = False  # an expired preview: nothing placed, new_preview re-quotes it
+    elif view.source == "brokerage":
+        payload["placed"] = False  # placed outside this module
+    elif simulated:
         payload["message"] = ("SIMULATED: ORDERS_ENABLED is false, so the order was recorded but NOT sent to the "
                               "broker. Nothing was bought or sold.")
     elif status == OrderStatus.UNKNOWN:
         payload["message"] = ("The broker did not confirm in time: the order MAY have been placed. Do not execute "
                               "again; check get_order_status(order_id) shortly.")
-    else:
+    elif view.message is None:
         payload["message"] = f"Order sent to {view.broker_provider}; status {status}."
     return payload

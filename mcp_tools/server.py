@@ -20,6 +20,7 @@ from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.http_guard import LoopbackOnly
 from mcp_tools.observability import ToolCallTelemetry
 from mcp_tools.runtime import ServiceFactory, ServiceProvider, default_factory
+from mcp_tools.shutdown import DrainOnShutdown, grace_seconds, run_stdio_until_terminated
 from mcp_tools.tools import TOOLSETS, register_tools
 from services.backlog import unsettled_counts
 from services.trade_execution import TradeExecutionService
@@ -96,15 +97,20 @@ def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0
     server, provider = build_server(settings, default_factory(settings, continuous=transport == "http"))
     try:
         if transport == "stdio":
-            server.run("stdio")
+            import anyio
+
+            drain = DrainOnShutdown()
+            server.middleware.append(drain)
+            anyio.run(run_stdio_until_terminated, server, drain, grace_seconds(settings), provider.close)
         else:
-            _serve_http(server, provider, host, port, token, settings.mcp_max_sessions)
+            _serve_http(server, provider, host, port, token, settings.mcp_max_sessions, grace_seconds(settings))
     finally:
         provider.close()
 
 
 def _serve_http(
     server: MCPServer[Any], provider: ServiceProvider, host: str, port: int, token: str | None, max_sessions: int,
+    grace: float,
 ) -> None:
     import anyio
     import uvicorn
@@ -122,5 +128,6 @@ def _serve_http(
     auth = "bearer token required" if token else "no token (loopback only)"
     print(f"tradeexec MCP server listening on http://{shown}:{bound}{MCP_PATH} ({auth})", file=sys.stderr, flush=True)
     provider.warm_up()
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    # SIGTERM: uvicorn stops accepting, and waits this long for calls in flight (a placement's whole timeout).
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=int(grace + 0.999))
     anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))

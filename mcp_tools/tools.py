@@ -16,6 +16,7 @@ from mcp_types import ToolAnnotations
 from brokers.errors import ErrorCode, TradeError
 from mcp_tools import arguments as args
 from mcp_tools import outputs as out
+from mcp_tools.batch import BATCH_TOOLS
 from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.market_tools import MARKET_TOOLS
@@ -106,15 +107,17 @@ def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dic
 def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, confirmation: Any) -> dict[str, Any]:
     """Step 2 of 2: place the order described by one preview, exactly once. Call it ONLY after the human has
     explicitly confirmed that preview's summary in this conversation - never on your own initiative and never as
-    a retry. A preview executes at most once: a second call returns ALREADY_EXECUTED. An expired preview returns
-    PREVIEW_EXPIRED: preview again and ask again. The server may ask the human to confirm through the client; if
-    they decline or close the prompt, nothing is placed (CONFIRMATION_DECLINED). If the result says
+    a retry. A preview executes at most once: a second call returns ALREADY_EXECUTED. An expired preview places
+    nothing and comes back with error_code PREVIEW_EXPIRED and new_preview: a fresh preview of the same order at
+    current prices; show its figures to the human and execute new_preview.preview_id only if they confirm. The
+    server may ask the human to confirm through the client; if they decline or close the prompt, nothing is
+    placed (CONFIRMATION_DECLINED). If the result says
     simulated=true (ORDERS_ENABLED is off), the order was only recorded and nothing was sent to the broker: say
     so plainly. If the status is UNKNOWN the order may exist: do not execute again, check get_order_status.
     A placed order cannot be amended and a filled one cannot be changed: to change a working order, cancel it
     (which can race a fill) and preview a new one."""
     answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
-    return answer if answer is not None else order_payload(service.execute_trade(preview_id))
+    return answer if answer is not None else order_payload(service.execute_order(preview_id))
 
 
 @tool("List orders", READ, output=out.OrdersResult)
@@ -122,8 +125,10 @@ def get_orders(
     service: TradeExecutionService, account_id: args.OptionalAccountId = None, state: args.OrderState = "all",
     days: args.Days = 30,
 ) -> dict[str, Any]:
-    """Orders placed through this service, newest first, optionally for one account, filtered by state
-    (all, open, executed) and age in days. Read-only."""
+    """Orders of one account, newest first: those placed through this service (source "local") merged with
+    orders the broker reports that were placed elsewhere (source "brokerage", id and preview_id null). Filtered
+    by state (all, open, executed, cancelled) and age in days (open ignores days). account_id may be left out
+    only when there is one tradeable account. Read-only."""
     orders = [order_payload(o) for o in service.get_orders(account_id, state, days)]
     return {"orders": orders, "count": len(orders), "account_id": account_id, "state": state, "days": days}
 
@@ -157,6 +162,8 @@ def cancel_orders(service: TradeExecutionService, account_id: args.AccountId) ->
                          {"account_id": account_id})
     outcomes: list[dict[str, Any]] = []
     for order in service.get_orders(account_id, "open", MAX_DAYS):
+        if order.source != "local" or order.order_id is None:
+            continue  # placed outside this module: listed by get_orders, not cancelled in bulk
         try:
             outcomes.append({**order_payload(service.cancel_order(uuid.UUID(order.order_id))), "canceled": True})
         except TradeError as exc:
@@ -166,7 +173,7 @@ def cancel_orders(service: TradeExecutionService, account_id: args.AccountId) ->
             "not_canceled": len(outcomes) - canceled}
 
 
-TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS]
+TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS, BATCH_TOOLS]
 """Every toolset register_tools mounts; a module adding tools appends its own registry here."""
 
 

@@ -12,7 +12,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
@@ -171,6 +171,17 @@ class ApprovalDesk:
         return self._listed(select(TradeApproval).where(TradeApproval.status != PENDING)
                             .order_by(TradeApproval.decided_at.desc().nulls_last()).limit(limit))
 
+    @structured
+    def recent_orders(self, days: int = 7, limit: int = 25) -> list[OrderView]:
+        """This module's orders of every account, newest first, from the database only (the page polls this)."""
+        stmt = (
+            select(TradeOrder, TradePreview).join(TradePreview, TradePreview.id == TradeOrder.preview_id)
+            .where(TradeOrder.created_at >= utcnow() - timedelta(days=days))
+            .order_by(TradeOrder.created_at.desc()).limit(limit)
+        )
+        with self.store.session_factory() as session:
+            return [OrderView.of(order, preview) for order, preview in session.execute(stmt).all()]
+
     def _listed(self, stmt: Any) -> list[ApprovalView]:
         with self.store.session_factory() as session:
             views = (self._view(session, row) for row in session.execute(stmt).scalars())
@@ -272,6 +283,13 @@ class ApprovalDesk:
                                    payload={"operator_session": operator_session,
                                             "expired_approval_id": old.approval_id}))
         return view
+
+    def record_page_refusal(self, reason: str, *, path: str, status: int, operator_session: str | None,
+                            client: str | None) -> None:
+        """A state-changing request stopped at the page's door (no session, bad CSRF, foreign origin or host)."""
+        self.store.audit(new_event("UI_REQUEST_REFUSED", correlation_id=uuid.uuid4(), message=reason[:500],
+                                   payload={"path": path[:200], "http_status": status,
+                                            "operator_session": operator_session, "client": client}))
 
     def record_login(self, operator_session: str | None, *, accepted: bool, client: str | None) -> None:
         event = "OPERATOR_LOGIN" if accepted else "OPERATOR_LOGIN_REFUSED"

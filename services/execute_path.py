@@ -141,7 +141,7 @@ class ExecutePath:
             status=OrderStatus.SUBMITTING if row.sent else OrderStatus.SIMULATED, brokerage_order_id=None,
             filled_quantity=Decimal(0), remaining_quantity=preview.quantity, average_fill_price=None, commission=None,
             error_code=None, error_message=None, brokerage_response={}, created_at=row.now,
-            submitted_at=row.now if row.sent else None, updated_at=row.now,
+            submitted_at=row.now if row.sent else None, updated_at=row.now, user_email=preview.user_email,
         )
         return Intent(preview=preview, order=order, request=request_of(preview), adapter=adapter)
 

@@ -42,9 +42,9 @@ WITH p AS (
     RETURNING {_PREVIEW_LIST}
 ), o AS (
     INSERT INTO trade_orders (id, preview_id, account_id, broker_provider, client_order_ref, status,
-        filled_quantity, remaining_quantity, brokerage_response, created_at, submitted_at, updated_at)
+        filled_quantity, remaining_quantity, brokerage_response, created_at, submitted_at, updated_at, user_email)
     SELECT :order_id, p.id, p.account_id, p.broker_provider, :client_order_ref, :order_status,
-        0, p.quantity, '{{}}'::jsonb, :now, CASE WHEN :sent THEN CAST(:now AS timestamptz) END, :now
+        0, p.quantity, '{{}}'::jsonb, :now, CASE WHEN :sent THEN CAST(:now AS timestamptz) END, :now, p.user_email
     FROM p
     RETURNING id
 ), e AS (

@@ -64,6 +64,7 @@ def assess(
         risk.estimated_total = notional + fee if order.side is OrderSide.BUY else notional - fee
     checks.check_storable(risk.estimated_total)
     buying_power = balance.buying_power if balance.buying_power is not None else balance.cash
+    risk.buying_power = buying_power
     checks.check_buying_power(order.side, risk.estimated_total, buying_power)
     risk.checks.append("buying_power")
 

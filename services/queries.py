@@ -6,12 +6,14 @@ import logging
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
+from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, BrokerProvider
 from db.engine import transaction
 from db.models import TradeOrder, TradePreview
+from services.order_listing import OrderListing
 from services.order_store import OrderStore, apply_broker_order, new_event
 from services.reconciliation import Reconciler
 from services.results import OrderView
@@ -19,13 +21,6 @@ from services.routing import AdapterRouter
 from telemetry.correlation import current_correlation
 
 log = logging.getLogger(__name__)
-
-STATE_FILTERS: dict[str, frozenset[OrderStatus] | None] = {
-    "all": None,
-    "open": ACTIVE_STATUSES | UNSETTLED_STATUSES,
-    "executed": frozenset({OrderStatus.EXECUTED}),
-}
-
 
 def parse_order_id(value: Any) -> uuid.UUID:
     try:
@@ -40,25 +35,18 @@ class OrderQueries:
         self.store = store
         self.router = router
         self.reconciler = reconciler
+        self.listing = OrderListing(store, router)
 
     def view(self, session: Session, row: TradeOrder, *, stale: bool = False) -> OrderView:
         return OrderView.of(row, session.get(TradePreview, row.preview_id), stale=stale)
 
     def list(self, account_id: Any, state: Any, days: Any) -> list[OrderView]:
-        if state not in STATE_FILTERS:
-            raise TradeError(ErrorCode.VALIDATION_ERROR, "state must be one of all, open, executed",
-                             {"state": str(state)[:40]})
-        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
-            raise TradeError(ErrorCode.VALIDATION_ERROR, "days must be a whole number from 1 to 3650")
-        if account_id is not None and (not isinstance(account_id, str) or not 0 < len(account_id) <= 64):
-            raise TradeError(ErrorCode.VALIDATION_ERROR, "account_id must be a string of 1 to 64 characters")
-        with self.store.session_factory() as session:
-            rows = self.store.list_orders(session, account_id, STATE_FILTERS[state], days)
-            return [OrderView.of(order, preview) for order, preview in rows]
+        return self.listing.orders(account_id, state, days)
 
     def status(self, raw_order_id: Any) -> OrderView:
         order_id = parse_order_id(raw_order_id)
         row = self._load(order_id)
+        self._check_scope(row)
         status = row.status
         if status in FINAL_STATUSES and not self.reconciler.is_suspect(row):
             return self._view(order_id)  # an inferred final status is re-checked instead
@@ -69,10 +57,15 @@ class OrderQueries:
             return self._view(order_id, stale=True)
         return self._view(order_id)
 
-    def cancel(self, raw_order_id: Any) -> OrderView:
+    def cancel(self, raw_order_id: Any, *, user: str | None = None) -> OrderView:
         order_id = parse_order_id(raw_order_id)
         correlation = current_correlation()
         row = self._load(order_id)
+        self._check_scope(row)
+        if user is not None and row.user_email is not None and row.user_email != user:
+            error = TradeError(ErrorCode.ORDER_NOT_FOUND, "no such order for this user", {"order_id": str(order_id)})
+            self._audit(row, correlation, "CANCEL_REFUSED", error)
+            raise error
         if row.status in UNSETTLED_STATUSES:
             self.reconciler.settle(order_id, correlation)
             row = self._load(order_id)
@@ -105,6 +98,55 @@ class OrderQueries:
             )
             return self.view(session, locked)
 
+    def cancel_at_broker(
+        self, raw_account_id: Any, raw_brokerage_order_id: Any, *, user: str | None = None
+    ) -> OrderView:
+        """The contract's cancel: by account and the BROKER's order id (our row's, or one placed elsewhere)."""
+        account_id = _text("account_id", raw_account_id, 64, ErrorCode.ACCOUNT_NOT_FOUND)
+        brokerage_order_id = _text("order_id", raw_brokerage_order_id, 128, ErrorCode.ORDER_NOT_FOUND)
+        adapter = self.router.for_account(account_id)
+        with self.store.session_factory() as session:
+            ours = session.execute(
+                select(TradeOrder.id).where(
+                    TradeOrder.account_id == account_id,
+                    TradeOrder.broker_provider == adapter.provider.value,
+                    TradeOrder.brokerage_order_id == brokerage_order_id,
+                )
+            ).scalars().first()
+        if ours is not None:
+            return self.cancel(ours, user=user)
+        return self._cancel_foreign(adapter.provider, account_id, brokerage_order_id)
+
+    def _cancel_foreign(self, provider: BrokerProvider, account_id: str, brokerage_order_id: str) -> OrderView:
+        """An order placed outside the module: cancelled on explicit request, audited, never adopted."""
+        correlation = uuid.uuid4()
+        details = {"brokerage_order_id": brokerage_order_id, "source": "brokerage"}
+        self.store.audit(new_event("CANCEL_REQUESTED", correlation_id=correlation, account_id=account_id,
+                                   provider=provider.value, payload=details))
+        adapter = self.router.for_provider(provider)
+        try:
+            result = adapter.cancel_order(account_id, brokerage_order_id)
+        except TradeError as exc:
+            self.store.audit(new_event("CANCEL_FAILED", correlation_id=correlation, account_id=account_id,
+                                       provider=provider.value, error=exc,
+                                       payload={**details, "error": exc.to_dict()}))
+            raise
+        self.store.audit(new_event("CANCEL_RESULT", correlation_id=correlation, account_id=account_id,
+                                   provider=provider.value, status=result.status.value,
+                                   payload={**details, "broker": result.raw}))
+        return OrderView.of_broker(result, provider.value)
+
+    def _check_scope(self, row: TradeOrder) -> None:
+        """Reads and cancels cover only accounts this process may trade (IBKR_ACCOUNTS, BROKERS)."""
+        adapter = next((a for a in self.router.adapters if a.provider == row.broker_provider), None)
+        try:
+            allowed = adapter is not None and adapter.owns_account(row.account_id)
+        except TradeError:
+            return  # the broker could not be asked: our own row stays readable
+        if not allowed:
+            raise TradeError(ErrorCode.ORDER_NOT_FOUND, "no such order among the accounts this process may trade",
+                             {"order_id": str(row.id)})
+
     def _audit(self, row: TradeOrder, correlation: uuid.UUID, event: str, error: TradeError | None) -> None:
         self.store.audit(
             new_event(event, correlation_id=correlation, preview_id=row.preview_id, order_id=row.id,
@@ -123,3 +165,9 @@ class OrderQueries:
             row = self.store.get_order(session, order_id)
             assert row is not None
             return self.view(session, row, stale=stale)
+
+
+def _text(name: str, value: Any, max_length: int, code: ErrorCode) -> str:
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= max_length:
+        raise TradeError(code, f"{name} must be a string of 1 to {max_length} characters", {"field": name})
+    return value.strip()

@@ -1,15 +1,57 @@
-"""What the service returns: plain, JSON-ready views of stored rows."""
+"""What the service returns: plain, JSON-ready views of stored rows.
+
+Field names follow the platform contract (`specs/PLATFORM_CONTRACT.md`): its callers read
+`order_status`, `validation{...}`, `universal_symbol_id`, ... Extra fields sit beside them.
+Numbers are plain decimals: no exponent and no padding zeros from the column scale.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 
-from brokers.models import BrokerAccount
+from brokers.models import BrokerAccount, BrokerOrder, OrderStatus
 from db.models import TradeOrder, TradePreview
+
+ZERO = Decimal(0)
+
+
+def plain_decimal(value: Decimal) -> Decimal:
+    """3.00000000 -> 3, 0E-8 -> 0, 1E+2 -> 100: the value without scale padding or a positive exponent."""
+    if not value.is_finite():
+        return value
+    reduced = value.normalize()
+    exponent = reduced.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        reduced = reduced.quantize(Decimal(1))
+    return reduced
+
+
+def plain_text(value: Decimal | None) -> str | None:
+    """The decimal as JSON text, never in scientific notation."""
+    return None if value is None else format(plain_decimal(value), "f")
+
+
+def plain_json_number(value: Any) -> Any:
+    """A stored numeric string ("0.00095000", "1.5E-7") in plain form; anything else unchanged."""
+    if isinstance(value, Decimal):
+        return plain_text(value)
+    if isinstance(value, str):
+        try:
+            return plain_text(Decimal(value))
+        except InvalidOperation:
+            return value
+    return value
+
+
+PlainDecimal = Annotated[
+    Decimal,
+    AfterValidator(plain_decimal),
+    PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
+]
 
 
 class View(BaseModel):
@@ -19,20 +61,45 @@ class View(BaseModel):
         return self.model_dump(mode="json")
 
 
+class Validation(View):
+    """The contract's `validation` object. A stored preview passed every blocking check."""
+
+    is_valid: bool = True
+    errors: list[str] = []
+    warnings: list[str] = []
+    checks_passed: list[str] = []
+    buying_power: PlainDecimal | None = None
+    estimated_cost: PlainDecimal | None = None
+    post_trade_weight: PlainDecimal | None = None
+
+
 class PreviewView(View):
     preview_id: str
     account_id: str
     broker_provider: str
     ticker: str
     side: str
-    quantity: Decimal
+    quantity: PlainDecimal
     order_type: str
-    limit_price: Decimal | None
-    stop_price: Decimal | None
+    limit_price: PlainDecimal | None
+    stop_price: PlainDecimal | None
     time_in_force: str
-    estimated_price: Decimal | None
-    estimated_commission: Decimal | None
-    estimated_total: Decimal | None
+    estimated_price: PlainDecimal | None
+    estimated_commission: PlainDecimal | None
+    estimated_total: PlainDecimal | None
+    estimated_cost: PlainDecimal | None = None
+    estimated_proceeds: PlainDecimal | None = None
+    currency: str = "USD"
+    pre_trade_weight: PlainDecimal | None = None
+    post_trade_weight: PlainDecimal | None = None
+    requires_confirmation: bool = True
+    validation: Validation = Validation()
+    universal_symbol_id: str | None = None
+    snaptrade_trade_id: str | None = None
+    combined_remaining_balance: dict[str, Any] | None = None
+    trade_impacts: list[dict[str, Any]] = []
+    market_data: dict[str, Any] | None = None
+    user_email: str | None = None
     status: str
     created_at: datetime
     expires_at: datetime
@@ -44,28 +111,57 @@ class PreviewView(View):
 
     @classmethod
     def of(cls, row: TradePreview) -> PreviewView:
+        impact = {k: plain_json_number(v) if k not in ("warnings", "checks_passed") else v
+                  for k, v in (row.impact or {}).items()}
+        data = row.broker_preview_data or {}
+        raw: dict[str, Any] = data["raw"] if isinstance(data.get("raw"), dict) else {}
+        warnings = list((row.validation or {}).get("warnings", []))
+        weight_after = _decimal(impact.get("position_weight_after"))
+        buy = row.side == "BUY"
         return cls(
-            preview_id=str(row.id),
-            account_id=row.account_id,
-            broker_provider=row.broker_provider,
-            ticker=row.ticker,
-            side=row.side,
-            quantity=row.quantity,
-            order_type=row.order_type,
-            limit_price=row.limit_price,
-            stop_price=row.stop_price,
-            time_in_force=row.time_in_force,
-            estimated_price=row.estimated_price,
-            estimated_commission=row.estimated_commission,
+            preview_id=str(row.id), account_id=row.account_id, broker_provider=row.broker_provider,
+            ticker=row.ticker, side=row.side, quantity=row.quantity, order_type=row.order_type,
+            limit_price=row.limit_price, stop_price=row.stop_price, time_in_force=row.time_in_force,
+            estimated_price=row.estimated_price, estimated_commission=row.estimated_commission,
             estimated_total=row.estimated_total,
-            status=row.status,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            impact=row.impact,
-            warnings=list(row.validation.get("warnings", [])),
-            summary=describe(row),
+            estimated_cost=row.estimated_total if buy else None,
+            estimated_proceeds=None if buy else row.estimated_total,
+            currency=str(data.get("currency") or "USD"),
+            pre_trade_weight=_decimal(impact.get("position_weight_before")),
+            post_trade_weight=weight_after,
+            validation=Validation(
+                warnings=warnings, checks_passed=list((row.validation or {}).get("checks_passed", [])),
+                buying_power=_decimal(impact.get("buying_power")), estimated_cost=row.estimated_total,
+                post_trade_weight=weight_after,
+            ),
+            universal_symbol_id=row.broker_symbol_id, snaptrade_trade_id=row.snaptrade_trade_id,
+            combined_remaining_balance=_object(raw.get("combined_remaining_balance")),
+            trade_impacts=[i for i in raw.get("trade_impacts") or [] if isinstance(i, dict)],
+            market_data=_market_data(data.get("quote")),
+            user_email=getattr(row, "user_email", None),
+            status=row.status, created_at=row.created_at, expires_at=row.expires_at,
+            impact=impact, warnings=warnings, summary=describe(row),
             order_options=dict(row.order_options or {}),
         )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, dict) else None
+
+
+def _market_data(quote: Any) -> dict[str, Any] | None:
+    if not isinstance(quote, dict):
+        return None
+    return {k: plain_json_number(v) if k in ("bid", "ask", "last", "close") else v for k, v in quote.items()}
 
 
 def describe(row: TradePreview) -> str:
@@ -90,59 +186,163 @@ def describe(row: TradePreview) -> str:
 
 
 def _plain(value: Decimal | None) -> str:
-    if value is None:
-        return "?"
-    text = format(value.normalize(), "f")
-    return text
+    return "?" if value is None else format(plain_decimal(value), "f")
 
 
 class OrderView(View):
-    order_id: str
-    preview_id: str
+    """An execution result and an order row (`get_orders`), under the contract's names."""
+
+    order_id: str | None
+    id: str | None = None
+    preview_id: str | None
     account_id: str
     broker_provider: str
-    client_order_ref: str | None
+    client_order_ref: str | None = None
     brokerage_order_id: str | None
     status: str
+    order_status: str = ""
     ticker: str | None = None
     side: str | None = None
-    quantity: Decimal | None = None
+    quantity: PlainDecimal | None = None
     order_type: str | None = None
-    filled_quantity: Decimal
-    remaining_quantity: Decimal | None
-    average_fill_price: Decimal | None
-    commission: Decimal | None
-    error_code: str | None
-    error_message: str | None
-    created_at: datetime
-    updated_at: datetime
+    limit_price: PlainDecimal | None = None
+    stop_price: PlainDecimal | None = None
+    time_in_force: str | None = None
+    filled_quantity: PlainDecimal = ZERO
+    remaining_quantity: PlainDecimal | None = None
+    average_fill_price: PlainDecimal | None = None
+    total_cost: PlainDecimal | None = None
+    commission: PlainDecimal | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    executed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    message: str | None = None
+    new_preview: PreviewView | None = None
+    source: Literal["local", "brokerage"] = "local"
+    user_email: str | None = None
     stale: bool = False
     attention: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _order_status_is_status(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("order_status"):
+            data = {**data, "order_status": data.get("status")}
+        return data
+
     @classmethod
     def of(cls, row: TradeOrder, preview: TradePreview | None = None, *, stale: bool = False) -> OrderView:
+        multiplier = _multiplier(preview)
         return cls(
-            order_id=str(row.id),
-            preview_id=str(row.preview_id),
-            account_id=row.account_id,
-            broker_provider=row.broker_provider,
-            client_order_ref=row.client_order_ref,
-            brokerage_order_id=row.brokerage_order_id,
-            status=row.status,
-            ticker=preview.ticker if preview else None,
-            side=preview.side if preview else None,
-            quantity=preview.quantity if preview else None,
-            order_type=preview.order_type if preview else None,
-            filled_quantity=row.filled_quantity,
-            remaining_quantity=row.remaining_quantity,
+            order_id=str(row.id), id=str(row.id), preview_id=str(row.preview_id), account_id=row.account_id,
+            broker_provider=row.broker_provider, client_order_ref=row.client_order_ref,
+            brokerage_order_id=row.brokerage_order_id, status=row.status, order_status=row.status,
+            ticker=preview.ticker if preview else None, side=preview.side if preview else None,
+            quantity=preview.quantity if preview else None, order_type=preview.order_type if preview else None,
+            limit_price=preview.limit_price if preview else None,
+            stop_price=preview.stop_price if preview else None,
+            time_in_force=preview.time_in_force if preview else None,
+            filled_quantity=row.filled_quantity, remaining_quantity=row.remaining_quantity,
             average_fill_price=row.average_fill_price,
-            commission=row.commission,
-            error_code=row.error_code,
-            error_message=row.error_message,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            stale=stale,
-            attention=row.attention,
+            total_cost=_total_cost(row.filled_quantity, row.average_fill_price, multiplier),
+            commission=row.commission, error_code=row.error_code, error_message=row.error_message,
+            created_at=row.created_at, updated_at=row.updated_at,
+            executed_at=row.updated_at if row.status == OrderStatus.EXECUTED else None,
+            cancelled_at=row.updated_at if row.status == OrderStatus.CANCELED else None,
+            message=order_message(row.status, row.broker_provider, row.error_message),
+            user_email=getattr(row, "user_email", None), stale=stale, attention=row.attention,
+        )
+
+    @classmethod
+    def of_broker(cls, order: BrokerOrder, provider: str) -> OrderView:
+        """An order the broker reports that was not placed through this module."""
+        status = order.status.value
+        placed = order.placed_at
+        return cls(
+            order_id=None, id=None, preview_id=None, account_id=order.account_id, broker_provider=provider,
+            brokerage_order_id=order.brokerage_order_id, status=status, order_status=status,
+            ticker=order.ticker, side=order.side.value if order.side else None, quantity=order.quantity,
+            order_type=order.order_type, limit_price=order.limit_price, stop_price=order.stop_price,
+            filled_quantity=order.filled_quantity, remaining_quantity=order.remaining_quantity,
+            average_fill_price=order.average_fill_price,
+            total_cost=_total_cost(order.filled_quantity, order.average_fill_price, Decimal(1)),
+            commission=order.commission, created_at=placed, updated_at=placed,
+            message="placed outside this module (reported by the broker)", source="brokerage",
+        )
+
+
+def order_message(status: str, provider: str, error: str | None) -> str | None:
+    """Human-readable context for a status, or None when the status says it all."""
+    if status == OrderStatus.SIMULATED:
+        return "SIMULATED: ORDERS_ENABLED is false, so the order was recorded but NOT sent to the broker."
+    if status == OrderStatus.UNKNOWN:
+        return "the broker did not confirm in time: the order MAY have been placed; do not execute again"
+    if status == OrderStatus.SUBMITTING:
+        return f"being sent to {provider}"
+    if status in (OrderStatus.REJECTED, OrderStatus.FAILED) and error:
+        return error
+    return None
+
+
+def _multiplier(preview: TradePreview | None) -> Decimal:
+    data = (preview.broker_preview_data if preview is not None else None) or {}
+    return _decimal(data.get("multiplier")) or Decimal(1)
+
+
+def _total_cost(filled: Decimal, price: Decimal | None, multiplier: Decimal) -> Decimal | None:
+    """Gross value of what filled (before commission); None before a fill price is known."""
+    if price is None or filled <= ZERO:
+        return None if price is None else ZERO
+    return filled * price * multiplier
+
+
+BatchStatus = Literal["completed", "partial", "failed", "needs_confirmation"]
+LegStatus = Literal["placed", "reprieved", "failed", "unknown"]
+
+
+class BatchLeg(View):
+    preview_id: str
+    status: LegStatus
+    result: OrderView | None = None
+    error: dict[str, Any] | None = None
+    new_preview_id: str | None = None
+
+
+class BatchResult(View):
+    """`completed`: every leg placed (or simulated); `failed`: none placed and none re-quoted;
+    `needs_confirmation`: some legs expired and were re-quoted, no leg failed; `partial`: otherwise."""
+
+    status: BatchStatus
+    legs: list[BatchLeg]
+    reprieved_legs: list[dict[str, Any]]
+    message: str
+
+    @classmethod
+    def of(cls, legs: list[BatchLeg]) -> BatchResult:
+        placed = sum(leg.status == "placed" for leg in legs)
+        reprieved = [leg for leg in legs if leg.status == "reprieved"]
+        troubled = sum(leg.status in ("failed", "unknown") for leg in legs)
+        status: BatchStatus
+        if placed == len(legs):
+            status = "completed"
+        elif reprieved and not troubled:
+            status = "needs_confirmation"
+        elif placed == 0 and not reprieved and not any(leg.status == "unknown" for leg in legs):
+            status = "failed"
+        else:
+            status = "partial"
+        message = f"{placed} of {len(legs)} legs placed"
+        if reprieved:
+            message += (f"; {len(reprieved)} expired and were re-quoted: the human must confirm each "
+                        "new_preview_id before it is executed")
+        return cls(
+            status=status, legs=legs, message=message,
+            reprieved_legs=[{"preview_id": leg.preview_id, "new_preview_id": leg.new_preview_id,
+                             "new_preview": leg.result.new_preview.as_json() if leg.result and leg.result.new_preview
+                             else None} for leg in reprieved],
         )
 
 

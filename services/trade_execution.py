@@ -32,9 +32,11 @@ from brokers.models import (
     canonical_ticker,
     parse_order_request,
 )
+from brokers.user_context import current_user_email, parse_user_email
 from db.engine import transaction
 from services import confirmation
 from services.confirmation import ExecutablePreview
+from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
@@ -60,7 +62,8 @@ EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_bro
 
 
 
-class TradeExecutionService(MarketDataReads):
+class TradeExecutionService(PlatformContract, MarketDataReads):
+    _guarded = staticmethod(_guard)
     def __init__(
         self,
         settings: Settings,
@@ -198,6 +201,7 @@ class TradeExecutionService(MarketDataReads):
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
             row.orders_enabled = self.settings.orders_enabled
             row.trading_mode = self.settings.trading_mode.value
+            row.user_email = current_user_email()  # the platform user this call acts for (contract_api)
             with transaction(self.store.session_factory) as session:
                 session.add(row)
                 session.flush()
@@ -290,8 +294,12 @@ class TradeExecutionService(MarketDataReads):
     def get_order_status(self, order_id: Any) -> OrderView:
         return _guard(lambda: self.queries.status(order_id))
 
-    def cancel_order(self, order_id: Any) -> OrderView:
-        return _guard(lambda: self.queries.cancel(order_id))
+    def cancel_order(self, account_id: Any, order_id: Any = None, *, user_email: Any = None) -> OrderView:
+        """Contract form: (account_id, broker's order id). One argument: our order row id (tools, CLI).
+        With user_email, another user's order is refused (ORDER_NOT_FOUND, audited)."""
+        if order_id is None:
+            return _guard(lambda: self.queries.cancel(account_id, user=parse_user_email(user_email)))
+        return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id, user=parse_user_email(user_email)))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
         """Settle SUBMITTING/UNKNOWN orders and re-check inferred final statuses; with include_active, also

@@ -32,6 +32,7 @@ class RiskAssessment:
     estimated_total: Decimal | None = None
     weight_before: Decimal | None = None
     weight_after: Decimal | None = None
+    buying_power: Decimal | None = None
     warnings: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
 
@@ -41,6 +42,7 @@ class RiskAssessment:
             "estimated_total": _s(self.estimated_total),
             "position_weight_before": _s(self.weight_before),
             "position_weight_after": _s(self.weight_after),
+            "buying_power": _s(self.buying_power),
             "warnings": list(self.warnings),
             "checks_passed": list(self.checks),
         }
@@ -69,6 +71,8 @@ def check_supported(order: OrderRequest, capabilities: BrokerCapabilities, provi
         )
     if not capabilities.fractional_quantities and order.quantity != order.quantity.to_integral_value():
         raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} accepts whole quantities only")
+    if order.oca_group is not None and not capabilities.oca_groups:
+        raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} does not support one-cancels-all groups")
     if order.outside_rth and not capabilities.outside_rth:
         raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} does not take orders outside regular trading hours")
 

@@ -60,17 +60,31 @@ def ui_router(get_service: ServiceGetter, settings: Settings) -> APIRouter:
             raise Refused(503, "OPERATOR_TOKEN is not set: this page confirms nothing. "
                                "Set OPERATOR_TOKEN (16+ random characters) and restart.")
 
-    def operator(request: Request, csrf: Annotated[str, Form()] = "") -> OperatorSession:
-        """The checks of every state-changing request."""
-        door(request)
+    def refusal_of(request: Request, session: OperatorSession | None, csrf: str) -> Refused | None:
+        try:
+            door(request)
+        except Refused as refused:
+            return refused
         if not gate.origin_allowed(request):
-            raise Refused(403, "Refused: this request did not come from the confirmation page. Nothing was done.")
-        session = gate.session(request)
+            return Refused(403, "Refused: this request did not come from the confirmation page. Nothing was done.")
         if session is None:
-            raise Refused(401, "Refused: not logged in (or the session expired). Nothing was done.")
+            return Refused(401, "Refused: not logged in (or the session expired). Nothing was done.")
         if not gate.csrf_valid(session, csrf):
-            raise Refused(403, "Refused: the form's security token is missing or wrong. Nothing was done.")
-        return session
+            return Refused(403, "Refused: the form's security token is missing or wrong. Nothing was done.")
+        return None
+
+    def operator(request: Request, csrf: Annotated[str, Form()] = "") -> OperatorSession:
+        """The checks of every state-changing request; a refusal is audited (no service is built without a token)."""
+        session = gate.session(request)
+        refused = refusal_of(request, session, csrf)
+        if refused is None and session is not None:
+            return session
+        refused = refused or Refused(401, "Refused: not logged in. Nothing was done.")
+        if gate.enabled:
+            desk().record_page_refusal(refused.message, path=request.url.path, status=refused.status,
+                                       operator_session=session.session_id if session else None,
+                                       client=request.client.host if request.client else None)
+        raise refused
 
     Operator = Annotated[OperatorSession, Depends(operator)]
 
@@ -202,7 +216,7 @@ def _safe_next(request: Request, base: str) -> str:
 
 def _recent_orders(service: TradeExecutionService) -> list[Any]:
     try:
-        return service.get_orders(None, "all", 7)[:25]
+        return ApprovalDesk(service).recent_orders()
     except TradeError as exc:
         log.warning("recent orders unavailable: %s", exc.message)
         return []

@@ -54,7 +54,8 @@ ORDER_STATES = {"open": ACTIVE_STATUSES, "executed": frozenset({OrderStatus.EXEC
 class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(
-        order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True
+        order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True,
+        oca_groups=True,
     )
 
     def __init__(

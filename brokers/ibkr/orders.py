@@ -64,6 +64,8 @@ def build_order(request: OrderRequest, account_id: str, order_ref: str = "") -> 
         order.trailStopPrice = to_float(request.trail_stop_price)
     if request.limit_offset is not None:
         order.lmtPriceOffset = to_float(request.limit_offset)
+    if request.oca_group is not None:
+        order.ocaGroup, order.ocaType = request.oca_group, 1  # 1: cancel the group's other orders on a fill
     return order
 
 
@@ -236,6 +238,7 @@ def _raw(
         "exchange": contract.exchange or None,
         "tif": trade.order.tif or None,
         "outside_rth": bool(trade.order.outsideRth),
+        "oca_group": trade.order.ocaGroup or None,
         "trail_stop_price": _text(to_decimal(trade.order.trailStopPrice)),
         "trailing_percent": _text(to_decimal(trade.order.trailingPercent)),
         "error": {"code": error[0], "message": error[1]} if error else None,

@@ -50,6 +50,7 @@ from brokers.snaptrade.market_source import SnapTradeMarketData
 from brokers.snaptrade.matching import MAX_DAYS, candidates, lookback_days
 from brokers.snaptrade.parsing import ResponseError
 from brokers.snaptrade.redact import protect_logs, release_logs
+from brokers.snaptrade.user_credentials import UserCredentialsProvider
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,9 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
         *,
         account_ttl_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        user_credentials: UserCredentialsProvider | None = None,
     ) -> None:
-        self._api = SnapTradeApi(credentials)
+        self._api = SnapTradeApi(credentials, user_credentials)
         self._redactor = credentials.redactor()
         protect_logs(self._redactor)
         self._clock = clock

@@ -25,6 +25,8 @@ from snaptrade_client.schemas import Unset
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.snaptrade.redact import Redactor
+from brokers.snaptrade.user_credentials import SettingsUserCredentials, UserCredentialsProvider
+from brokers.user_context import current_user_email
 from settings import Settings
 
 DEFAULT_BASE_URL = "https://api.snaptrade.com"
@@ -145,7 +147,9 @@ class _BoundedRESTClient(RESTClientObject):
 class SnapTradeApi:
     """The SDK plus the user's credentials: the one place that calls SnapTrade."""
 
-    def __init__(self, credentials: SnapTradeCredentials) -> None:
+    def __init__(
+        self, credentials: SnapTradeCredentials, user_credentials: UserCredentialsProvider | None = None
+    ) -> None:
         auth = SnapTradeAuth.commercial_api_key(
             consumer_key=credentials.consumer_key.get_secret_value(), client_id=credentials.client_id
         )
@@ -162,11 +166,12 @@ class SnapTradeApi:
         self.sdk: SnapTrade[Any] = SnapTrade(configuration, auth=None)  # auth already in the configuration
         self._rest = _BoundedRESTClient(configuration, credentials.timeout_seconds)
         self.sdk.trading.api_client.rest_client = self._rest  # every API group shares this ApiClient
-        self._user = {"user_id": credentials.user_id, "user_secret": credentials.user_secret.get_secret_value()}
+        self._users = user_credentials or SettingsUserCredentials(credentials.user_id, credentials.user_secret)
 
     def call(self, operation: Callable[..., Any], **arguments: Any) -> Any:
-        """Run one SDK operation as the configured user and return its JSON body."""
-        response = operation(**arguments, **self._user)
+        """Run one SDK operation as the SnapTrade user of the platform user this call acts for."""
+        user_id, user_secret = self._users.credentials_for(current_user_email())
+        response = operation(**arguments, user_id=user_id, user_secret=user_secret.get_secret_value())
         return json_body(response.body)
 
     def requests_started(self) -> int:

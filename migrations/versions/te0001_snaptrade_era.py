@@ -4,7 +4,11 @@ Revision ID: te0001
 Revises:
 Create Date: 2026-11-23
 
-A deployment that already has these tables runs `tradeexec db stamp te0001` and then upgrades.
+A deployment that already has these tables just upgrades (`tradeexec db upgrade`, or
+`alembic upgrade heads` in a host environment): this revision then adopts them instead of
+creating them - db/adoption.py checks their shape against the tables below, fixes what is
+safe and refuses what is not. Adopted tables are marked (a table comment) and this
+revision's downgrade refuses to drop them.
 """
 
 from collections.abc import Sequence
@@ -22,6 +26,15 @@ MONEY = sa.Numeric(20, 8)
 
 
 def upgrade() -> None:
+    bind = op.get_bind()
+    existing = set(sa.inspect(bind).get_table_names()) & {"trade_previews", "trade_orders"}
+    if existing == {"trade_previews", "trade_orders"}:
+        from db.adoption import adopt_existing_tables
+
+        adopt_existing_tables(bind)  # the platform's tables: checked, fixed where safe, or refused
+        return
+    if existing:
+        raise RuntimeError(f"only {existing.pop()} exists: the SnapTrade-era schema is incomplete; nothing changed")
     op.create_table(
         "trade_previews",
         sa.Column("id", postgresql.UUID(as_uuid=True), nullable=False),
@@ -70,7 +83,18 @@ def upgrade() -> None:
     op.create_index("ix_trade_orders_account_id_created_at", "trade_orders", ["account_id", "created_at"])
 
 
+ADOPTED_MARK = "tradeexec: adopted at te0001"
+
+
 def downgrade() -> None:
+    adopted = op.get_bind().execute(
+        sa.text("SELECT obj_description(to_regclass('trade_previews'), 'pg_class')")
+    ).scalar_one_or_none()
+    if adopted == ADOPTED_MARK:
+        raise RuntimeError(
+            "refusing to downgrade below te0001: trade_previews/trade_orders were the platform's tables before "
+            "this module adopted them, so they are never dropped"
+        )
     op.drop_index("ix_trade_orders_account_id_created_at", table_name="trade_orders")
     op.drop_table("trade_orders")
     op.drop_table("trade_previews")

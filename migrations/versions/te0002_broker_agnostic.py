@@ -55,13 +55,17 @@ def upgrade() -> None:
     op.add_column(
         "trade_previews", sa.Column("validation", postgresql.JSONB(), server_default=EMPTY_JSON, nullable=False)
     )
-    op.create_check_constraint("quantity_positive", "trade_previews", "quantity > 0")
-    op.create_check_constraint("side", "trade_previews", "side IN ('BUY', 'SELL')")
+    op.create_check_constraint(op.f("ck_trade_previews_quantity_positive"), "trade_previews", "quantity > 0")
+    op.create_check_constraint(op.f("ck_trade_previews_side"), "trade_previews", "side IN ('BUY', 'SELL')")
     op.create_check_constraint(
-        "order_type", "trade_previews", "order_type IN ('Market', 'Limit', 'Stop', 'StopLimit')"
+        op.f("ck_trade_previews_order_type"), "trade_previews", "order_type IN ('Market', 'Limit', 'Stop', 'StopLimit')"
     )
-    op.create_check_constraint("time_in_force", "trade_previews", "time_in_force IN ('Day', 'GTC', 'IOC', 'FOK')")
-    op.create_check_constraint("broker_provider", "trade_previews", "broker_provider IN ('snaptrade', 'ibkr')")
+    op.create_check_constraint(
+        op.f("ck_trade_previews_time_in_force"), "trade_previews", "time_in_force IN ('Day', 'GTC', 'IOC', 'FOK')"
+    )
+    op.create_check_constraint(
+        op.f("ck_trade_previews_broker_provider"), "trade_previews", "broker_provider IN ('snaptrade', 'ibkr')"
+    )
     op.create_index("ix_trade_previews_account_id_created_at", "trade_previews", ["account_id", "created_at"])
 
     op.add_column(
@@ -86,9 +90,11 @@ def upgrade() -> None:
         f"|| jsonb_build_object('legacy_status', status), status = 'UNKNOWN' WHERE status NOT IN ({ORDER_STATUSES})"
     )
     op.create_unique_constraint("uq_trade_orders_client_order_ref", "trade_orders", ["client_order_ref"])
-    op.create_check_constraint("broker_provider", "trade_orders", "broker_provider IN ('snaptrade', 'ibkr')")
-    op.create_check_constraint("filled_nonnegative", "trade_orders", "filled_quantity >= 0")
-    op.create_check_constraint("status", "trade_orders", f"status IN ({ORDER_STATUSES})")
+    op.create_check_constraint(
+        op.f("ck_trade_orders_broker_provider"), "trade_orders", "broker_provider IN ('snaptrade', 'ibkr')"
+    )
+    op.create_check_constraint(op.f("ck_trade_orders_filled_nonnegative"), "trade_orders", "filled_quantity >= 0")
+    op.create_check_constraint(op.f("ck_trade_orders_status"), "trade_orders", f"status IN ({ORDER_STATUSES})")
     op.create_index("ix_trade_orders_created_at", "trade_orders", ["created_at"])
     op.create_index("ix_trade_orders_brokerage_order_id", "trade_orders", ["brokerage_order_id"])
     op.create_index(

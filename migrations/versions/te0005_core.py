@@ -1,7 +1,7 @@
 """Previews record the mode they were made in; preview status gets its CHECK.
 
 Revision ID: te0005_core
-Revises: te0004_ibkr
+Revises: te0003_dropin
 Create Date: 2026-11-30
 
 An execute in a different mode than its preview (orders on/off, paper/live) is refused,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "te0005_core"
-down_revision: str | None = "te0004_ibkr"
+down_revision: str | None = "te0003_dropin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -295,6 +295,14 @@ class Gateway:
             if not self.commission_report_first:
                 session.send(encode.commission_report(execution))
         self._mark_dirty(order.account, order.instrument.con_id, quantity_changed=True)
+        self._cancel_oca(order)
+
+    def _cancel_oca(self, filled: OrderRecord) -> None:
+        """One-cancels-all (ocaType 1): a fill cancels the other working orders of its OCA group."""
+        for other in self.broker.orders:
+            if filled.oca_group and other is not filled and other.oca_group == filled.oca_group \
+                    and other.account == filled.account and not other.is_done:
+                self.cancel(other)
 
     def price_moved(self, inst: Instrument) -> None:
         for session in list(self.sessions.values()):

@@ -184,7 +184,7 @@ class Broker:
             instrument=inst, action=req.action, quantity=quantity, order_type=req.order_type,
             lmt_price=req.lmt_price if req.order_type in ("LMT", "STP LMT") else None,
             aux_price=req.aux_price if req.order_type in ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT") else None,
-            tif=req.tif, order_ref=req.order_ref, outside_rth=req.outside_rth,
+            tif=req.tif, order_ref=req.order_ref, outside_rth=req.outside_rth, oca_group=req.oca_group,
             trailing_percent=req.trailing_percent if req.order_type in ("TRAIL", "TRAIL LIMIT") else None,
             trail_stop=req.trail_stop_price, lmt_price_offset=req.lmt_price_offset,
         )

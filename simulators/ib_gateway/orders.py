@@ -132,6 +132,7 @@ class OrderRecord:
     tif: str
     order_ref: str
     outside_rth: bool = False
+    oca_group: str = ""
     trailing_percent: Decimal | None = None
     trail_stop: Decimal | None = None
     """TRAIL / TRAIL LIMIT: the current stop, moved with the price (aux_price is the trailing amount)."""

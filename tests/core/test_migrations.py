@@ -132,7 +132,7 @@ def test_downgrade_refuses_to_drop_ibkr_rows(empty_url: str) -> None:
     )
     with pytest.raises(RuntimeError, match="non-SnapTrade"):
         migrate.downgrade(empty_url, "te0001")
-    assert migrate.current_revision(empty_url) == "te0002"  # later revisions went down; te0002 refused
+    assert migrate.current_revision(empty_url) == "te0002"  # te0003_dropin was undone, te0002 refused
 
 
 def test_existing_deployment_stamps_first_revision_then_upgrades(empty_url: str) -> None:

@@ -20,7 +20,7 @@ from simulators.ib_gateway import IBGatewaySimulator
 from tests.ibkr.conftest import ACCOUNT, event_types, order_row, placed_orders, wait_until
 
 D = Decimal
-ORDER_TYPE, AUX, TIF, OUTSIDE_RTH = 18, 20, 21, 33  # placeOrder field indexes
+ORDER_TYPE, AUX, TIF, OCA_GROUP, OUTSIDE_RTH = 18, 20, 21, 22, 33  # placeOrder field indexes
 
 
 def _place(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter, ref: str, **fields: Any) -> tuple[str, list[str]]:
@@ -112,3 +112,24 @@ def test_an_advanced_order_type_the_broker_cannot_take_is_refused_before_anythin
         service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type="Limit", limit_price="185",
                               trailing_percent="1")
     assert event_types(session_factory) == ["PREVIEW_REFUSED", "PREVIEW_REFUSED"]
+
+
+def test_a_fill_in_an_oca_group_cancels_the_rest_of_the_group(
+    sim: IBGatewaySimulator, service: TradeExecutionService, session_factory: sessionmaker[Session],
+) -> None:
+    sim.auto_fill = False
+    views = [
+        service.execute_trade(service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type="Limit",
+                                                    limit_price=price, oca_group="dip-buy").preview_id)
+        for price in ("185.00", "180.00")
+    ]
+    wires = placed_orders(sim)[-2:]
+    assert [w[OCA_GROUP] for w in wires] == ["dip-buy", "dip-buy"]
+    booked = next(o for o in sim.orders if o.order_ref == views[0].client_order_ref)
+    sim.fill(booked.order_id, price="185.00")
+    first, second = (
+        wait_until(lambda v=view, s=status: (r := order_row(session_factory, v.order_id)).status == s and r,
+                   what=f"{view.order_id} {status}")
+        for view, status in zip(views, ("EXECUTED", "CANCELED"), strict=True)
+    )
+    assert first.filled_quantity == 10 and second.filled_quantity == 0

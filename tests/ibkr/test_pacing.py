@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from ib_async import IB
 
 from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.pacing import OPERATION_COSTS
@@ -74,12 +75,18 @@ def test_a_placement_overtakes_queued_reads(sim: IBGatewaySimulator, paced: IBKR
 def test_refresh_after_trade_coalesces(sim: IBGatewaySimulator, paced: IBKRBrokerAdapter) -> None:
     paced.list_accounts()
     sim.clear_received()
-    for _ in range(20):
-        paced.refresh_after_trade(ACCOUNT)
+
+    async def twenty_executes_at_once(_ib: IB) -> None:  # on the loop: all asked before any refresh starts
+        for _ in range(20):
+            paced.refresh_after_trade(ACCOUNT)
+
+    paced.manager.run_sync(twenty_executes_at_once)
     background = paced.manager.background
     wait_until(lambda: background.requested == 20 and background.idle, what="the refreshes to settle")
-    assert 1 <= background.runs <= 2  # one in flight, at most one more for everything asked meanwhile
-    assert 1 <= _ids(sim).count(SUMMARY) <= 2
+    assert background.runs == 1 and _ids(sim).count(SUMMARY) == 1
+    paced.refresh_after_trade(ACCOUNT)  # a later trade gets its own refresh
+    wait_until(lambda: background.requested == 21 and background.idle, what="the next refresh")
+    assert background.runs == 2
 
 
 def test_each_call_sends_no_more_than_its_budgeted_cost(sim: IBGatewaySimulator,

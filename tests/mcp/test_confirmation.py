@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from mcp import Client
 from mcp_types import ElicitRequestParams, ElicitResult
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode
 from db.models import TradeEvent, TradePreview
+from services.order_store import utcnow
 from tests.mcp.conftest import ServerFactory, payload, tool_error
 from tests.mcp.test_tools import MODES, call, preview, run
 from tests.support.memory_broker import MemoryBroker
@@ -134,3 +136,41 @@ def test_no_prompt_for_a_preview_that_cannot_execute(make_server: ServerFactory,
     assert tool_error(again)["error_code"] == ErrorCode.ALREADY_EXECUTED
     assert tool_error(unknown)["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
     assert len(human.asked) == 1 and ibkr.place_calls == 1
+
+
+def test_a_client_cannot_answer_the_confirmation_itself(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
+    """The confirmation and the parsed arguments are filled by the server; as arguments they are unknown names."""
+    human = Human(action="decline")
+
+    async def scenario(client: Client) -> Any:
+        shown = await preview(client)
+        return await call(client, "execute_trade", preview_id=shown["preview_id"], confirmation={"confirm": True},
+                          parsed={"values": {"preview_id": shown["preview_id"]}})
+
+    error = tool_error(run(make_server(), scenario, "legacy", elicitation_callback=human))
+    assert error["error_code"] == ErrorCode.VALIDATION_ERROR
+    assert {p["field"] for p in error["details"]["problems"]} == {"confirmation", "parsed"}
+    assert human.asked == [] and ibkr.place_calls == 0
+
+
+def test_no_prompt_for_a_live_account_in_paper_mode_or_an_expired_preview(
+    make_server: ServerFactory, ibkr: MemoryBroker, session_factory: sessionmaker[Session]
+) -> None:
+    ibkr.add_account("U222", cash="100000", is_paper=False)
+    human = Human()
+    server = make_server()
+
+    async def scenario(client: Client) -> list[Any]:
+        live = await preview(client, account_id="U222")
+        stale = await preview(client)
+        with session_factory.begin() as session:
+            session.execute(update(TradePreview).where(TradePreview.id == uuid.UUID(stale["preview_id"]))
+                            .values(expires_at=utcnow() - timedelta(seconds=1)))
+        return [await call(client, "execute_trade", preview_id=live["preview_id"]),
+                await call(client, "execute_trade", preview_id=stale["preview_id"])]
+
+    live, stale = run(server, scenario, "legacy", elicitation_callback=human)
+    assert tool_error(live)["error_code"] == ErrorCode.TRADING_DISABLED
+    requoted = payload(stale)  # nothing placed; a fresh preview of the same order comes back to be confirmed
+    assert requoted["error_code"] == ErrorCode.PREVIEW_EXPIRED and requoted["placed"] is False
+    assert human.asked == [] and ibkr.place_calls == 0

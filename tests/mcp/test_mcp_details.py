@@ -26,7 +26,8 @@ def test_every_tool_declares_its_output_schema_hints_and_closed_inputs(make_serv
         assert tool.output_schema is not None and tool.output_schema["type"] == "object", name
         assert tool.input_schema["additionalProperties"] is False, name
         assert hints is not None and hints.read_only_hint == (name in READS), name
-        assert hints.destructive_hint == (name in {"execute_trade", "cancel_order", "cancel_orders"}), name
+        assert hints.destructive_hint == (name in {"execute_trade", "cancel_order", "cancel_orders",
+                                                   "execute_trades"}), name
         assert hints.idempotent_hint == (name in READS), name  # a second cancel is an error: not idempotent
     order = tools["preview_trade"].input_schema
     for accepted in ({"quantity": "2.5"}, {"quantity": 2.5}, {"quantity": "3", "limit_price": "185.25"}):
@@ -54,7 +55,7 @@ def test_every_result_matches_the_published_output_schema(make_server: ServerFac
             ("execute_trade", executed),
             ("preview_trade", await call(client, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY",
                                          quantity="2")),
-            ("get_orders", await call(client, "get_orders", state="open")),
+            ("get_orders", await call(client, "get_orders", account_id="DU111", state="open")),
             ("get_order_status", await call(client, "get_order_status", order_id=placed["order_id"])),
             ("cancel_order", await call(client, "cancel_order", order_id=placed["order_id"])),
             ("cancel_orders", await call(client, "cancel_orders", account_id="DU111")),

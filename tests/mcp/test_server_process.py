@@ -95,8 +95,9 @@ async def full_flow(client: Client, account_id: str, session_factory: sessionmak
     with session_factory.begin() as session:
         session.execute(update(TradePreview).where(TradePreview.id == uuid.UUID(stale["preview_id"]))
                         .values(expires_at=utcnow() - timedelta(seconds=1)))
-    expired = tool_error(await call(client, "execute_trade", preview_id=stale["preview_id"]))
-    assert expired["error_code"] == ErrorCode.PREVIEW_EXPIRED
+    expired = payload(await call(client, "execute_trade", preview_id=stale["preview_id"]))
+    assert expired["error_code"] == ErrorCode.PREVIEW_EXPIRED and expired["placed"] is False
+    assert expired["new_preview"]["preview_id"] not in (None, stale["preview_id"])
 
     resting = payload(await call(client, "preview_trade", account_id=account_id, ticker="AAPL", side="BUY",
                                  quantity=1, order_type="Limit", limit_price=50, time_in_force="GTC"))

@@ -29,6 +29,7 @@ from tests.support.memory_broker import MemoryBroker
 TOOLS = {
     "list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
     "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "cancel_orders",
+    "execute_trades",
     "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary", "get_option_chain",
 }
 MODES = ["legacy", "auto"]  # handshake-era and 2026-07-28 connections
@@ -68,7 +69,7 @@ def test_tools_list_is_exactly_the_contract_with_enums_and_guidance(make_server:
     assert "unexpected_arguments" not in props
     assert all(p.get("description") for p in props.values())
     orders = tools["get_orders"].input_schema
-    assert orders["properties"]["state"]["enum"] == ["all", "open", "executed"]
+    assert orders["properties"]["state"]["enum"] == ["all", "open", "executed", "cancelled"]
     assert orders.get("required", []) == []
     assert "explicit yes" in tools["preview_trade"].description
     assert "ONLY after the human" in tools["execute_trade"].description
@@ -115,7 +116,7 @@ def test_preview_execute_status_orders_cancel(make_server: ServerFactory, ibkr: 
         limit = await preview(client, order_type="limit", limit_price="180.5", time_in_force="GTC")
         working = payload(await call(client, "execute_trade", preview_id=limit["preview_id"]))
         assert working["status"] == "ACCEPTED"
-        open_orders = payload(await call(client, "get_orders", state="open"))
+        open_orders = payload(await call(client, "get_orders", account_id="DU111", state="open"))
         assert working["order_id"] in {o["order_id"] for o in open_orders["orders"]}
         canceled = payload(await call(client, "cancel_order", order_id=working["order_id"]))
         assert canceled["status"] == "CANCELED"
@@ -154,8 +155,10 @@ def test_expired_preview_is_refused(
     shown = run(server, preview)
     with session_factory.begin() as session:
         session.execute(update(TradePreview).values(expires_at=utcnow() - timedelta(seconds=1)))
-    error = tool_error(run(server, lambda c: call(c, "execute_trade", preview_id=shown["preview_id"])))
-    assert error["error_code"] == ErrorCode.PREVIEW_EXPIRED
+    answer = payload(run(server, lambda c: call(c, "execute_trade", preview_id=shown["preview_id"])))
+    assert answer["error_code"] == ErrorCode.PREVIEW_EXPIRED and answer["placed"] is False
+    assert answer["order_id"] is None and answer["new_preview"]["preview_id"] != shown["preview_id"]
+    assert "prices may have changed" in answer["message"].lower()
     assert ibkr.place_calls == 0
 
 
@@ -187,6 +190,9 @@ def test_an_order_type_the_broker_does_not_offer_is_unsupported(make_server: Ser
     extended = run(make_server(), lambda c: call(
         c, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=1, outside_rth=True))
     assert tool_error(extended)["error_code"] == ErrorCode.UNSUPPORTED_ORDER  # never silently dropped
+    grouped = run(make_server(), lambda c: call(
+        c, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=1, oca_group="g1"))
+    assert tool_error(grouped)["error_code"] == ErrorCode.UNSUPPORTED_ORDER
     assert ibkr.place_calls == 0
 
 

@@ -36,6 +36,7 @@ PARAMETERS: dict[str, list[str]] = {
     "get_orders": ["account_id", "state", "days"],
     "get_order_status": ["order_id"],
     "cancel_order": ["order_id"],
+    "execute_trades": ["preview_ids"],
 }
 PLAUSIBLE = st.sampled_from([
     "DU111", "st-acct-1", "AAPL", "MSFT", "BUY", "SELL", "Market", "Limit", "Stop", "StopLimit", "Day", "GTC",

@@ -69,6 +69,7 @@ def test_mcp_process_asks_api_process_page_confirms_one_order(
 
     with api_server(env, tmp_path, "--port", str(port)) as api:
         wait_ready(api.url)
+        assert f"confirmation page: {base_url}" in api.log() and TOKEN not in api.log()
         shown, asked = in_stdio_session(ask)
         assert asked["status"] == "AWAITING_CONFIRMATION" and asked["confirmation_url"].startswith(base_url)
         page.goto(asked["confirmation_url"])

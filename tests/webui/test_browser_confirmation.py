@@ -163,6 +163,9 @@ def test_forged_requests_are_refused_and_place_nothing(
     with session_factory() as session:
         row = session.execute(select(TradeApproval)).scalar_one()
         assert row.status == "PENDING"
+    refusals = [e for e in events(session_factory) if e.event_type == "UI_REQUEST_REFUSED"]
+    assert sorted(e.payload["http_status"] for e in refusals) == [401, 403, 403, 403, 403, 421]
+    assert {e.payload["path"] for e in refusals} == {f"/ui/approvals/{asked['approval_id']}/confirm"}
 
 
 def test_the_model_visible_url_alone_shows_only_the_login_page(

@@ -1,0 +1,142 @@
+"""execute_trades: one confirmation for a basket, then each leg exactly once (services/contract_api.py).
+
+The human sees every leg that would be placed; legs that cannot be placed now (expired, already
+executed, unknown) are listed as such, so the answer covers exactly what will happen.
+"""
+
+# No `from __future__ import annotations`: the registry reads these annotations as live objects.
+
+import uuid
+from typing import Annotated, Any
+
+import anyio.to_thread
+from mcp.server.mcpserver import Context, Elicit
+from mcp.server.mcpserver.resolve import AcceptedElicitation, CancelledElicitation
+from mcp_types import ToolAnnotations
+from pydantic import ConfigDict
+
+from brokers.errors import ErrorCode, TradeError
+from mcp_tools.arguments import canonical_id
+from mcp_tools.confirmation import ConfirmOrder, NotAsked, client_can_elicit
+from mcp_tools.registry import Arg, Parsed, ToolRegistry, ToolRuntime
+from mcp_tools.results import validation_error
+from services.confirmation import Answer
+from services.contract_api import MAX_BATCH_LEGS
+from services.order_store import utcnow
+from services.results import BatchResult, PreviewView
+from services.trade_execution import TradeExecutionService
+
+
+class BatchToolResult(BatchResult):
+    """The published outputSchema: the service's batch result plus the legs that were placed."""
+
+    model_config = ConfigDict(extra="allow", frozen=False)
+
+    placed_legs: list[str]
+
+
+PLACE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
+BATCH_TOOLS = ToolRegistry()
+
+
+def preview_id_list(name: str, value: Any) -> list[uuid.UUID]:
+    """The legs as canonical ids, in order, each once."""
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_BATCH_LEGS:
+        raise validation_error(f"{name} must be a list of 1 to {MAX_BATCH_LEGS} preview ids", field=name)
+    ids: list[uuid.UUID] = []
+    for position, item in enumerate(value):
+        parsed = canonical_id(f"{name}[{position}]", item)
+        if parsed not in ids:
+            ids.append(parsed)
+    return ids
+
+
+PreviewIds = Annotated[list[uuid.UUID], Arg({
+    "type": "array", "minItems": 1, "maxItems": MAX_BATCH_LEGS,
+    "items": {"type": "string", "minLength": 36, "maxLength": 36},
+    "description": "The preview_ids of every leg of the basket (from preview_trade), used only after the human "
+                   "explicitly confirmed those exact previews. Each leg is placed at most once.",
+}, preview_id_list)]
+
+
+def _leg_lines(service: TradeExecutionService, preview_ids: list[uuid.UUID]) -> tuple[list[str], int]:
+    lines: list[str] = []
+    executable = 0
+    store = service.store
+    with store.session_factory() as session:
+        for number, preview_id in enumerate(preview_ids, 1):
+            row = store.get_preview(session, preview_id)
+            if row is None:
+                lines.append(f"{number}. unknown preview {preview_id}: nothing placed")
+                continue
+            summary = PreviewView.of(row).summary
+            if store.order_for_preview(session, row.id) is not None or row.status != "ACTIVE":
+                lines.append(f"{number}. {summary}: already {row.status}, not placed again")
+            elif row.expires_at <= utcnow():
+                lines.append(f"{number}. {summary}: EXPIRED, will be re-quoted, not placed")
+            else:
+                executable += 1
+                lines.append(f"{number}. {summary}")
+    return lines, executable
+
+
+class BatchConfirmer:
+    schema = ConfirmOrder
+
+    def __init__(self, runtime: ToolRuntime) -> None:
+        self.runtime = runtime
+
+    async def ask(self, parsed: Parsed, ctx: Context[Any, Any]) -> Elicit[ConfirmOrder] | NotAsked:
+        if parsed.error is not None:
+            return NotAsked("invalid")
+        try:
+            service = await anyio.to_thread.run_sync(self.runtime.service)
+            if service.settings.execute_confirmation == "never":
+                return NotAsked("disabled")
+            reason = service.settings.trading_block_reason()
+            if reason:
+                return NotAsked("refused", TradeError(ErrorCode.TRADING_DISABLED, reason))
+            lines, executable = await anyio.to_thread.run_sync(_leg_lines, service, parsed.values["preview_ids"])
+        except TradeError as exc:
+            return NotAsked("refused", exc)
+        if executable == 0 or not service.settings.orders_enabled:
+            return NotAsked("simulated" if executable else "refused")
+        if not client_can_elicit(ctx):
+            return NotAsked("unsupported")
+        header = f"Please confirm this basket: {executable} order(s) will be placed, each once."
+        return Elicit("\n".join([header, *lines]), ConfirmOrder)
+
+
+def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcome: Any) -> None:
+    """Return when the basket may go ahead; otherwise raise, audited per leg, with nothing placed."""
+    answer = outcome.data if isinstance(outcome, AcceptedElicitation) else None
+    if isinstance(answer, NotAsked):
+        error = answer.error
+        if answer.reason == "unsupported" and service.settings.execute_confirmation == "always":
+            error = TradeError(ErrorCode.TRADING_DISABLED, "EXECUTE_CONFIRMATION=always and this client cannot show "
+                               "a confirmation prompt: no order was placed", {"reason": "confirmation_unavailable"})
+        if error is not None:
+            for preview_id in preview_ids:
+                service.record_execute_refusal(preview_id, error)
+            raise error
+        return
+    if isinstance(answer, ConfirmOrder) and answer.confirm:
+        return
+    how: Answer = "dismissed" if isinstance(outcome, CancelledElicitation) else "declined"
+    for preview_id in preview_ids:
+        service.record_not_confirmed(preview_id, how)
+    raise TradeError(ErrorCode.CONFIRMATION_DECLINED, f"The human {how} the basket: no order was placed.",
+                     {"preview_ids": [str(p) for p in preview_ids], "answer": how, "placed": False})
+
+
+@BATCH_TOOLS.tool("Execute a basket of confirmed previews", PLACE, confirm=BatchConfirmer, output=BatchToolResult)
+def execute_trades(service: TradeExecutionService, preview_ids: PreviewIds, confirmation: Any) -> dict[str, Any]:
+    """Execute several confirmed previews as one basket (best effort per leg). Call it ONLY after the human has
+    explicitly confirmed every leg's summary. Each leg is placed at most once; one leg's refusal does not stop the
+    others. status: completed (every leg placed), partial, failed (none placed), or needs_confirmation (some
+    previews had expired: reprieved_legs gives each new_preview_id and its figures, which the human must confirm
+    again before it is executed with execute_trade or execute_trades). Nothing expired is ever placed."""
+    _settle(service, preview_ids, confirmation)
+    result = service.execute_orders([str(p) for p in preview_ids]).as_json()
+    result["placed_legs"] = [leg["preview_id"] for leg in result["legs"] if leg["status"] == "placed"]
+    return result
