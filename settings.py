@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     )
 
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
-    database_pool_size: int = Field(default=20, ge=1, le=500, validation_alias="DATABASE_POOL_SIZE")
+    database_pool_size: int = Field(default=10, ge=1, le=500, validation_alias="DATABASE_POOL_SIZE")
     """Pooled connections (and as many again on overflow): size it for the concurrent executes expected."""
     tradeexec_data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="TRADEEXEC_DATA_DIR")
     brokers: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="BROKERS")

@@ -28,7 +28,8 @@ def _worker(url: str, callers: int, executes: int, start_at: float) -> dict[str,
     from services.trade_execution import TradeExecutionService
 
     engine = make_engine(url, pool_size=max(callers, 4))
-    service = TradeExecutionService(bench_settings(url), make_session_factory(engine), [bench_broker()])
+    broker = bench_broker(len(BENCH_ACCOUNTS))
+    service = TradeExecutionService(bench_settings(url), make_session_factory(engine), [broker])
     try:
         previews = _spread_previews(service, executes, len(BENCH_ACCOUNTS))
         for _ in range(min(callers, executes)):  # warm the pool: connections are made before the clock starts

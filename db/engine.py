@@ -33,7 +33,7 @@ IDLE_PING_SECONDS = 5.0
 """A pooled connection idle longer than this is pinged on checkout; a busy pool never pays the round trip."""
 
 
-def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """A pool sized for concurrent executes, LIFO so busy connections stay warm, no pre-ping per checkout."""
     engine = create_engine(
         normalize_url(url),

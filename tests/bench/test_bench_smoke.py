@@ -34,7 +34,7 @@ def test_quick_db_figures(database_url: str) -> None:
 
     throughput = figures["throughput"]
     assert [(level["callers"], level["accounts"]) for level in throughput["levels"]] == [
-        (1, 16), (4, 16), (16, 16), (64, 16), (16, 1)]
+        (1, 16), (4, 16), (16, 16), (16, 1)]  # quick: no 64 callers (a shared server's connection limit)
     for level in throughput["levels"]:
         assert level["executes"] > 0 and level["executes_per_s"] > 0 and level["service_over_floor"] is not None
         assert level["commits_per_execute"] == 2 and level["statements_per_execute"] <= 6  # intent + outcome
