@@ -33,6 +33,7 @@ from services.confirmation import ExecutablePreview
 from services.execution_gate import (
     ExecutionGate,
     not_active_refusal,
+    order_exists_error,
     request_of,
 )
 from services.order_store import OrderStore, new_event, utcnow
@@ -114,8 +115,7 @@ class ExecutePath:
                     log.warning("a pooled database connection was dead; retrying the intent on a new one")
                     continue
                 if isinstance(exc, IntegrityError):
-                    raise TradeError(ErrorCode.ALREADY_EXECUTED, "this preview was already executed",
-                                     {"preview_id": str(preview_id)}) from None
+                    raise order_exists_error(preview_id, None, None) from None
                 log.exception("database failure while recording the intent")
                 raise TradeError(
                     ErrorCode.DATABASE_UNAVAILABLE,

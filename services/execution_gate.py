@@ -53,6 +53,18 @@ def request_of(preview: TradePreview) -> OrderRequest:
     )
 
 
+def order_exists_error(preview_id: uuid.UUID, order_id: Any, status: str | None) -> TradeError:
+    """ALREADY_EXECUTED worded by what exists: a SIMULATED order was never sent, so it is not called executed."""
+    sent = " (simulated: nothing was sent to the broker)" if status == "SIMULATED" else ""
+    return TradeError(
+        ErrorCode.ALREADY_EXECUTED,
+        f"an order already exists for this preview: order_id {order_id or 'unknown'}, status {status or 'unknown'}"
+        f"{sent}; report it to the human (get_order_status) and preview again only if they ask for an additional "
+        "order",
+        {"preview_id": str(preview_id), "order_id": str(order_id) if order_id else None, "status": status},
+    )
+
+
 def not_active_refusal(
     preview_id: uuid.UUID, preview_status: str | None, expired: bool, order_id: Any, order_status: Any
 ) -> TradeError:
@@ -66,12 +78,7 @@ def not_active_refusal(
         )
     if preview_status in (PreviewStatus.EXECUTED, PreviewStatus.SIMULATED) or order_id is not None:
         status = str(order_status) if order_status else str(preview_status)
-        return TradeError(
-            ErrorCode.ALREADY_EXECUTED,
-            f"this preview was already executed: an order exists (order_id {order_id or 'unknown'}, status "
-            f"{status}); report it to the human and preview again only if they ask for an additional order",
-            {**details, "order_id": str(order_id) if order_id else None, "status": status},
-        )
+        return order_exists_error(preview_id, order_id, status)
     return TradeError(
         ErrorCode.PREVIEW_EXPIRED, "the preview has expired; preview the trade again and ask the human again",
         details,

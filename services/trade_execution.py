@@ -202,6 +202,8 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             row.orders_enabled = self.settings.orders_enabled
             row.trading_mode = self.settings.trading_mode.value
             row.user_email = current_user_email()  # the platform user this call acts for (contract_api)
+            if not self.settings.orders_enabled:  # the summary says executing it only records a SIMULATED order
+                row.broker_preview_data = {**(row.broker_preview_data or {}), "execute_simulated": True}
             with transaction(self.store.session_factory) as session:
                 session.add(row)
                 session.flush()
