@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from api.app import api_token, create_app
 from mcp_tools.auth import AuthConfigurationError
 from mcp_tools.http_guard import LoopbackOnly, is_loopback
+from mcp_tools.shutdown import grace_seconds
 from settings import Settings
 from webui import confirmation_page_note
 
@@ -48,7 +49,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Run until stopped (SIGINT/SIGTERM); in-flight requests get a few seconds to finish."""
+    """Run until stopped (SIGINT/SIGTERM); in-flight requests get the broker timeout plus a margin to finish."""
     import anyio
     import uvicorn
 
@@ -64,8 +65,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     print(confirmation_page_note(settings), file=sys.stderr, flush=True)
     provider.warm_up()
     config = uvicorn.Config(
-        guard_hosts(app, host, bound, token), log_level="warning", lifespan="on", timeout_graceful_shutdown=10,
-        access_log=False,
+        guard_hosts(app, host, bound, token), log_level="warning", lifespan="on", access_log=False,
+        timeout_graceful_shutdown=int(grace_seconds(settings) + 0.999),  # a placement in flight gets its whole timeout
     )
     try:
         anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))

@@ -12,7 +12,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
@@ -170,6 +170,17 @@ class ApprovalDesk:
     def decided(self, limit: int = 20) -> list[ApprovalView]:
         return self._listed(select(TradeApproval).where(TradeApproval.status != PENDING)
                             .order_by(TradeApproval.decided_at.desc().nulls_last()).limit(limit))
+
+    @structured
+    def recent_orders(self, days: int = 7, limit: int = 25) -> list[OrderView]:
+        """This module's orders of every account, newest first, from the database only (the page polls this)."""
+        stmt = (
+            select(TradeOrder, TradePreview).join(TradePreview, TradePreview.id == TradeOrder.preview_id)
+            .where(TradeOrder.created_at >= utcnow() - timedelta(days=days))
+            .order_by(TradeOrder.created_at.desc()).limit(limit)
+        )
+        with self.store.session_factory() as session:
+            return [OrderView.of(order, preview) for order, preview in session.execute(stmt).all()]
 
     def _listed(self, stmt: Any) -> list[ApprovalView]:
         with self.store.session_factory() as session:

@@ -179,9 +179,12 @@ def describe(row: TradePreview) -> str:
     if (row.order_options or {}).get("outside_rth"):
         price += " outside regular hours"
     total = f", est. total {row.estimated_total:.2f}" if row.estimated_total is not None else ""
+    simulated = (row.broker_preview_data or {}).get("execute_simulated")
     return (
         f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} "
         f"in {row.broker_provider} account {row.account_id}{total}"
+        + (" [SIMULATED ONLY: orders are off; executing records the order and sends nothing to the broker]"
+           if simulated else "")
     )
 
 

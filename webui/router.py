@@ -216,7 +216,7 @@ def _safe_next(request: Request, base: str) -> str:
 
 def _recent_orders(service: TradeExecutionService) -> list[Any]:
     try:
-        return service.get_orders(None, "all", 7)[:25]
+        return ApprovalDesk(service).recent_orders()
     except TradeError as exc:
         log.warning("recent orders unavailable: %s", exc.message)
         return []

@@ -190,9 +190,9 @@ def test_reconcile_settles_by_order_ref(sim: IBGatewaySimulator, service: TradeE
 
 def test_futures_options_and_index(sim: IBGatewaySimulator, service: TradeExecutionService,
                                    adapter: IBKRBrokerAdapter) -> None:
-    future = service.preview_trade(ACCOUNT, "MES", "BUY", "1", order_type="Limit", limit_price="4900.00")
+    future = service.preview_trade(ACCOUNT, "/MES", "BUY", "1", order_type="Limit", limit_price="4900.00")
     assert future.estimated_commission == D("0.62")
-    assert adapter.search_symbol(ACCOUNT, "MES")[0].sec_type == "FUT"
+    assert adapter.search_symbol(ACCOUNT, "/MES")[0].sec_type == "FUT"
     option = f"SPY {sim.option_expiry()} 500 C"
     preview = service.preview_trade(ACCOUNT, option, "BUY", "1", order_type="Limit", limit_price="5.00")
     assert preview.estimated_price is not None
