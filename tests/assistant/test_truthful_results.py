@@ -6,6 +6,7 @@ Both simulators over real sockets (ib_async, the SnapTrade SDK), the real test d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -66,3 +67,30 @@ def test_orders_off_preview_says_simulated_and_a_second_execute_does_not_say_exe
     assert "executed" not in again["message"].lower()
     assert f"order_id {first['order_id']}, status SIMULATED" in again["message"]
     assert "nothing was sent to the broker" in again["message"] and "additional order" in again["message"]
+
+
+@pytest.mark.parametrize("market", [{**SETTLE, "MAX_POSITION_WEIGHT": None, "PRICE_BAND_PCT": None}], indirect=True)
+def test_preview_numbers_agree_and_name_their_units(market: Market) -> None:
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        limit = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "10", "order_type": "Limit",
+            "limit_price": "185", "time_in_force": "GTC"}))
+        sell = payload(await client.call_tool("preview_trade", {
+            "account_id": market.snaptrade_account, "ticker": "AAPL", "side": "SELL", "quantity": "1"}))
+        return limit, sell
+
+    limit, sell = over_mcp(market, scenario)
+    assert limit["market_data"]["last"] != "185"  # the quote differs from the limit ...
+    assert (limit["estimated_price"], limit["estimated_price_basis"]) == ("185", "limit")  # ... the total's price wins
+    total = Decimal(limit["estimated_price"]) * 10 + Decimal(limit["estimated_commission"])
+    assert Decimal(limit["estimated_total"]) == Decimal(limit["estimated_cost"]) == total
+    assert limit["estimated_proceeds"] is None and limit["currency"] == "USD"
+    assert Decimal(limit["post_trade_weight_percent"]) == Decimal(limit["post_trade_weight"]) * 100
+    assert "position_weight" not in limit["validation"]["checks_passed"]  # MAX_POSITION_WEIGHT not configured
+    assert "price_band" not in limit["validation"]["checks_passed"]
+    assert "position_held" not in limit["validation"]["checks_passed"]  # a BUY sells nothing
+    assert {"buying_power", "max_notional"} <= set(limit["validation"]["checks_passed"])
+    assert sell["estimated_price_basis"] == "quote" and sell["estimated_cost"] is None
+    assert Decimal(sell["estimated_proceeds"]) == Decimal(sell["estimated_total"]) > 0
+    assert "position_held" in sell["validation"]["checks_passed"]
+    assert "buying_power" not in sell["validation"]["checks_passed"]
