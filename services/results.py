@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 
-from brokers.models import BrokerOrder, OrderStatus
+from brokers.models import BrokerAccount, BrokerOrder, OrderStatus
 from db.models import TradeOrder, TradePreview
 
 ZERO = Decimal(0)
@@ -380,3 +380,16 @@ class ReconcileReport(View):
     """Placements still in flight in this process, or accounts another process was reconciling."""
     busy: bool = False
     """Another reconciliation was running in this process, so this one did not run."""
+
+
+class BrokerErrorEntry(View):
+    provider: str
+    error_code: str
+    message: str
+
+
+class TradeableAccounts(View):
+    """Accounts of every broker that answered, and an entry for each broker that did not."""
+
+    accounts: list[BrokerAccount]
+    broker_errors: list[BrokerErrorEntry]
