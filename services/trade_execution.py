@@ -35,6 +35,7 @@ from brokers.models import (
 from brokers.user_context import current_user_email, parse_user_email
 from db.engine import transaction
 from services import confirmation
+from services.account_label import account_label
 from services.confirmation import ExecutablePreview
 from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
@@ -202,8 +203,11 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             row.orders_enabled = self.settings.orders_enabled
             row.trading_mode = self.settings.trading_mode.value
             row.user_email = current_user_email()  # the platform user this call acts for (contract_api)
-            if not self.settings.orders_enabled:  # the summary says executing it only records a SIMULATED order
-                row.broker_preview_data = {**(row.broker_preview_data or {}), "execute_simulated": True}
+            row.broker_preview_data = {
+                **(row.broker_preview_data or {}), "account_label": account_label(adapter, order.account_id),
+                # the summary says executing it only records a SIMULATED order
+                "execute_simulated": not self.settings.orders_enabled,
+            }
             with transaction(self.store.session_factory) as session:
                 session.add(row)
                 session.flush()
