@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] | None = Field(default=None, validation_alias="LOG_FORMAT")
     """json or text; unset: text on a terminal, JSON otherwise."""
+    mcp_stateless_http: bool = Field(default=False, validation_alias="MCP_STATELESS_HTTP")
+    """MCP over HTTP without server-side sessions (any process can answer any request; see docs/scaling.md).
+    Elicitation needs a session, so it requires EXECUTE_CONFIRMATION=browser, always or never."""
     metrics_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="METRICS_PORT")
     """Serve Prometheus /metrics on this port of its own (for stdio MCP, which has no HTTP server)."""
 

@@ -135,9 +135,9 @@ AccountIdText = Annotated[
 
 TickerText = Annotated[
     str, BeforeValidator(_upper),
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9 .:/\-]*$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^/?[A-Z0-9][A-Z0-9 .:/\-]*$"),
 ]
-"""A ticker, upper-cased: letters, digits and . : / - (e.g. 'BRK.B', 'ES:FUT')."""
+"""A ticker, upper-cased: letters, digits and . : / - (e.g. 'BRK.B', '/ES' for a future at IBKR)."""
 
 _ACCOUNT_ID = TypeAdapter(AccountIdText)
 _TICKER = TypeAdapter(TickerText)

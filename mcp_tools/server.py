@@ -15,7 +15,7 @@ from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mcp_tools.auth import BearerTokenAuth, require_token_for
+from mcp_tools.auth import AuthConfigurationError, BearerTokenAuth, require_token_for
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.http_guard import LoopbackOnly
 from mcp_tools.observability import ToolCallTelemetry
@@ -94,6 +94,7 @@ def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0
     token = settings.mcp_auth_token.get_secret_value() if settings.mcp_auth_token is not None else None
     if transport == "http":
         require_token_for(host, token)
+        require_session_for_elicitation(settings)
     server, provider = build_server(settings, default_factory(settings, continuous=transport == "http"))
     try:
         if transport == "stdio":
@@ -103,14 +104,24 @@ def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0
             server.middleware.append(drain)
             anyio.run(run_stdio_until_terminated, server, drain, grace_seconds(settings), provider.close)
         else:
-            _serve_http(server, provider, host, port, token, settings.mcp_max_sessions, grace_seconds(settings))
+            _serve_http(server, provider, host, port, token, settings.mcp_max_sessions, grace_seconds(settings),
+                        settings.mcp_stateless_http)
     finally:
         provider.close()
 
 
+def require_session_for_elicitation(settings: Settings) -> None:
+    """Stateless HTTP has no session to ask the human through: auto would silently execute unasked."""
+    if settings.mcp_stateless_http and settings.execute_confirmation == "auto":
+        raise AuthConfigurationError(
+            "MCP_STATELESS_HTTP=true cannot confirm orders by elicitation (it needs a session): set "
+            "EXECUTE_CONFIRMATION=browser (the /ui page), or always/never explicitly, or use sticky sessions instead"
+        )
+
+
 def _serve_http(
     server: MCPServer[Any], provider: ServiceProvider, host: str, port: int, token: str | None, max_sessions: int,
-    grace: float,
+    grace: float, stateless: bool = False,
 ) -> None:
     import anyio
     import uvicorn
@@ -121,7 +132,9 @@ def _serve_http(
     sock.bind((host.strip("[]"), port))
     sock.listen(128)
     bound = sock.getsockname()[1]
-    app: Any = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, max_sessions=max_sessions)
+    app: Any = server.streamable_http_app(
+        streamable_http_path=MCP_PATH, host=host, max_sessions=max_sessions, stateless_http=stateless,
+    )
     # Without a token the bind is loopback (checked at start-up): only requests addressed to it get through.
     app = BearerTokenAuth(app, token, open_paths=[HEALTH_PATH]) if token else LoopbackOnly(app, host, bound)
     shown = f"[{host.strip('[]')}]" if ":" in host else host

@@ -14,7 +14,7 @@ from typing import Literal
 
 from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, TradeError
-from services.execution_gate import ExecutionGate
+from services.execution_gate import ExecutionGate, order_exists_error
 from services.order_store import OrderStore, new_event, utcnow
 from services.results import PreviewView
 from settings import Settings, TradingMode
@@ -40,13 +40,8 @@ def executable_preview(gate: ExecutionGate, store: OrderStore, preview_id: uuid.
             raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no such preview", {"preview_id": str(preview_id)})
         order = store.order_for_preview(session, preview_id)
         if order is not None or row.status in ("EXECUTED", "SIMULATED"):
-            status = order.status if order is not None else row.status
-            raise TradeError(
-                ErrorCode.ALREADY_EXECUTED,
-                f"an order already exists for this preview: order_id {order.id if order else 'unknown'}, status "
-                f"{status}; report it to the human and preview again only if they ask for an additional order",
-                {"preview_id": str(preview_id), "order_id": str(order.id) if order else None, "status": status},
-            )
+            raise order_exists_error(preview_id, order.id if order is not None else None,
+                                     order.status if order is not None else row.status)
         if row.status != "ACTIVE" or row.expires_at <= utcnow():
             raise TradeError(
                 ErrorCode.PREVIEW_EXPIRED, "the preview has expired; preview the trade again and ask the human again",

@@ -26,6 +26,18 @@ from services.validation import RiskLimits
 from settings import Settings, TradingMode
 
 
+def order_exists_error(preview_id: uuid.UUID, order_id: uuid.UUID | None, status: str | None) -> TradeError:
+    """ALREADY_EXECUTED worded by what exists: a SIMULATED order was never sent, so it is not called executed."""
+    sent = " (simulated: nothing was sent to the broker)" if status == "SIMULATED" else ""
+    return TradeError(
+        ErrorCode.ALREADY_EXECUTED,
+        f"an order already exists for this preview: order_id {order_id or 'unknown'}, status {status or 'unknown'}"
+        f"{sent}; report it to the human (get_order_status) and preview again only if they ask for an additional "
+        "order",
+        {"preview_id": str(preview_id), "order_id": str(order_id) if order_id else None, "status": status},
+    )
+
+
 @dataclass(frozen=True)
 class Intent:
     order_id: uuid.UUID
@@ -112,12 +124,8 @@ class ExecutionGate:
                     raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no such preview", {"preview_id": str(preview_id)})
                 existing = self.store.order_for_preview(session, preview_id)
                 if existing is not None or preview.status in ("EXECUTED", "SIMULATED"):
-                    raise TradeError(
-                        ErrorCode.ALREADY_EXECUTED,
-                        "this preview was already executed; preview again to place another order",
-                        {"preview_id": str(preview_id), "order_id": str(existing.id) if existing else None,
-                         "status": existing.status if existing else preview.status},
-                    )
+                    raise order_exists_error(preview_id, existing.id if existing else None,
+                                             existing.status if existing else preview.status)
                 if preview.status == "ACTIVE" and utcnow() >= preview.expires_at:
                     preview.status = "EXPIRED"
                     session.add(new_event("PREVIEW_EXPIRED", correlation_id=correlation, preview_id=preview.id,
@@ -126,9 +134,7 @@ class ExecutionGate:
                 else:
                     return self._insert_intent(session, preview, correlation)
         except IntegrityError:
-            raise TradeError(
-                ErrorCode.ALREADY_EXECUTED, "this preview was already executed", {"preview_id": str(preview_id)}
-            ) from None
+            raise order_exists_error(preview_id, None, None) from None
         assert expired
         raise TradeError(
             ErrorCode.PREVIEW_EXPIRED, "the preview has expired; preview the trade again",
@@ -137,8 +143,10 @@ class ExecutionGate:
 
     def _insert_intent(self, session: Any, preview: TradePreview, correlation: uuid.UUID) -> Intent:
         if preview.status != "ACTIVE":
-            code = ErrorCode.PREVIEW_EXPIRED if preview.status == "EXPIRED" else ErrorCode.ALREADY_EXECUTED
-            raise TradeError(code, f"the preview is {preview.status}", {"preview_id": str(preview.id)})
+            if preview.status != "EXPIRED":
+                raise order_exists_error(preview.id, None, preview.status)
+            raise TradeError(ErrorCode.PREVIEW_EXPIRED, f"the preview is {preview.status}",
+                             {"preview_id": str(preview.id)})
         request = request_of(preview)
         checks.check_quantity_limit(request.quantity, self.limits)
         if preview.estimated_total is not None:

@@ -174,6 +174,8 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
             row.user_email = current_user_email()  # the platform user this call acts for (contract_api)
+            if not self.settings.orders_enabled:  # the summary says executing it only records a SIMULATED order
+                row.broker_preview_data = {**(row.broker_preview_data or {}), "execute_simulated": True}
             with transaction(self.store.session_factory) as session:
                 session.add(row)
                 session.flush()

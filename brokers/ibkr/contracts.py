@@ -3,8 +3,10 @@
 The module's tickers are plain text, so the notation is fixed here:
 
 * stocks and ETFs: ``AAPL``, ``BRK.B`` (sent as ``BRK B``) - SMART routed, USD
-* futures, front month: ``MES``, ``ES`` (known roots) or ``/ROOT`` for any root;
-  a specific month: ``ES 202512`` or ``/ES 202512``
+* futures, front month: ``/ES``, ``/MES`` (``/ROOT`` for any root);
+  a specific month: ``ES 202512`` or ``/ES 202512``. A bare ticker (``ES``) always means the
+  stock or ETF: a derivative is only chosen when the notation says so, and a bare futures
+  root with no stock behind it is refused with the notation to use.
 * indexes: ``SPX``, ``NDX``, ``VIX``, ``RUT``, ``XSP`` (quotes only; IB does not trade them)
 * options: ``SPY 20251219 500 C`` or the OCC form ``SPY 251219C00500000``
 
@@ -75,7 +77,7 @@ def parse_ticker(ticker: str) -> ContractSpec:
         return ContractSpec(
             "OPT", symbol.replace(".", " "), expiry=f"20{yymmdd}", strike=Decimal(strike) / 1000, right=right
         )
-    if (match := _FUTURE.match(text)) and (text.startswith("/") or match.group(1) in FUTURE_EXCHANGES):
+    if (match := _FUTURE.match(text)) and (text.startswith("/") or match.group(2)):
         root, month = match.groups()
         return ContractSpec("FUT", root, exchange=FUTURE_EXCHANGES.get(root, ""), expiry=month or "")
     if text in INDEX_EXCHANGES:
@@ -170,6 +172,14 @@ class ContractResolver:
             today = dt.date.today().strftime("%Y%m%d")
             live = [d for d in details if d.contract and d.contract.lastTradeDateOrContractMonth[:8] >= today]
             details = sorted(live, key=lambda d: d.contract.lastTradeDateOrContractMonth if d.contract else "")[:1]
+        if not details and spec.sec_type == "STK" and spec.symbol in FUTURE_EXCHANGES:
+            raise TradeError(
+                ErrorCode.SYMBOL_NOT_FOUND,
+                f"IBKR has no stock or ETF {ticker}; a bare ticker never means a derivative. {spec.symbol} is a "
+                f"futures root: only if the human asked for the future, use /{spec.symbol} (front month) or "
+                f"{spec.symbol} YYYYMM",
+                {"ticker": ticker, "sec_type": "STK", "derivative_ticker": f"/{spec.symbol}"},
+            )
         if not details:
             raise TradeError(ErrorCode.SYMBOL_NOT_FOUND, f"IBKR does not know the symbol {ticker}",
                              {"ticker": ticker, "sec_type": spec.sec_type})

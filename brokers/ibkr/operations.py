@@ -69,9 +69,12 @@ class IBKROperations:
         try:
             resolved = await self.resolver.resolve(ib, ticker)
         except TradeError as exc:
-            if exc.code is ErrorCode.SYMBOL_NOT_FOUND:
+            if exc.code is not ErrorCode.SYMBOL_NOT_FOUND:
+                raise
+            derivative = exc.details.get("derivative_ticker")
+            if not isinstance(derivative, str):
                 return []
-            raise
+            ticker, resolved = derivative, await self.resolver.resolve(ib, derivative)
         return [SymbolMatch(ticker=ticker, broker_symbol_id=str(resolved.con_id), description=resolved.description,
                             sec_type=resolved.kind, exchange=resolved.exchange, currency=resolved.currency)]
 

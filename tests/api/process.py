@@ -30,6 +30,7 @@ class ApiProcess:
 @contextmanager
 def api_server(env: dict[str, str], tmp_path: Path, *args: str, timeout: float = 60) -> Iterator[ApiProcess]:
     """Start `tradeexec api --port 0 ...`, wait until it listens and its service is ready, stop it afterwards."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / f"api-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -62,8 +62,9 @@ def test_correlation_id_reaches_logs_and_trade_events(
     assert execute[1]["outcome"] == "error" and execute[1]["error_code"] == "ALREADY_EXECUTED"
     previews = [line for line in lines if line["tool"] == "preview"]
     assert previews[0]["correlation_id"] == created
-    assert previews[0]["arguments"] == {"method": "POST", "account_id": paper, "ticker": "SPY", "side": "BUY",
-                                   "quantity": "1", "order_type": "Market", "time_in_force": "Day"}
+    expected = {"method": "POST", "account_id": paper, "ticker": "SPY", "side": "BUY", "quantity": "1",
+                "order_type": "Market", "time_in_force": "Day"}
+    assert previews[0]["arguments"].items() >= expected.items()
 
 
 def test_secrets_never_in_logs_errors_or_metrics(

@@ -124,7 +124,7 @@ def test_send_guard_decides_once() -> None:
 
 
 def test_positions_futures_and_options(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter) -> None:
-    future = OrderRequest(account_id=ACCOUNT, ticker="MES", side="BUY", quantity=D(2))
+    future = OrderRequest(account_id=ACCOUNT, ticker="/MES", side="BUY", quantity=D(2))
     preview = adapter.preview_order(future)
     assert preview.multiplier == D(5) and preview.raw["contract"]["sec_type"] == "FUT"
     placed = adapter.place_order(ACCOUNT, OrderToPlace(request=future, broker_symbol_id=preview.broker_symbol_id),

@@ -55,7 +55,8 @@ def test_preview_execute_fill_cancel(order_type: str, sim: IBGatewaySimulator, s
     sim.auto_fill = False  # orders rest until the test fills them
     preview = service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type=order_type, **ORDER_TYPES[order_type])
     assert preview.estimated_commission == D("1.00")
-    assert preview.estimated_price == D("190.00")
+    terms = ORDER_TYPES[order_type]  # the price the total uses: the order's own limit, else its stop, else the quote
+    assert preview.estimated_price == D(terms.get("limit_price", terms.get("stop_price", "190.00")))
     assert preview.impact["checks_passed"]
 
     view = service.execute_trade(preview.preview_id)
@@ -190,9 +191,9 @@ def test_reconcile_settles_by_order_ref(sim: IBGatewaySimulator, service: TradeE
 
 def test_futures_options_and_index(sim: IBGatewaySimulator, service: TradeExecutionService,
                                    adapter: IBKRBrokerAdapter) -> None:
-    future = service.preview_trade(ACCOUNT, "MES", "BUY", "1", order_type="Limit", limit_price="4900.00")
+    future = service.preview_trade(ACCOUNT, "/MES", "BUY", "1", order_type="Limit", limit_price="4900.00")
     assert future.estimated_commission == D("0.62")
-    assert adapter.search_symbol(ACCOUNT, "MES")[0].sec_type == "FUT"
+    assert adapter.search_symbol(ACCOUNT, "/MES")[0].sec_type == "FUT"
     option = f"SPY {sim.option_expiry()} 500 C"
     preview = service.preview_trade(ACCOUNT, option, "BUY", "1", order_type="Limit", limit_price="5.00")
     assert preview.estimated_price is not None

@@ -49,7 +49,7 @@ def market_settings(gateway: IBGatewaySimulator, seeded: dict[str, Any], **overr
         "SNAPTRADE_BASE_URL": seeded["base_url"], "SNAPTRADE_CLIENT_ID": seeded["client_id"],
         "SNAPTRADE_CONSUMER_KEY": seeded["consumer_key"], "SNAPTRADE_USER_ID": seeded["user_id"],
         "SNAPTRADE_USER_SECRET": seeded["user_secret"], "ORDERS_ENABLED": True, "TRADING_MODE": "paper",
-        "RECONCILE_SETTLE_SECONDS": 0, "MAX_ORDER_NOTIONAL": Decimal(10_000_000),
+        "MAX_ORDER_NOTIONAL": Decimal(10_000_000),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -164,7 +164,7 @@ def test_option_chain_expiries_strikes_and_a_slice_with_greeks(market: Market) -
     error = refused(lambda: market.service.get_option_chain(ACCOUNT, "SPY", "20300101"), ErrorCode.VALIDATION_ERROR)
     assert error.details["accepted"] == [expiry]
     refused(lambda: market.service.get_option_chain(ACCOUNT, "AAPL"), ErrorCode.NO_DATA)
-    refused(lambda: market.service.get_option_chain(ACCOUNT, "ES"), ErrorCode.UNSUPPORTED)
+    refused(lambda: market.service.get_option_chain(ACCOUNT, "/ES"), ErrorCode.UNSUPPORTED)
 
 
 def test_snaptrade_offers_quotes_and_summary_and_says_unsupported_for_the_rest(market: Market) -> None:

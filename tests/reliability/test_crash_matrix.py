@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,37 @@ def reconcile_in_subprocess(env: dict[str, str]) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(settled.stdout)
     assert settled.returncode == (2 if report["still_unknown"] else 0), settled.stdout + settled.stderr
     return report
+
+
+def test_a_crashed_placement_never_takes_the_identical_order_another_row_owns(
+    simulators: dict[str, Any], database_url: str, session_factory: sessionmaker[Session], tmp_path: Path,
+) -> None:
+    """SnapTrade matches by attributes: the row killed mid-placement gets its own order, not its twin's."""
+    account = str(simulators["seeded"]["accounts"]["paper"])
+    quantity = f"{next(_quantities)}.37"  # fractional: no other case of this module has placed it
+    order = {"account_id": account, "ticker": "MSFT", "side": "BUY", "quantity": quantity}
+
+    async def execute(env: dict[str, str]) -> dict[str, Any] | None:
+        async with stdio_client(env) as client:
+            preview = payload(await client.call_tool("preview_trade", order))
+            with anyio.fail_after(60):
+                try:
+                    return payload(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+                except Exception:
+                    return None  # killed at the checkpoint, as intended
+
+    plain = broker_env(database_url, simulators, tmp_path, next(_client_ids), EXECUTE_CONFIRMATION="never")
+    owned = anyio.run(execute, plain)
+    assert owned is not None and owned["status"] == "EXECUTED"
+    doomed = {**plain, "IBKR_CLIENT_ID": str(next(_client_ids)), "TRADEEXEC_FAULT_KILL_AT": "after_broker_call"}
+    assert anyio.run(execute, doomed) is None
+    with session_factory() as session:
+        [crashed] = session.execute(select(TradeOrder).where(TradeOrder.status == "SUBMITTING")).scalars()
+    report = reconcile_in_subprocess({**plain, "IBKR_CLIENT_ID": str(next(_client_ids))})
+    assert report["settled"] == {str(crashed.id): "EXECUTED"} and report["errors"] == []
+    with session_factory() as session:
+        rows = {str(r.id): r.brokerage_order_id for r in session.execute(select(TradeOrder)).scalars()}
+    twins = {o["brokerage_order_id"] for o in simulators["snaptrade"].orders(account)
+             if Decimal(str(o["total_quantity"])) == Decimal(quantity)}
+    assert len(twins) == 2 and set(rows.values()) == twins  # each row owns its own broker order
+    assert rows[owned["order_id"]] == owned["brokerage_order_id"]

@@ -1,0 +1,96 @@
+"""Issue 15: what a model reads through a real MCP client session must be true and unambiguous.
+
+Both simulators over real sockets (ib_async, the SnapTrade SDK), the real test database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from mcp_tools.server import build_server
+from tests.market.conftest import ACCOUNT, Market
+from tests.mcp.conftest import payload, tool_error
+
+# settle only long after the broker timeout (the settings refuse less)
+SETTLE = {"RECONCILE_SETTLE_SECONDS": 60}
+
+
+def over_mcp(market: Market, scenario: Callable[[Client], Awaitable[Any]]) -> Any:
+    server, _provider = build_server(market.service.settings, market.service)
+
+    async def main() -> Any:
+        async with Client(server) as client:
+            return await scenario(client)
+
+    return anyio.run(main)
+
+
+def call(market: Market, tool: str, **arguments: Any) -> Any:
+    return over_mcp(market, lambda client: client.call_tool(tool, arguments))
+
+
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
+def test_bare_es_is_not_silently_the_e_mini_future(market: Market) -> None:
+    refused = tool_error(call(market, "preview_trade", account_id=ACCOUNT, ticker="ES", side="BUY", quantity="1"))
+    assert refused["error_code"] == "SYMBOL_NOT_FOUND"
+    assert "bare ticker never means a derivative" in refused["message"] and "/ES" in refused["message"]
+    assert refused["details"]["derivative_ticker"] == "/ES"
+    found = payload(call(market, "search_symbol", account_id=ACCOUNT, ticker="ES"))
+    matches = found["matches"] if isinstance(found, dict) and "matches" in found else found
+    assert [(m["ticker"], m["sec_type"]) for m in matches] == [("/ES", "FUT")]
+    future = payload(call(market, "preview_trade", account_id=ACCOUNT, ticker="/ES", side="BUY", quantity="1"))
+    assert future["status"] == "ACTIVE" and future["ticker"] == "/ES"
+    stock = payload(call(market, "preview_trade", account_id=ACCOUNT, ticker="SPY", side="BUY", quantity="1"))
+    assert stock["status"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("market", [{**SETTLE, "ORDERS_ENABLED": False}], indirect=True)
+def test_orders_off_preview_says_simulated_and_a_second_execute_does_not_say_executed(market: Market) -> None:
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        preview = payload(await client.call_tool("preview_trade", {
+            "account_id": market.snaptrade_account, "ticker": "AAPL", "side": "BUY", "quantity": "1"}))
+        first = payload(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+        again = tool_error(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+        return preview, first, again
+
+    preview, first, again = over_mcp(market, scenario)
+    assert any("SIMULATED" in w for w in preview["warnings"])
+    assert "SIMULATED ONLY" in preview["summary"] and "sends nothing to the broker" in preview["summary"]
+    assert first["status"] == "SIMULATED"
+    assert again["error_code"] == "ALREADY_EXECUTED"
+    assert "executed" not in again["message"].lower()
+    assert f"order_id {first['order_id']}, status SIMULATED" in again["message"]
+    assert "nothing was sent to the broker" in again["message"] and "additional order" in again["message"]
+
+
+@pytest.mark.parametrize("market", [{**SETTLE, "MAX_POSITION_WEIGHT": None, "PRICE_BAND_PCT": None}], indirect=True)
+def test_preview_numbers_agree_and_name_their_units(market: Market) -> None:
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        limit = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "10", "order_type": "Limit",
+            "limit_price": "185", "time_in_force": "GTC"}))
+        sell = payload(await client.call_tool("preview_trade", {
+            "account_id": market.snaptrade_account, "ticker": "AAPL", "side": "SELL", "quantity": "1"}))
+        return limit, sell
+
+    limit, sell = over_mcp(market, scenario)
+    assert limit["market_data"]["last"] != "185"  # the quote differs from the limit ...
+    assert (limit["estimated_price"], limit["estimated_price_basis"]) == ("185", "limit")  # ... the total's price wins
+    total = Decimal(limit["estimated_price"]) * 10 + Decimal(limit["estimated_commission"])
+    assert Decimal(limit["estimated_total"]) == Decimal(limit["estimated_cost"]) == total
+    assert limit["estimated_proceeds"] is None and limit["currency"] == "USD"
+    assert Decimal(limit["post_trade_weight_percent"]) == Decimal(limit["post_trade_weight"]) * 100
+    assert "position_weight" not in limit["validation"]["checks_passed"]  # MAX_POSITION_WEIGHT not configured
+    assert "price_band" not in limit["validation"]["checks_passed"]
+    assert "position_held" not in limit["validation"]["checks_passed"]  # a BUY sells nothing
+    assert {"buying_power", "max_notional"} <= set(limit["validation"]["checks_passed"])
+    assert sell["estimated_price_basis"] == "quote" and sell["estimated_cost"] is None
+    assert Decimal(sell["estimated_proceeds"]) == Decimal(sell["estimated_total"]) > 0
+    assert "position_held" in sell["validation"]["checks_passed"]
+    assert "buying_power" not in sell["validation"]["checks_passed"]
