@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 
-from brokers.models import BrokerOrder, OrderStatus
+from brokers.models import BrokerAccount, BrokerOrder, OrderStatus
 from db.models import TradeOrder, TradePreview
 
 ZERO = Decimal(0)
@@ -190,11 +190,14 @@ def describe(row: TradePreview) -> str:
                      if name != "outside_rth")
     if (row.order_options or {}).get("outside_rth"):
         price += " outside regular hours"
-    total = f", est. total {row.estimated_total:.2f}" if row.estimated_total is not None else ""
-    simulated = (row.broker_preview_data or {}).get("execute_simulated")
+    data = row.broker_preview_data or {}
+    currency = str(data.get("currency") or "USD")
+    total = "" if row.estimated_total is None else (
+        f": est. {'cost' if row.side == 'BUY' else 'proceeds'} {currency} {row.estimated_total:,.2f}")
+    account = data.get("account_label") or f"{row.broker_provider} account {row.account_id}"
+    simulated = data.get("execute_simulated")
     return (
-        f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} "
-        f"in {row.broker_provider} account {row.account_id}{total}"
+        f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} in {account}{total}"
         + (" [SIMULATED ONLY: orders are off; executing records the order and sends nothing to the broker]"
            if simulated else "")
     )
@@ -377,3 +380,16 @@ class ReconcileReport(View):
     """Placements still in flight in this process, or accounts another process was reconciling."""
     busy: bool = False
     """Another reconciliation was running in this process, so this one did not run."""
+
+
+class BrokerErrorEntry(View):
+    provider: str
+    error_code: str
+    message: str
+
+
+class TradeableAccounts(View):
+    """Accounts of every broker that answered, and an entry for each broker that did not."""
+
+    accounts: list[BrokerAccount]
+    broker_errors: list[BrokerErrorEntry]

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from mcp_tools.server import build_server
 from tests.market.conftest import ACCOUNT, Market
@@ -21,11 +22,11 @@ from tests.mcp.conftest import payload, tool_error
 SETTLE = {"RECONCILE_SETTLE_SECONDS": 60}
 
 
-def over_mcp(market: Market, scenario: Callable[[Client], Awaitable[Any]]) -> Any:
+def over_mcp(market: Market, scenario: Callable[[Client], Awaitable[Any]], **options: Any) -> Any:
     server, _provider = build_server(market.service.settings, market.service)
 
     async def main() -> Any:
-        async with Client(server) as client:
+        async with Client(server, **options) as client:
             return await scenario(client)
 
     return anyio.run(main)
@@ -94,3 +95,30 @@ def test_preview_numbers_agree_and_name_their_units(market: Market) -> None:
     assert Decimal(sell["estimated_proceeds"]) == Decimal(sell["estimated_total"]) > 0
     assert "position_held" in sell["validation"]["checks_passed"]
     assert "buying_power" not in sell["validation"]["checks_passed"]
+
+
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
+def test_summary_and_prompt_name_the_account_as_the_human_knows_it(market: Market) -> None:
+    asked: list[str] = []
+
+    async def human(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        paper = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "2"}))
+        await client.call_tool("execute_trade", {"preview_id": paper["preview_id"]})
+        live = payload(await client.call_tool("preview_trade", {
+            "account_id": market.snaptrade_account, "ticker": "AAPL", "side": "SELL", "quantity": "1"}))
+        accounts = payload(await client.call_tool("list_tradeable_accounts", {}))
+        return paper, live, accounts
+
+    paper, live, accounts = over_mcp(market, scenario, elicitation_callback=human)
+    assert "in IBKR DU1234567 (PAPER, ****4567): est. cost USD " in paper["summary"]
+    assert asked and paper["summary"] in asked[0] and "(PAPER, ****4567)" in asked[0]
+    listed = accounts["accounts"] if isinstance(accounts, dict) else accounts
+    mine = next(a for a in listed if a["account_id"] == market.snaptrade_account)
+    assert f"****{mine['number'][-4:]})" in live["summary"] and "(LIVE, " in live["summary"]
+    assert market.snaptrade_account not in live["summary"]
+    assert f": est. proceeds USD {Decimal(live['estimated_proceeds']):,.2f}" in live["summary"]
