@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     """MCP execute_trade: ask the human through elicitation when the client can (auto), refuse when it cannot
     (always), rely on the LLM having shown the preview (never), or wait for the human on the /ui page (browser)."""
 
-    operator_token: SecretStr | None = Field(default=None, min_length=16, validation_alias="OPERATOR_TOKEN")
+    operator_token: SecretStr | None = Field(default=None, validation_alias="OPERATOR_TOKEN")
     """The human operator's credential for the /ui confirmation page; unset, the page confirms nothing."""
     ui_base_url: str = Field(default="http://127.0.0.1:8080/ui", min_length=8, validation_alias="UI_BASE_URL")
     """Where the operator opens the /ui page; execute_trade hands out links under it (browser confirmation)."""
@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     Elicitation needs a session, so it requires EXECUTE_CONFIRMATION=browser, always or never."""
     metrics_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="METRICS_PORT")
     """Serve Prometheus /metrics on this port of its own (for stdio MCP, which has no HTTP server)."""
+
+    @field_validator("operator_token")
+    @classmethod
+    def _long_operator_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Checked after parsing, so a refusal shows the secret masked, never its characters."""
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("OPERATOR_TOKEN is too short: use at least 16 random characters")
+        return value
 
     @field_validator("trading_mode", mode="before")
     @classmethod
