@@ -7,20 +7,20 @@ from datetime import timedelta
 from decimal import Decimal
 
 from brokers.base import BrokerAdapter
-from brokers.models import BrokerPreview, OrderRequest, OrderSide, Position
+from brokers.models import BrokerPreview, OrderRequest, OrderSide, OrderType, Position
 from db.models import TradePreview
 from services import validation as checks
 from services.order_store import jsonable, utcnow
 from services.validation import RiskAssessment, RiskLimits
 
 
-def _held(positions: list[Position], order: OrderRequest, broker_symbol_id: str) -> tuple[Decimal, Decimal]:
-    """Quantity and market value held of the ordered instrument."""
+def held_of(positions: list[Position], ticker: str, broker_symbol_id: str | None) -> tuple[Decimal, Decimal]:
+    """Quantity and market value held of one instrument (by the broker's symbol id, else by ticker)."""
     quantity = Decimal(0)
     value = Decimal(0)
     for pos in positions:
         same = (pos.broker_symbol_id and pos.broker_symbol_id == broker_symbol_id) or (
-            pos.ticker.upper() == order.ticker
+            pos.ticker.upper() == ticker
         )
         if same:
             quantity += pos.quantity
@@ -31,6 +31,13 @@ def _held(positions: list[Position], order: OrderRequest, broker_symbol_id: str)
     return quantity, value
 
 
+def _price_basis(order: OrderRequest) -> str:
+    """Which price estimated_price (and so the total) is: the order's own limit or stop, or the quote."""
+    if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        return "limit"
+    return "stop" if order.order_type is OrderType.STOP else "quote"
+
+
 def assess(
     order: OrderRequest, adapter: BrokerAdapter, limits: RiskLimits
 ) -> tuple[BrokerPreview, RiskAssessment]:
@@ -39,22 +46,28 @@ def assess(
     checks.check_quantity_limit(order.quantity, limits)
     preview = adapter.preview_order(order)
     risk = RiskAssessment(warnings=list(preview.warnings))
+    ran = risk.checks  # only the checks that ran: a limit not configured is not "passed"
+    if limits.max_order_quantity is not None:
+        ran.append("max_quantity")
     reference = preview.quote.reference_price if preview.quote else None
     reference = reference or preview.estimated_price
     checks.check_price_band(order, reference, limits)
-    risk.checks.append("price_band")
+    if limits.price_band_pct is not None and order.order_type is not OrderType.MARKET:
+        ran.append("price_band")
 
     price = checks.order_price(order, reference)
     notional = price * order.quantity * preview.multiplier if price is not None else None
     risk.notional = notional
     checks.check_notional(notional, limits)
-    risk.checks.append("max_notional")
+    if limits.max_order_notional is not None:
+        ran.append("max_notional")
 
     balance = adapter.get_account_balance(order.account_id)
     positions = adapter.get_positions(order.account_id)
-    held, held_value = _held(positions, order, preview.broker_symbol_id)
+    held, held_value = held_of(positions, order.ticker, preview.broker_symbol_id)
     checks.check_position_for_sell(order.side, order.quantity, held)
-    risk.checks.append("position_held")
+    if order.side is OrderSide.SELL:
+        ran.append("position_held")
 
     commission = preview.estimated_commission
     if commission is None:
@@ -62,10 +75,12 @@ def assess(
     if notional is not None:
         fee = commission or Decimal(0)
         risk.estimated_total = notional + fee if order.side is OrderSide.BUY else notional - fee
+    checks.check_storable(risk.estimated_total)
     buying_power = balance.buying_power if balance.buying_power is not None else balance.cash
     risk.buying_power = buying_power
     checks.check_buying_power(order.side, risk.estimated_total, buying_power)
-    risk.checks.append("buying_power")
+    if order.side is OrderSide.BUY:
+        ran.append("buying_power")
 
     account_value = balance.net_liquidation
     if notional is not None:
@@ -73,7 +88,8 @@ def assess(
             order.side, notional, held_value, account_value
         )
     checks.check_position_weight(risk.weight_before, risk.weight_after, limits)
-    risk.checks.append("position_weight")
+    if limits.max_position_weight is not None:
+        ran.append("position_weight")
     return preview, risk
 
 
@@ -84,9 +100,9 @@ def preview_row(
     expires = now + timedelta(seconds=ttl_seconds)
     if preview.broker_expires_at is not None:
         expires = min(expires, preview.broker_expires_at)
-    estimated_price = preview.estimated_price
-    if estimated_price is None and preview.quote is not None:
-        estimated_price = preview.quote.reference_price
+    quoted = preview.quote.reference_price if preview.quote else None
+    quoted = quoted or preview.estimated_price
+    estimated_price = checks.order_price(order, quoted)  # the price the total uses, whatever the broker quoted
     return TradePreview(
         id=uuid.uuid4(),
         account_id=order.account_id,
@@ -111,6 +127,7 @@ def preview_row(
                 "currency": preview.currency,
                 "margin_impact": preview.margin_impact,
                 "quote": preview.quote.model_dump() if preview.quote else None,
+                "price_basis": _price_basis(order),
             }
         ),
         validation={"warnings": risk.warnings, "checks_passed": risk.checks},

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 
-from brokers.models import BrokerOrder, OrderStatus
+from brokers.models import BrokerAccount, BrokerOrder, OrderStatus
 from db.models import TradeOrder, TradePreview
 
 ZERO = Decimal(0)
@@ -85,6 +85,8 @@ class PreviewView(View):
     stop_price: PlainDecimal | None
     time_in_force: str
     estimated_price: PlainDecimal | None
+    estimated_price_basis: str | None = None
+    """Which price estimated_price is: 'limit' or 'stop' (the order's own) or 'quote'; the total uses it."""
     estimated_commission: PlainDecimal | None
     estimated_total: PlainDecimal | None
     estimated_cost: PlainDecimal | None = None
@@ -92,6 +94,9 @@ class PreviewView(View):
     currency: str = "USD"
     pre_trade_weight: PlainDecimal | None = None
     post_trade_weight: PlainDecimal | None = None
+    pre_trade_weight_percent: PlainDecimal | None = None
+    post_trade_weight_percent: PlainDecimal | None = None
+    """The same weights in percent of the account's net liquidation value (the contract's are fractions)."""
     requires_confirmation: bool = True
     validation: Validation = Validation()
     universal_symbol_id: str | None = None
@@ -123,12 +128,15 @@ class PreviewView(View):
             ticker=row.ticker, side=row.side, quantity=row.quantity, order_type=row.order_type,
             limit_price=row.limit_price, stop_price=row.stop_price, time_in_force=row.time_in_force,
             estimated_price=row.estimated_price, estimated_commission=row.estimated_commission,
+            estimated_price_basis=data.get("price_basis"),
             estimated_total=row.estimated_total,
             estimated_cost=row.estimated_total if buy else None,
             estimated_proceeds=None if buy else row.estimated_total,
             currency=str(data.get("currency") or "USD"),
             pre_trade_weight=_decimal(impact.get("position_weight_before")),
             post_trade_weight=weight_after,
+            pre_trade_weight_percent=_percent(_decimal(impact.get("position_weight_before"))),
+            post_trade_weight_percent=_percent(weight_after),
             validation=Validation(
                 warnings=warnings, checks_passed=list((row.validation or {}).get("checks_passed", [])),
                 buying_power=_decimal(impact.get("buying_power")), estimated_cost=row.estimated_total,
@@ -152,6 +160,10 @@ def _decimal(value: Any) -> Decimal | None:
         return Decimal(str(value))
     except InvalidOperation:
         return None
+
+
+def _percent(fraction: Decimal | None) -> Decimal | None:
+    return None if fraction is None else (fraction * 100).quantize(Decimal("0.0001"))
 
 
 def _object(value: Any) -> dict[str, Any] | None:
@@ -178,11 +190,14 @@ def describe(row: TradePreview) -> str:
                      if name != "outside_rth")
     if (row.order_options or {}).get("outside_rth"):
         price += " outside regular hours"
-    total = f", est. total {row.estimated_total:.2f}" if row.estimated_total is not None else ""
-    simulated = (row.broker_preview_data or {}).get("execute_simulated")
+    data = row.broker_preview_data or {}
+    currency = str(data.get("currency") or "USD")
+    total = "" if row.estimated_total is None else (
+        f": est. {'cost' if row.side == 'BUY' else 'proceeds'} {currency} {row.estimated_total:,.2f}")
+    account = data.get("account_label") or f"{row.broker_provider} account {row.account_id}"
+    simulated = data.get("execute_simulated")
     return (
-        f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} "
-        f"in {row.broker_provider} account {row.account_id}{total}"
+        f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} in {account}{total}"
         + (" [SIMULATED ONLY: orders are off; executing records the order and sends nothing to the broker]"
            if simulated else "")
     )
@@ -365,3 +380,16 @@ class ReconcileReport(View):
     """Placements still in flight in this process, or accounts another process was reconciling."""
     busy: bool = False
     """Another reconciliation was running in this process, so this one did not run."""
+
+
+class BrokerErrorEntry(View):
+    provider: str
+    error_code: str
+    message: str
+
+
+class TradeableAccounts(View):
+    """Accounts of every broker that answered, and an entry for each broker that did not."""
+
+    accounts: list[BrokerAccount]
+    broker_errors: list[BrokerErrorEntry]

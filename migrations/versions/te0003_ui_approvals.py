@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_trade_approvals"),
         sa.UniqueConstraint("preview_id", name="uq_trade_approvals_preview_id"),
         sa.CheckConstraint(
-            "status IN ('PENDING', 'CONFIRMED', 'DECLINED', 'EXPIRED')", name="ck_trade_approvals_status"
+            "status IN ('PENDING', 'CONFIRMED', 'DECLINED', 'EXPIRED')", name=op.f("ck_trade_approvals_status")
         ),
     )
     op.create_index("ix_trade_approvals_status_requested_at", "trade_approvals", ["status", "requested_at"])

@@ -31,7 +31,7 @@ ALL_TYPES = (
 def upgrade() -> None:
     op.drop_constraint(op.f("ck_trade_previews_order_type"), "trade_previews", type_="check")
     op.alter_column("trade_previews", "order_type", type_=sa.String(24), existing_nullable=False)
-    op.create_check_constraint("order_type", "trade_previews", ALL_TYPES)
+    op.create_check_constraint(op.f("ck_trade_previews_order_type"), "trade_previews", ALL_TYPES)
     op.add_column(
         "trade_previews",
         sa.Column("order_options", postgresql.JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
@@ -49,4 +49,4 @@ def downgrade() -> None:
     op.drop_column("trade_previews", "order_options")
     op.drop_constraint(op.f("ck_trade_previews_order_type"), "trade_previews", type_="check")
     op.alter_column("trade_previews", "order_type", type_=sa.String(16), existing_nullable=False)
-    op.create_check_constraint("order_type", "trade_previews", BASIC_TYPES)
+    op.create_check_constraint(op.f("ck_trade_previews_order_type"), "trade_previews", BASIC_TYPES)

@@ -6,11 +6,13 @@ Both simulators over real sockets (ib_async, the SnapTrade SDK), the real test d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from mcp_tools.server import build_server
 from tests.market.conftest import ACCOUNT, Market
@@ -20,11 +22,11 @@ from tests.mcp.conftest import payload, tool_error
 SETTLE = {"RECONCILE_SETTLE_SECONDS": 60}
 
 
-def over_mcp(market: Market, scenario: Callable[[Client], Awaitable[Any]]) -> Any:
+def over_mcp(market: Market, scenario: Callable[[Client], Awaitable[Any]], **options: Any) -> Any:
     server, _provider = build_server(market.service.settings, market.service)
 
     async def main() -> Any:
-        async with Client(server) as client:
+        async with Client(server, **options) as client:
             return await scenario(client)
 
     return anyio.run(main)
@@ -66,3 +68,57 @@ def test_orders_off_preview_says_simulated_and_a_second_execute_does_not_say_exe
     assert "executed" not in again["message"].lower()
     assert f"order_id {first['order_id']}, status SIMULATED" in again["message"]
     assert "nothing was sent to the broker" in again["message"] and "additional order" in again["message"]
+
+
+@pytest.mark.parametrize("market", [{**SETTLE, "MAX_POSITION_WEIGHT": None, "PRICE_BAND_PCT": None}], indirect=True)
+def test_preview_numbers_agree_and_name_their_units(market: Market) -> None:
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        limit = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "10", "order_type": "Limit",
+            "limit_price": "185", "time_in_force": "GTC"}))
+        sell = payload(await client.call_tool("preview_trade", {
+            "account_id": market.snaptrade_account, "ticker": "AAPL", "side": "SELL", "quantity": "1"}))
+        return limit, sell
+
+    limit, sell = over_mcp(market, scenario)
+    assert limit["market_data"]["last"] != "185"  # the quote differs from the limit ...
+    assert (limit["estimated_price"], limit["estimated_price_basis"]) == ("185", "limit")  # ... the total's price wins
+    total = Decimal(limit["estimated_price"]) * 10 + Decimal(limit["estimated_commission"])
+    assert Decimal(limit["estimated_total"]) == Decimal(limit["estimated_cost"]) == total
+    assert limit["estimated_proceeds"] is None and limit["currency"] == "USD"
+    assert Decimal(limit["post_trade_weight_percent"]) == Decimal(limit["post_trade_weight"]) * 100
+    assert "position_weight" not in limit["validation"]["checks_passed"]  # MAX_POSITION_WEIGHT not configured
+    assert "price_band" not in limit["validation"]["checks_passed"]
+    assert "position_held" not in limit["validation"]["checks_passed"]  # a BUY sells nothing
+    assert {"buying_power", "max_notional"} <= set(limit["validation"]["checks_passed"])
+    assert sell["estimated_price_basis"] == "quote" and sell["estimated_cost"] is None
+    assert Decimal(sell["estimated_proceeds"]) == Decimal(sell["estimated_total"]) > 0
+    assert "position_held" in sell["validation"]["checks_passed"]
+    assert "buying_power" not in sell["validation"]["checks_passed"]
+
+
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
+def test_summary_and_prompt_name_the_account_as_the_human_knows_it(market: Market) -> None:
+    asked: list[str] = []
+
+    async def human(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        paper = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "2"}))
+        await client.call_tool("execute_trade", {"preview_id": paper["preview_id"]})
+        live = payload(await client.call_tool("preview_trade", {
+            "account_id": market.snaptrade_account, "ticker": "AAPL", "side": "SELL", "quantity": "1"}))
+        accounts = payload(await client.call_tool("list_tradeable_accounts", {}))
+        return paper, live, accounts
+
+    paper, live, accounts = over_mcp(market, scenario, elicitation_callback=human)
+    assert "in IBKR DU1234567 (PAPER, ****4567): est. cost USD " in paper["summary"]
+    assert asked and paper["summary"] in asked[0] and "(PAPER, ****4567)" in asked[0]
+    listed = accounts["accounts"] if isinstance(accounts, dict) else accounts
+    mine = next(a for a in listed if a["account_id"] == market.snaptrade_account)
+    assert f"****{mine['number'][-4:]})" in live["summary"] and "(LIVE, " in live["summary"]
+    assert market.snaptrade_account not in live["summary"]
+    assert f": est. proceeds USD {Decimal(live['estimated_proceeds']):,.2f}" in live["summary"]

@@ -55,7 +55,8 @@ def test_preview_execute_fill_cancel(order_type: str, sim: IBGatewaySimulator, s
     sim.auto_fill = False  # orders rest until the test fills them
     preview = service.preview_trade(ACCOUNT, "AAPL", "BUY", "10", order_type=order_type, **ORDER_TYPES[order_type])
     assert preview.estimated_commission == D("1.00")
-    assert preview.estimated_price == D("190.00")
+    terms = ORDER_TYPES[order_type]  # the price the total uses: the order's own limit, else its stop, else the quote
+    assert preview.estimated_price == D(terms.get("limit_price", terms.get("stop_price", "190.00")))
     assert preview.impact["checks_passed"]
 
     view = service.execute_trade(preview.preview_id)
