@@ -226,6 +226,7 @@ class OrderView(View):
     limit_price: PlainDecimal | None = None
     stop_price: PlainDecimal | None = None
     time_in_force: str | None = None
+    currency: str | None = None
     filled_quantity: PlainDecimal = ZERO
     remaining_quantity: PlainDecimal | None = None
     average_fill_price: PlainDecimal | None = None
@@ -263,6 +264,7 @@ class OrderView(View):
             limit_price=preview.limit_price if preview else None,
             stop_price=preview.stop_price if preview else None,
             time_in_force=preview.time_in_force if preview else None,
+            currency=str((preview.broker_preview_data or {}).get("currency") or "USD") if preview else None,
             filled_quantity=row.filled_quantity, remaining_quantity=row.remaining_quantity,
             average_fill_price=row.average_fill_price,
             total_cost=_total_cost(row.filled_quantity, row.average_fill_price, multiplier),
@@ -300,6 +302,8 @@ def order_message(status: str, provider: str, error: str | None) -> str | None:
         return "the broker did not confirm in time: the order MAY have been placed; do not execute again"
     if status == OrderStatus.SUBMITTING:
         return f"being sent to {provider}"
+    if status == OrderStatus.CANCELED:
+        return f"cancelled at {provider}: nothing more of this order will fill (filled_quantity shows what did)"
     if status in (OrderStatus.REJECTED, OrderStatus.FAILED) and error:
         return error
     return None

@@ -6,6 +6,7 @@ Both simulators over real sockets (ib_async, the SnapTrade SDK), the real test d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -122,3 +123,30 @@ def test_summary_and_prompt_name_the_account_as_the_human_knows_it(market: Marke
     assert f"****{mine['number'][-4:]})" in live["summary"] and "(LIVE, " in live["summary"]
     assert market.snaptrade_account not in live["summary"]
     assert f": est. proceeds USD {Decimal(live['estimated_proceeds']):,.2f}" in live["summary"]
+
+
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
+def test_order_results_carry_their_terms_a_cancel_says_cancelled_and_reads_say_when(market: Market) -> None:
+    async def human(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        preview = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "3", "order_type": "Limit",
+            "limit_price": "150", "time_in_force": "GTC"}))  # far under the market: it rests
+        placed = payload(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+        status = payload(await client.call_tool("get_order_status", {"order_id": placed["order_id"]}))
+        cancel = payload(await client.call_tool("cancel_order", {"order_id": placed["order_id"]}))
+        reads = [payload(await client.call_tool(name, {"account_id": ACCOUNT, **extra})) for name, extra in (
+            ("get_quote", {"ticker": "AAPL"}), ("get_account_balance", {}), ("get_positions", {}))]
+        return status, cancel, reads
+
+    status, cancel, reads = over_mcp(market, scenario, elicitation_callback=human)
+    terms = ("order_type", "limit_price", "stop_price", "time_in_force", "currency", "ticker", "side", "quantity")
+    assert {k: status[k] for k in terms} == {
+        "order_type": "Limit", "limit_price": "150", "stop_price": None, "time_in_force": "GTC", "currency": "USD",
+        "ticker": "AAPL", "side": "BUY", "quantity": "3"}
+    assert cancel["status"] == "CANCELED" and "cancelled" in cancel["message"]
+    assert "sent to" not in cancel["message"]
+    for read in reads:
+        assert datetime.fromisoformat(read["as_of"]).utcoffset() is not None
