@@ -374,6 +374,8 @@ class BrokerAccount(BrokerModel):
     institution: str | None = None
     currency: str = "USD"
     is_paper: bool
+    fractional_shares: bool | None = None
+    """Whether the account takes fractional quantities (set from the broker's capabilities)."""
 
 
 class SymbolMatch(BrokerModel):

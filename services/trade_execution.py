@@ -132,7 +132,9 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             errors: list[BrokerErrorEntry] = []
             for adapter in self.router.adapters:
                 try:
-                    accounts.extend(adapter.list_accounts())
+                    fractional = adapter.capabilities.fractional_quantities
+                    accounts.extend(a.model_copy(update={"fractional_shares": fractional})
+                                    for a in adapter.list_accounts())
                 except TradeError as exc:
                     log.warning("%s could not list accounts: %s", adapter.provider.value, exc.message)
                     errors.append(BrokerErrorEntry(provider=adapter.provider.value, error_code=exc.code.value,

@@ -70,7 +70,10 @@ def check_supported(order: OrderRequest, capabilities: BrokerCapabilities, provi
             supported=sorted(t.value for t in capabilities.time_in_force),
         )
     if not capabilities.fractional_quantities and order.quantity != order.quantity.to_integral_value():
-        raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} accepts whole quantities only")
+        whole = int(order.quantity)
+        hint = f"; use a whole quantity such as {whole}" if whole > 0 else "; use a whole quantity of at least 1"
+        raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} accepts whole quantities only{hint}",
+                      quantity=order.quantity, whole_quantity=whole or 1)
     if order.oca_group is not None and not capabilities.oca_groups:
         raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} does not support one-cancels-all groups")
     if order.outside_rth and not capabilities.outside_rth:

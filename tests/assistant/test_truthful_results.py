@@ -155,3 +155,18 @@ def test_order_results_carry_their_terms_a_cancel_says_cancelled_and_reads_say_w
     assert "sent to" not in cancel["message"]
     for read in reads:
         assert datetime.fromisoformat(read["as_of"]).utcoffset() is not None
+
+
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
+def test_accounts_say_whether_they_take_fractions_and_ibkr_names_the_whole_quantity(market: Market) -> None:
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        accounts = payload(await client.call_tool("list_tradeable_accounts", {}))
+        fraction = tool_error(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "2.5"}))
+        return accounts, fraction
+
+    accounts, fraction = over_mcp(market, scenario)
+    flags = {a["account_id"]: a["fractional_shares"] for a in accounts["accounts"]}
+    assert flags[ACCOUNT] is False and flags[market.snaptrade_account] is True
+    assert fraction["error_code"] == "UNSUPPORTED_ORDER"
+    assert "use a whole quantity such as 2" in fraction["message"] and fraction["details"]["whole_quantity"] == 2
