@@ -6,6 +6,7 @@ moment an order is about to go out.
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     )
 
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    database_pool_size: int = Field(default=10, ge=1, le=500, validation_alias="DATABASE_POOL_SIZE")
+    """Pooled connections (and as many again on overflow): size it for the concurrent executes expected."""
     tradeexec_data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="TRADEEXEC_DATA_DIR")
     brokers: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="BROKERS")
 
@@ -92,7 +95,7 @@ class Settings(BaseSettings):
     """MCP execute_trade: ask the human through elicitation when the client can (auto), refuse when it cannot
     (always), rely on the LLM having shown the preview (never), or wait for the human on the /ui page (browser)."""
 
-    operator_token: SecretStr | None = Field(default=None, min_length=16, validation_alias="OPERATOR_TOKEN")
+    operator_token: SecretStr | None = Field(default=None, validation_alias="OPERATOR_TOKEN")
     """The human operator's credential for the /ui confirmation page; unset, the page confirms nothing."""
     ui_base_url: str = Field(default="http://127.0.0.1:8080/ui", min_length=8, validation_alias="UI_BASE_URL")
     """Where the operator opens the /ui page; execute_trade hands out links under it (browser confirmation)."""
@@ -110,6 +113,14 @@ class Settings(BaseSettings):
     Elicitation needs a session, so it requires EXECUTE_CONFIRMATION=browser, always or never."""
     metrics_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="METRICS_PORT")
     """Serve Prometheus /metrics on this port of its own (for stdio MCP, which has no HTTP server)."""
+
+    @field_validator("operator_token")
+    @classmethod
+    def _long_operator_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """Checked after parsing, so a refusal shows the secret masked, never its characters."""
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("OPERATOR_TOKEN is too short: use at least 16 random characters")
+        return value
 
     @field_validator("trading_mode", mode="before")
     @classmethod
@@ -180,14 +191,36 @@ class Settings(BaseSettings):
         """Why an order may not go to a broker right now, or None when it may."""
         if self.trading_kill_switch:
             return "TRADING_KILL_SWITCH is on: all order placement is stopped"
-        if self.trading_kill_switch_file is not None and self.trading_kill_switch_file.exists():
-            return "TRADING_KILL_SWITCH_FILE exists: all order placement is stopped"
+        if self.trading_kill_switch_file is not None:
+            reason = kill_switch_file_reason(self.trading_kill_switch_file)
+            if reason:
+                return reason
         if self.trading_mode is TradingMode.LIVE and self.orders_enabled and not self.live_override_present:
             return (
                 "TRADING_MODE=live requires LIVE_TRADING_OVERRIDE_FILE to name an existing file; "
                 "without it no live order is placed"
             )
         return None
+
+
+def kill_switch_file_reason(path: Path) -> str | None:
+    """Why the kill-switch file stops trading, or None if nothing is at the path. Fails closed.
+
+    Anything at the path counts, a symlink too even if broken (lstat, not stat). Only "no such
+    file" with every parent directory present means absent; a loop, a path under a regular file
+    (ENOTDIR), a missing parent or a permission error stop trading, saying why.
+    """
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        if path.parent.is_dir():
+            return None
+        return (f"TRADING_KILL_SWITCH_FILE {path}: its directory does not exist, so the switch cannot be read; "
+                "all order placement is stopped")
+    except OSError as exc:
+        return (f"TRADING_KILL_SWITCH_FILE {path} cannot be checked ({exc.strerror or type(exc).__name__}); "
+                "all order placement is stopped")
+    return f"TRADING_KILL_SWITCH_FILE {path} exists: all order placement is stopped"
 
 
 def load_settings(**overrides: Any) -> Settings:

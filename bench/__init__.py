@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 
 def _figures() -> dict[str, Figure]:
     """Name -> figure, in run order. Imported lazily so `--only scale` never imports ib_async."""
-    from bench import cold_start, ibkr_figures, scale, service_figures, snaptrade_figures
+    from bench import cold_start, ibkr_figures, processes, scale, service_figures, snaptrade_figures
 
     return {
         "storm": service_figures.duplicate_storm,
         "throughput": service_figures.throughput,
+        "processes": processes.processes,
         "scale": scale.scale,
         "ibkr": ibkr_figures.ibkr,
         "snaptrade": snaptrade_figures.snaptrade,

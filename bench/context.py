@@ -16,13 +16,28 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.database import StatementCounter
-from bench.memory_broker import BenchBroker
 from brokers.base import BrokerAdapter
+from brokers.memory import MemoryBroker
 from db.engine import make_engine, make_session_factory
 from services.trade_execution import TradeExecutionService
 from settings import Settings
 
 ACCOUNT = "DUBENCH1"
+
+
+BENCH_ACCOUNTS = tuple(f"DUBENCH{i}" for i in range(1, 17))
+"""Throughput spreads its previews over these: executes on one account serialize on its holdings check."""
+
+
+def bench_broker(accounts: int = 1) -> MemoryBroker:
+    """The shared in-memory broker with paper accounts and cash enough for every bench order.
+
+    Bench orders are limit buys below the market, so they stay working (ACCEPTED).
+    """
+    broker = MemoryBroker()
+    for account in BENCH_ACCOUNTS[:accounts]:
+        broker.add_account(account, cash="100000000000")
+    return broker
 
 
 def bench_settings(url: str, **overrides: Any) -> Settings:
@@ -48,7 +63,7 @@ class BenchContext:
     counter: StatementCounter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, pool_size=16 if self.quick else 32)  # 64 callers at most
         self.session_factory = make_session_factory(self.engine)
         self.counter = StatementCounter(self.engine)
 
@@ -65,7 +80,7 @@ class BenchContext:
     ]:
         service = TradeExecutionService(
             bench_settings(self.url, **settings), self.session_factory,
-            list(adapters) if adapters is not None else [BenchBroker((ACCOUNT,))],
+            list(adapters) if adapters is not None else [bench_broker()],
         )
         try:
             yield service

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from ib_async import IB, MarketOrder, Stock
 from ib_async.client import Client
@@ -195,8 +195,7 @@ def run(
             [sys.executable, "-m", "simulators.ib_gateway", "--port", "0", "--server-version", str(server_version)],
             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True,
         )
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
+        line = cast(IO[str], proc.stdout).readline()
         port = int(line.split("127.0.0.1:")[1].split()[0])
         cpu_before = _process_cpu_seconds(proc.pid)
     else:

@@ -65,7 +65,8 @@ FIXED: dict[str, tuple[int, dict[str, str]]] = {
                "status": "(ARRAY['PENDING', 'ACCEPTED', 'PARTIAL'])[1 + i % 3]",
                "ts": "now() - interval '2 hours' - i * interval '1 minute'"}),
 }
-assert sum(n for n, _ in FIXED.values()) == FIXED_ROWS
+if sum(n for n, _ in FIXED.values()) != FIXED_ROWS:
+    raise RuntimeError("the fixed row groups must add up to FIXED_ROWS")
 
 
 def _load(conn: Connection, tag: str, start: int, stop: int, shape: dict[str, str]) -> None:

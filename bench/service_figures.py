@@ -2,8 +2,9 @@
 
 Duplicate storm: exactly-once is a count (broker placements for one preview), and its
 cost is the time until every caller has an answer against one uncontended execute.
-Throughput: executes per second against bare INSERT+COMMIT round trips at the same
-concurrency, so the ratio reads "one execute costs about N database round trips".
+Throughput: executes per second against the floor at the same concurrency: the raw broker
+call plus the two commits an exactly-once execute cannot do without (INSERT the intent and
+COMMIT; place; UPDATE the outcome and COMMIT), on the same database in the same run.
 """
 
 from __future__ import annotations
@@ -18,19 +19,23 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from bench.context import ACCOUNT, BenchContext
-from bench.memory_broker import BenchBroker
+from bench.context import ACCOUNT, BENCH_ACCOUNTS, BenchContext, bench_broker
 from bench.stats import Summary, rounded, sample
 from brokers.errors import TradeError
 from db.models import TradeEvent, TradeOrder
 from services.trade_execution import TradeExecutionService
 
 STORM_CALLERS = 100
-CONCURRENCY = (1, 4, 16)
+CONCURRENCY = (1, 4, 16, 64)
 
 
-def _preview(service: TradeExecutionService) -> str:
-    return service.preview_trade(ACCOUNT, "AAPL", "BUY", Decimal("1"), "Limit", Decimal("100.00")).preview_id
+def _preview(service: TradeExecutionService, account: str = ACCOUNT) -> str:
+    return service.preview_trade(account, "AAPL", "BUY", Decimal("1"), "Limit", Decimal("100.00")).preview_id
+
+
+def _spread_previews(service: TradeExecutionService, count: int, accounts: int) -> list[str]:
+    """Previews round-robin over `accounts` accounts (1 = all on one account)."""
+    return [_preview(service, BENCH_ACCOUNTS[i % accounts]) for i in range(count)]
 
 
 def _storm_once(service: TradeExecutionService, callers: int) -> dict[str, Any]:
@@ -84,7 +89,7 @@ def duplicate_storm(ctx: BenchContext) -> dict[str, Any]:
     """100 concurrent execute_trade on one preview: broker placements must be exactly 1 every time."""
     ctx.truncate()
     storms = ctx.n(1, 5)
-    broker = BenchBroker((ACCOUNT,))
+    broker = bench_broker()
     with ctx.service([broker]) as service:
         single = Summary.of(sample(lambda: service.execute_trade(_preview(service)), ctx.n(5, 20)))
         results = []
@@ -173,37 +178,60 @@ def _abbreviate(statement: str) -> str:
     return f"{verb} {table.split('.')[0]}{tail}".strip()
 
 
+def _floor_action(ctx: BenchContext, broker: Any) -> Any:
+    """The floor of one execute: INSERT+COMMIT, the raw broker call, UPDATE+COMMIT."""
+    insert = text("INSERT INTO bench_floor (id, status, payload) VALUES (:id, 'SUBMITTING', '{}'::jsonb)")
+    update = text("UPDATE bench_floor SET status = 'ACCEPTED' WHERE id = :id")
+
+    def floor_execute(to_place: Any) -> None:
+        row_id = uuid.uuid4()
+        with ctx.engine.begin() as conn:
+            conn.execute(insert, {"id": row_id})
+        broker.place_order(ACCOUNT, to_place, str(row_id))
+        with ctx.engine.begin() as conn:
+            conn.execute(update, {"id": row_id})
+
+    return floor_execute
+
+
+def _to_place() -> Any:
+    from brokers.models import OrderToPlace, parse_order_request
+
+    request = parse_order_request(account_id=ACCOUNT, ticker="AAPL", side="BUY", quantity=Decimal(1),
+                                  order_type="Limit", limit_price=Decimal("100.00"))
+    return OrderToPlace(request=request, broker_symbol_id="sym-AAPL")
+
+
 def throughput(ctx: BenchContext) -> dict[str, Any]:
-    """Executes/s over distinct previews at 1, 4, 16 callers vs bare INSERT+COMMIT at the same concurrency."""
+    """Executes/s over distinct previews at 1, 4, 16, 64 callers vs the floor at the same concurrency."""
     ctx.truncate()
     with ctx.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_round_trip (id uuid PRIMARY KEY, payload jsonb)"))
-
-    def insert_commit(_item: Any) -> None:
-        with ctx.engine.begin() as conn:
-            conn.execute(text("INSERT INTO bench_round_trip (id, payload) VALUES (:id, '{}'::jsonb)"),
-                         {"id": uuid.uuid4()})
-
-    per_round = ctx.n(20, 100)
-    rounds = ctx.n(2, 4)
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_floor (id uuid PRIMARY KEY, status varchar(16), "
+                          "payload jsonb)"))
+    broker = bench_broker(len(BENCH_ACCOUNTS))
+    floor = _floor_action(ctx, broker)
+    to_place = _to_place()
+    per_round = ctx.n(40, 200)
+    rounds = ctx.n(2, 3)
     levels: list[dict[str, Any]] = []
-    with ctx.service() as service:
-        for callers in CONCURRENCY:
-            service_s = baseline_s = 0.0
+    with ctx.service([broker]) as service:
+        concurrency = CONCURRENCY if not ctx.quick else CONCURRENCY[:-1]  # 64 callers need 40+ connections
+        for callers, accounts in [(c, len(BENCH_ACCOUNTS)) for c in concurrency] + [(16, 1)]:
+            service_s = floor_s = 0.0
             statements = commits = 0
             for _ in range(rounds):
-                previews = [_preview(service) for _ in range(per_round)]
-                baseline_s += _run_parallel(callers, list(range(per_round)), insert_commit)
+                previews = _spread_previews(service, per_round, accounts)
+                floor_s += _run_parallel(callers, [to_place] * per_round, floor)
                 ctx.counter.reset()
                 service_s += _run_parallel(callers, previews, service.execute_trade)
                 statements += ctx.counter.statements
                 commits += ctx.counter.commits
             total = per_round * rounds
             levels.append({
-                "callers": callers, "executes": total,
+                "callers": callers, "accounts": accounts, "executes": total,
                 "executes_per_s": round(total / service_s, 1),
-                "insert_commits_per_s": round(total / baseline_s, 1),
-                "ratio": rounded(service_s / baseline_s),
+                "floor_per_s": round(total / floor_s, 1),
+                "service_over_floor": rounded(service_s / floor_s),
                 "statements_per_execute": round(statements / total, 2),
                 "commits_per_execute": round(commits / total, 2),
             })
@@ -211,13 +239,13 @@ def throughput(ctx: BenchContext) -> dict[str, Any]:
     return {
         "title": "Throughput: execute_trade over distinct previews (in-memory broker)",
         "measured": True,
-        "baseline": "bare INSERT+COMMIT round trips, same count and concurrency, interleaved in rounds",
+        "baseline": "floor: INSERT+COMMIT, raw broker call, UPDATE+COMMIT; same count and concurrency, in rounds",
         "levels": levels,
         "one_execute_statements": trace,
         "notes": ["statements of one execute_trade: " + " | ".join(trace)],
         "rows": [
-            {"metric": f"{lv['callers']} caller(s): executes/s vs INSERT+COMMIT/s (ratio = round trips per execute)",
-             "value": lv["executes_per_s"], "baseline": lv["insert_commits_per_s"], "ratio": lv["ratio"]}
+            {"metric": f"{lv['callers']} caller(s), {lv['accounts']} account(s): executes/s vs floor/s",
+             "value": lv["executes_per_s"], "baseline": lv["floor_per_s"], "ratio": lv["service_over_floor"]}
             for lv in levels
         ] + [
             {"metric": "SQL statements / commits per execute (count)",

@@ -98,8 +98,10 @@ ACTIVE_STATUSES: frozenset[OrderStatus] = frozenset(
 UNSETTLED_STATUSES: frozenset[OrderStatus] = frozenset({OrderStatus.SUBMITTING, OrderStatus.UNKNOWN})
 """Our own states for 'may or may not exist at the broker': reconciliation settles them."""
 
-assert not (FINAL_STATUSES & ACTIVE_STATUSES) and not (FINAL_STATUSES & UNSETTLED_STATUSES)
-assert frozenset(OrderStatus) == FINAL_STATUSES | ACTIVE_STATUSES | UNSETTLED_STATUSES
+if FINAL_STATUSES & ACTIVE_STATUSES or FINAL_STATUSES & UNSETTLED_STATUSES or frozenset(OrderStatus) != (
+    FINAL_STATUSES | ACTIVE_STATUSES | UNSETTLED_STATUSES
+):
+    raise RuntimeError("order statuses must fall into exactly one of final, active and unsettled")
 
 
 def _check_decimal(value: Decimal, *, name: str, allow_zero: bool = False) -> Decimal:
@@ -280,6 +282,10 @@ class OrderRequest(BaseModel):
     @model_validator(mode="after")
     def _prices_match_type(self) -> OrderRequest:
         problems = price_problems(self.order_type, self.limit_price is not None, self.stop_price is not None)
+        for name in ("limit_price", "stop_price"):
+            price = getattr(self, name)
+            if price is not None and (price * self.quantity).adjusted() >= MAX_QUANTITY_DIGITS:
+                problems.append({"field": name, "problem": f"{name} x quantity is too large to store"})
         if problems:
             raise ValueError("; ".join(p["problem"] for p in problems))
         return self
@@ -313,6 +319,22 @@ def _raw_price_problems(fields: dict[str, Any]) -> list[dict[str, str]]:
     return price_problems(order_type, fields.get("limit_price") is not None, fields.get("stop_price") is not None)
 
 
+def _too_large(fields: dict[str, Any], known: set[str]) -> list[dict[str, str]]:
+    """Price x quantity past what NUMERIC(20, 8) stores, named by the price's field."""
+    try:
+        quantity = Decimal(str(fields.get("quantity")))
+        found = []
+        for name in ("limit_price", "stop_price"):
+            price = fields.get(name)
+            if name not in known and price is not None and (Decimal(str(price)) * quantity).adjusted() >= (
+                MAX_QUANTITY_DIGITS
+            ):
+                found.append({"field": name, "problem": f"{name} x quantity is too large to store"})
+        return found
+    except (ArithmeticError, ValueError, TypeError):
+        return []  # not numbers: reported by their own fields
+
+
 def parse_order_request(**fields: Any) -> OrderRequest:
     """The one parse of an order's terms: every problem at once, each named by its argument."""
     try:
@@ -320,9 +342,11 @@ def parse_order_request(**fields: Any) -> OrderRequest:
     except ValidationError as exc:
         prices = _raw_price_problems(fields)
         restated = "; ".join(p["problem"] for p in prices)  # the model's own price message, said per field below
-        problems = [p for p in _problems_of(exc) if not (p["field"] == "order" and p["problem"] == restated)]
+        problems = [p for p in _problems_of(exc) if not (
+            p["field"] == "order" and (p["problem"] == restated or "too large to store" in p["problem"]))]
         known = {p["field"] for p in problems}
         problems.extend(p for p in prices if p["field"] not in known)
+        problems.extend(_too_large(fields, known))
         raise _invalid("order", problems) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {exc}") from None

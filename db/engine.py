@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.embedded import embedded_server_url
@@ -26,15 +29,41 @@ def database_url(settings: Settings) -> str:
     return embedded_server_url(settings.tradeexec_data_dir)
 
 
+IDLE_PING_SECONDS = 5.0
+"""A pooled connection idle longer than this is pinged on checkout; a busy pool never pays the round trip."""
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    return create_engine(
+    """A pool sized for concurrent executes, LIFO so busy connections stay warm, no pre-ping per checkout."""
+    engine = create_engine(
         normalize_url(url),
         pool_size=pool_size,
-        max_overflow=20,
-        pool_pre_ping=True,
+        max_overflow=pool_size,
+        pool_use_lifo=True,
+        pool_pre_ping=False,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """A connection that sat idle may have died with a database restart: check it, and let the pool replace it."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        return
+    try:
+        dbapi_connection.execute("SELECT 1")
+        if not dbapi_connection.autocommit:
+            dbapi_connection.rollback()
+    except Exception:
+        raise DisconnectionError("a pooled connection did not answer after being idle") from None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

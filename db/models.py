@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     MetaData,
@@ -23,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from brokers.models import ACTIVE_STATUSES, UNSETTLED_STATUSES, OrderStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -36,7 +40,24 @@ Money = Numeric(20, 8)
 Quantity = Numeric(20, 8)
 BrokerNumber = Numeric(36, 16)
 """What a broker reports (fills, prices, commissions), kept at its own precision."""
-ACTIVE_ORDER_FILTER = "status IN ('SUBMITTING', 'UNKNOWN', 'PENDING', 'ACCEPTED', 'PARTIAL')"
+WORKING_ORDER_STATUSES = ACTIVE_STATUSES | UNSETTLED_STATUSES
+"""Orders that may still trade: the partial index and the execute-time holdings check use this set."""
+ACTIVE_ORDER_FILTER = "status IN ({})".format(
+    ", ".join(f"'{s.value}'" for s in OrderStatus if s in WORKING_ORDER_STATUSES)
+)
+
+
+class PreviewStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+    EXECUTED = "EXECUTED"
+    SIMULATED = "SIMULATED"
+
+
+def status_type(enum: type[StrEnum]) -> Enum:
+    """A status column from its enum: VARCHAR(16) plus a CHECK listing exactly the enum's values."""
+    return Enum(enum, native_enum=False, create_constraint=True, name="status", length=16,
+                values_callable=lambda members: [m.value for m in members], validate_strings=True)
 
 
 class Base(DeclarativeBase):
@@ -55,6 +76,7 @@ class TradePreview(Base):
         ),
         CheckConstraint("time_in_force IN ('Day', 'GTC', 'IOC', 'FOK')", name="time_in_force"),
         CheckConstraint("broker_provider IN ('snaptrade', 'ibkr')", name="broker_provider"),
+        CheckConstraint("trading_mode IN ('paper', 'live')", name="trading_mode"),
         Index(None, "account_id", "created_at"),
     )
 
@@ -81,9 +103,12 @@ class TradePreview(Base):
     """Fields only some order types use (trailing amount/percent, trail stop, limit offset, outside_rth)."""
     validation: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     impact: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
-    status: Mapped[str] = mapped_column(String(16), server_default=text("'ACTIVE'"))
+    status: Mapped[PreviewStatus] = mapped_column(status_type(PreviewStatus), server_default=text("'ACTIVE'"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    orders_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    """The mode the preview was made in: an execute in another mode is refused (NULL: made before it was kept)."""
+    trading_mode: Mapped[str | None] = mapped_column(String(8))
 
 
 class TradeOrder(Base):
@@ -91,11 +116,6 @@ class TradeOrder(Base):
     __table_args__ = (
         CheckConstraint("broker_provider IN ('snaptrade', 'ibkr')", name="broker_provider"),
         CheckConstraint("filled_quantity >= 0", name="filled_nonnegative"),
-        CheckConstraint(
-            "status IN ('PENDING', 'ACCEPTED', 'PARTIAL', 'EXECUTED', 'CANCELED', 'REJECTED', 'FAILED', "
-            "'EXPIRED', 'SUBMITTING', 'UNKNOWN', 'SIMULATED')",
-            name="status",
-        ),
         Index(None, "account_id", "created_at"),
         Index(None, "created_at"),
         Index("ix_trade_orders_unsettled", "updated_at", postgresql_where=text(ACTIVE_ORDER_FILTER)),
@@ -112,7 +132,7 @@ class TradeOrder(Base):
     broker_provider: Mapped[str] = mapped_column(String(16), server_default=text("'snaptrade'"))
     client_order_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     brokerage_order_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[OrderStatus] = mapped_column(status_type(OrderStatus))
     filled_quantity: Mapped[Decimal] = mapped_column(BrokerNumber, server_default=text("0"))
     remaining_quantity: Mapped[Decimal | None] = mapped_column(BrokerNumber)
     average_fill_price: Mapped[Decimal | None] = mapped_column(BrokerNumber)

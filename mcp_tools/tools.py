@@ -8,6 +8,7 @@ and one service call. Other modules add tools with their own `ToolRegistry`, lis
 # No `from __future__ import annotations` here: the registry reads these annotations as live objects.
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -40,6 +41,11 @@ TRADE_TOOLS = ToolRegistry()
 tool = TRADE_TOOLS.tool
 
 
+
+def _answered_at() -> str:
+    """When the broker's answer was true: these reads are never cached, so the moment it came back."""
+    return datetime.now(UTC).isoformat()
+
 @tool("List tradeable accounts", READ, output=out.AccountsResult)
 def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
     """List the brokerage accounts this server can trade in: account_id, provider (ibkr or snaptrade), name,
@@ -69,21 +75,21 @@ def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker
     quote = service.get_quote(account_id, ticker)
     price = quote.reference_price
     return {"account_id": account_id, **quote.model_dump(mode="json"),
-            "reference_price": None if price is None else str(price)}
+            "reference_price": None if price is None else str(price), "as_of": _answered_at()}
 
 
 @tool("Get account balance", READ, output=out.BalanceResult)
 def get_account_balance(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
     """Cash, buying power, available funds and net liquidation value of one account, as decimal strings.
     Read-only."""
-    return service.get_account_balance(account_id).model_dump(mode="json")
+    return {**service.get_account_balance(account_id).model_dump(mode="json"), "as_of": _answered_at()}
 
 
 @tool("Get positions", READ, output=out.PositionsResult)
 def get_positions(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
     """Holdings of one account: ticker, quantity, average cost, market price and value. Read-only."""
     positions = [p.model_dump(mode="json") for p in service.get_positions(account_id)]
-    return {"account_id": account_id, "positions": positions, "count": len(positions)}
+    return {"account_id": account_id, "positions": positions, "count": len(positions), "as_of": _answered_at()}
 
 
 @tool("Preview a trade (step 1 of 2)", PREVIEW, output=out.PreviewResult)

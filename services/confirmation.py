@@ -1,9 +1,10 @@
 """What a human may be asked to confirm, and the audit of what came of asking.
 
 Every refusal that needs no human (kill switch, paper mode and a live account, an unknown,
-used or expired preview) is decided here before anyone is asked: a person must never say yes
-to an order that is then refused. Read-only; the execute path re-checks everything under its
-row lock, so nothing decided here can let an order through on its own.
+used or expired preview, another mode, no adapter) is decided before anyone is asked, by
+`ExecutePath.executable` with the same rules the execute path applies: a person must never say
+yes to an order that is then refused. The execute path re-checks everything in its intent
+transaction, so nothing decided before can let an order through on its own.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from brokers.base import BrokerAdapter
-from brokers.errors import ErrorCode, TradeError
-from services.execution_gate import ExecutionGate, order_exists_error
-from services.order_store import OrderStore, new_event, utcnow
+from brokers.errors import TradeError
+from services.order_store import OrderStore, new_event
 from services.results import PreviewView
 from settings import Settings, TradingMode
 
@@ -29,25 +29,6 @@ class ExecutablePreview:
     preview: PreviewView
     simulated: bool
     """ORDERS_ENABLED is off: executing records a SIMULATED order and sends nothing, so nobody need be asked."""
-
-
-def executable_preview(gate: ExecutionGate, store: OrderStore, preview_id: uuid.UUID) -> ExecutablePreview:
-    """The preview if executing it now would go ahead; otherwise the TradeError execute would refuse with."""
-    gate._check_trading_allowed(preview_id)  # kill switch, live rules, paper mode with a non-paper account
-    with store.session_factory() as session:
-        row = store.get_preview(session, preview_id)
-        if row is None:
-            raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no such preview", {"preview_id": str(preview_id)})
-        order = store.order_for_preview(session, preview_id)
-        if order is not None or row.status in ("EXECUTED", "SIMULATED"):
-            raise order_exists_error(preview_id, order.id if order is not None else None,
-                                     order.status if order is not None else row.status)
-        if row.status != "ACTIVE" or row.expires_at <= utcnow():
-            raise TradeError(
-                ErrorCode.PREVIEW_EXPIRED, "the preview has expired; preview the trade again and ask the human again",
-                {"preview_id": str(preview_id), "expired_at": row.expires_at.isoformat()},
-            )
-        return ExecutablePreview(PreviewView.of(row), simulated=not gate.settings.orders_enabled)
 
 
 def record_refusal(store: OrderStore, preview_id: uuid.UUID, error: TradeError) -> None:
@@ -68,7 +49,10 @@ def record_not_confirmed(store: OrderStore, preview_id: uuid.UUID, answer: Answe
 
 def execution_warnings(settings: Settings, adapter: BrokerAdapter, account_id: str) -> list[str]:
     """What a preview must say when executing it would not place a real order, so nobody confirms in vain."""
-    blocked = settings.trading_block_reason()
+    try:
+        blocked = settings.trading_block_reason()
+    except Exception as exc:  # the execute refuses then too (fail closed): say so, do not fail the preview
+        blocked = f"the kill-switch check failed ({type(exc).__name__})"
     if blocked:
         return [f"This preview cannot be executed now: {blocked}."]
     if not settings.orders_enabled:

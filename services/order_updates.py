@@ -75,7 +75,7 @@ def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] |
     new_status = _next_status(row, current, update.status, filled)
     if new_status is not current:
         changes["status"] = (current.value, new_status.value)
-        row.status = new_status.value
+        row.status = new_status
         if current in FINAL_STATUSES:
             changes["corrected"] = {"believed": current.value, "broker_says": new_status.value,
                                     "error_code": row.error_code, "error_message": row.error_message}

@@ -14,13 +14,13 @@ from services.order_store import jsonable, utcnow
 from services.validation import RiskAssessment, RiskLimits
 
 
-def _held(positions: list[Position], order: OrderRequest, broker_symbol_id: str) -> tuple[Decimal, Decimal]:
-    """Quantity and market value held of the ordered instrument."""
+def held_of(positions: list[Position], ticker: str, broker_symbol_id: str | None) -> tuple[Decimal, Decimal]:
+    """Quantity and market value held of one instrument (by the broker's symbol id, else by ticker)."""
     quantity = Decimal(0)
     value = Decimal(0)
     for pos in positions:
         same = (pos.broker_symbol_id and pos.broker_symbol_id == broker_symbol_id) or (
-            pos.ticker.upper() == order.ticker
+            pos.ticker.upper() == ticker
         )
         if same:
             quantity += pos.quantity
@@ -64,7 +64,7 @@ def assess(
 
     balance = adapter.get_account_balance(order.account_id)
     positions = adapter.get_positions(order.account_id)
-    held, held_value = _held(positions, order, preview.broker_symbol_id)
+    held, held_value = held_of(positions, order.ticker, preview.broker_symbol_id)
     checks.check_position_for_sell(order.side, order.quantity, held)
     if order.side is OrderSide.SELL:
         ran.append("position_held")
@@ -75,6 +75,7 @@ def assess(
     if notional is not None:
         fee = commission or Decimal(0)
         risk.estimated_total = notional + fee if order.side is OrderSide.BUY else notional - fee
+    checks.check_storable(risk.estimated_total)
     buying_power = balance.buying_power if balance.buying_power is not None else balance.cash
     risk.buying_power = buying_power
     checks.check_buying_power(order.side, risk.estimated_total, buying_power)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, BrokerProvider, OrderStatus
+from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, BrokerProvider
 from db.engine import transaction
 from db.models import TradeOrder, TradePreview
 from services.order_listing import OrderListing
@@ -47,7 +47,7 @@ class OrderQueries:
         order_id = parse_order_id(raw_order_id)
         row = self._load(order_id)
         self._check_scope(row)
-        status = OrderStatus(row.status)
+        status = row.status
         if status in FINAL_STATUSES and not self.reconciler.is_suspect(row):
             return self._view(order_id)  # an inferred final status is re-checked instead
         try:
@@ -66,10 +66,10 @@ class OrderQueries:
             error = TradeError(ErrorCode.ORDER_NOT_FOUND, "no such order for this user", {"order_id": str(order_id)})
             self._audit(row, correlation, "CANCEL_REFUSED", error)
             raise error
-        if OrderStatus(row.status) in UNSETTLED_STATUSES:
+        if row.status in UNSETTLED_STATUSES:
             self.reconciler.settle(order_id, correlation)
             row = self._load(order_id)
-        status = OrderStatus(row.status)
+        status = row.status
         if status not in ACTIVE_STATUSES or not row.brokerage_order_id:
             error = TradeError(
                 ErrorCode.ORDER_NOT_CANCELABLE,

@@ -130,7 +130,7 @@ def not_found(
     if status in UNSETTLED_STATUSES:
         if now - started <= max(policy.settle, policy.placement):
             return Outcome(status)  # it may still be in flight, or the broker's list may lag
-        row.status = OrderStatus.FAILED.value
+        row.status = OrderStatus.FAILED
         row.error_code = "NOT_FOUND_AT_BROKER"
         row.error_message = ("the broker has no order with this client ref after the settle window; "
                              "re-checked until the re-check window ends, and corrected if it appears")

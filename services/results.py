@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 
-from brokers.models import BrokerOrder, OrderStatus
+from brokers.models import BrokerAccount, BrokerOrder, OrderStatus
 from db.models import TradeOrder, TradePreview
 
 ZERO = Decimal(0)
@@ -190,11 +190,14 @@ def describe(row: TradePreview) -> str:
                      if name != "outside_rth")
     if (row.order_options or {}).get("outside_rth"):
         price += " outside regular hours"
-    total = f", est. total {row.estimated_total:.2f}" if row.estimated_total is not None else ""
-    simulated = (row.broker_preview_data or {}).get("execute_simulated")
+    data = row.broker_preview_data or {}
+    currency = str(data.get("currency") or "USD")
+    total = "" if row.estimated_total is None else (
+        f": est. {'cost' if row.side == 'BUY' else 'proceeds'} {currency} {row.estimated_total:,.2f}")
+    account = data.get("account_label") or f"{row.broker_provider} account {row.account_id}"
+    simulated = data.get("execute_simulated")
     return (
-        f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} "
-        f"in {row.broker_provider} account {row.account_id}{total}"
+        f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} in {account}{total}"
         + (" [SIMULATED ONLY: orders are off; executing records the order and sends nothing to the broker]"
            if simulated else "")
     )
@@ -223,6 +226,7 @@ class OrderView(View):
     limit_price: PlainDecimal | None = None
     stop_price: PlainDecimal | None = None
     time_in_force: str | None = None
+    currency: str | None = None
     filled_quantity: PlainDecimal = ZERO
     remaining_quantity: PlainDecimal | None = None
     average_fill_price: PlainDecimal | None = None
@@ -260,6 +264,7 @@ class OrderView(View):
             limit_price=preview.limit_price if preview else None,
             stop_price=preview.stop_price if preview else None,
             time_in_force=preview.time_in_force if preview else None,
+            currency=str((preview.broker_preview_data or {}).get("currency") or "USD") if preview else None,
             filled_quantity=row.filled_quantity, remaining_quantity=row.remaining_quantity,
             average_fill_price=row.average_fill_price,
             total_cost=_total_cost(row.filled_quantity, row.average_fill_price, multiplier),
@@ -297,6 +302,8 @@ def order_message(status: str, provider: str, error: str | None) -> str | None:
         return "the broker did not confirm in time: the order MAY have been placed; do not execute again"
     if status == OrderStatus.SUBMITTING:
         return f"being sent to {provider}"
+    if status == OrderStatus.CANCELED:
+        return f"cancelled at {provider}: nothing more of this order will fill (filled_quantity shows what did)"
     if status in (OrderStatus.REJECTED, OrderStatus.FAILED) and error:
         return error
     return None
@@ -377,3 +384,16 @@ class ReconcileReport(View):
     """Placements still in flight in this process, or accounts another process was reconciling."""
     busy: bool = False
     """Another reconciliation was running in this process, so this one did not run."""
+
+
+class BrokerErrorEntry(View):
+    provider: str
+    error_code: str
+    message: str
+
+
+class TradeableAccounts(View):
+    """Accounts of every broker that answered, and an entry for each broker that did not."""
+
+    accounts: list[BrokerAccount]
+    broker_errors: list[BrokerErrorEntry]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from brokers.errors import ErrorCode, TradeError
 
@@ -23,6 +23,9 @@ def structured(action: Callable[[], T]) -> T:
         raise
     except ValidationError as exc:
         raise TradeError(ErrorCode.VALIDATION_ERROR, f"invalid input: {exc.error_count()} problem(s)") from None
+    except DataError:  # e.g. a NUL character: the database cannot take the value, so it is bad input
+        raise TradeError(ErrorCode.VALIDATION_ERROR, "a value cannot be stored or searched (e.g. it contains "
+                         "a NUL character); nothing was done") from None
     except OperationalError:
         log.exception("database unavailable")
         raise TradeError(ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable; nothing was done") from None

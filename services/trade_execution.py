@@ -6,17 +6,19 @@ callers (MCP) run it in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
-from brokers.errors import BrokerRefused, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     AccountBalance,
     BrokerAccount,
@@ -24,7 +26,6 @@ from brokers.models import (
     BrokerProvider,
     OrderRequest,
     OrderStatus,
-    OrderToPlace,
     Position,
     Quote,
     SymbolMatch,
@@ -34,17 +35,19 @@ from brokers.models import (
 from brokers.user_context import current_user_email, parse_user_email
 from db.engine import transaction
 from services import confirmation
+from services.account_label import account_label
 from services.confirmation import ExecutablePreview
 from services.contract_api import PlatformContract
-from services.execution_gate import ExecutionGate, Intent
+from services.execute_path import ExecutePath, Intent
+from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
-from services.order_store import OrderStore, apply_broker_order, new_event, utcnow
+from services.order_store import OrderStore, new_event
 from services.order_updates import record_report
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
 from services.reconcile_worker import LoopIntervals, ReconcileWorker
 from services.reconciliation import ReconcilePolicy, Reconciler, Scope
-from services.results import OrderView, PreviewView, ReconcileReport
+from services.results import BrokerErrorEntry, OrderView, PreviewView, ReconcileReport, TradeableAccounts
 from services.routing import AdapterRouter
 from services.structured_errors import structured as _guard
 from services.validation import RiskLimits
@@ -80,11 +83,14 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             price_band_pct=settings.price_band_pct,
         )
         self._checkpoint = checkpoint or (lambda _point: None)
-        self.gate = ExecutionGate(settings, self.store, self.router, self.limits, self._checkpoint)
+        self.gate = ExecutionGate(settings, self.router, self.limits)
+        self.execution = ExecutePath(settings, _engine_of(session_factory), self.store, self.gate, self._checkpoint)
         self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
         self.reconcile_worker = ReconcileWorker(self.reconciler, self._reconcile_scoped)
         self.gate.blockers.append(self._startup_block_reason)
         self.queries = OrderQueries(self.store, self.router, self.reconciler)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradeexec-refresh")
+        """Background work off the caller's path (the refresh after a trade); shut down in close()."""
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(self.handle_order_update)
             adapter.set_reconnect_handler(self.reconcile_worker.request_run)
@@ -113,17 +119,38 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(None)
             adapter.set_reconnect_handler(None)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        for adapter in self.router.adapters:
             adapter.close()
 
     # --- read-only broker calls --------------------------------------------------------
-    def list_tradeable_accounts(self) -> list[BrokerAccount]:
-        def run() -> list[BrokerAccount]:
+    def tradeable_accounts(self) -> TradeableAccounts:
+        """One broker's outage does not hide the others: its failure is an entry, not the whole answer."""
+
+        def run() -> TradeableAccounts:
             accounts: list[BrokerAccount] = []
+            errors: list[BrokerErrorEntry] = []
             for adapter in self.router.adapters:
-                accounts.extend(adapter.list_accounts())
-            return accounts
+                try:
+                    accounts.extend(adapter.list_accounts())
+                except TradeError as exc:
+                    log.warning("%s could not list accounts: %s", adapter.provider.value, exc.message)
+                    errors.append(BrokerErrorEntry(provider=adapter.provider.value, error_code=exc.code.value,
+                                                   message=exc.message))
+            return TradeableAccounts(accounts=accounts, broker_errors=errors)
 
         return _guard(run)
+
+    def list_tradeable_accounts(self) -> list[BrokerAccount]:
+        """The accounts of the brokers that answered; an error only when none did (see `tradeable_accounts`)."""
+        report = self.tradeable_accounts()
+        if report.broker_errors and not report.accounts:
+            first = report.broker_errors[0]
+            raise TradeError(
+                ErrorCode(first.error_code), first.message,
+                {"broker_errors": [e.as_json() for e in report.broker_errors]},
+            )
+        return report.accounts
 
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
         return _guard(lambda: self.router.for_account(account_id).search_symbol(account_id, _ticker(ticker)))
@@ -173,9 +200,14 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             broker_preview, risk = assess(order, adapter, self.limits)
             risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
+            row.orders_enabled = self.settings.orders_enabled
+            row.trading_mode = self.settings.trading_mode.value
             row.user_email = current_user_email()  # the platform user this call acts for (contract_api)
-            if not self.settings.orders_enabled:  # the summary says executing it only records a SIMULATED order
-                row.broker_preview_data = {**(row.broker_preview_data or {}), "execute_simulated": True}
+            row.broker_preview_data = {
+                **(row.broker_preview_data or {}), "account_label": account_label(adapter, order.account_id),
+                # the summary says executing it only records a SIMULATED order
+                "execute_simulated": not self.settings.orders_enabled,
+            }
             with transaction(self.store.session_factory) as session:
                 session.add(row)
                 session.flush()
@@ -204,10 +236,15 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
             )
         )
 
-    # --- confirmation support (added by `edge` for the MCP layer; logic in services/confirmation.py) ---
+    # --- confirmation support (for the MCP layer; see services/confirmation.py) ---
     def executable_preview(self, preview_id: uuid.UUID) -> ExecutablePreview:
-        """The preview a human may be asked to confirm; the refusal execute would give, without asking anyone."""
-        return _guard(lambda: confirmation.executable_preview(self.gate, self.store, preview_id))
+        """What a human must confirm before `execute_trade`, or the refusal that needs no human.
+
+        Kill switch, orders off (then `simulated` is true), paper mode with a live account, expired or
+        used preview, a preview made in another mode, no adapter for its broker: all decided here, by the
+        rules the execute path applies. Read-only: the caller records a refusal it acts on.
+        """
+        return _guard(lambda: self.execution.executable(preview_id))
 
     def record_execute_refusal(self, preview_id: uuid.UUID, error: TradeError) -> None:
         confirmation.record_refusal(self.store, preview_id, error)
@@ -216,98 +253,45 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         confirmation.record_not_confirmed(self.store, preview_id, answer)
 
     # --- execute -----------------------------------------------------------------------
-    def execute_trade(self, preview_id: Any) -> OrderView:
+    def execute_trade(self, preview_id: uuid.UUID | str) -> OrderView:
+        """Exactly once: the intent is committed before the broker is called (see services/execute_path.py)."""
         correlation = current_correlation()
-        intent = _guard(lambda: self.gate.commit_intent(preview_id, correlation))
-        if intent.simulated is not None:
-            observe_order_outcome(intent.simulated.broker_provider, intent.simulated.status)
-            return intent.simulated
-        with self.reconciler.placing(intent.order_id):
+        intent, simulated = _guard(lambda: self.execution.execute(parse_preview_id(preview_id), correlation))
+        if simulated is not None:
+            observe_order_outcome(simulated.broker_provider, simulated.status)
+            return simulated
+        with self.reconciler.placing(intent.order.id):
             return self._place_and_record(intent, correlation)
 
     def _place_and_record(self, intent: Intent, correlation: uuid.UUID) -> OrderView:
         """Steps 3-4: reconciliation in this process leaves the order alone until this returns."""
         self._checkpoint("after_intent_commit")
-        adapter = self.router.for_provider(intent.provider)
-        to_place = OrderToPlace(
-            request=intent.request, broker_symbol_id=intent.broker_symbol_id,
-            broker_trade_id=intent.broker_trade_id, preview_data=intent.preview_data,
-        )
-        outcome: BrokerOrder | None = None
-        error: TradeError | None = None
-        try:
-            outcome = adapter.place_order(intent.request.account_id, to_place, intent.client_order_ref)
-        except TradeError as exc:
-            if not isinstance(exc, (BrokerRefused, NothingSent, OrderOutcomeUnknown)):
-                log.warning("%s place_order raised an unclassified %s; the order may exist", adapter.provider,
-                            exc.code.value)
-            error = exc
-        except Exception as exc:
-            log.exception("unexpected error from %s place_order; treating the outcome as unknown", adapter.provider)
-            error = OrderOutcomeUnknown(f"unexpected error while placing: {type(exc).__name__}")
+        outcome, error = self.execution.place(intent)
         self._checkpoint("after_broker_call")
         try:
-            view = _guard(lambda: self._record_outcome(intent.order_id, correlation, outcome, error))
+            view = _guard(lambda: self.execution.record_outcome(intent, correlation, outcome, error))
         except TradeError as exc:
             # The broker call happened; only our bookkeeping failed. Say so: a retry would not be safe.
-            observe_order_outcome(str(intent.provider), OrderStatus.UNKNOWN.value)
+            observe_order_outcome(intent.preview.broker_provider, OrderStatus.UNKNOWN.value)
             raise OrderOutcomeUnknown(
                 "the order was sent to the broker but its outcome could not be recorded "
                 f"({exc.code.value}); reconciliation will settle it",
-                {"order_id": str(intent.order_id), "client_order_ref": intent.client_order_ref},
+                {"order_id": str(intent.order.id), "client_order_ref": intent.order.client_order_ref},
             ) from None
         observe_order_outcome(view.broker_provider, view.status)
         if outcome is not None:
-            threading.Thread(
-                target=_refresh_quietly, args=(adapter, intent.request.account_id),
-                name="tradeexec-refresh", daemon=True,
-            ).start()
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the service is closing
+                self.executor.submit(_refresh_quietly, intent.adapter, intent.preview.account_id)
         if error is None and view.status == OrderStatus.REJECTED:
             # Same refusal, same answer on every broker: a placement answered "rejected" is an error.
             raise BrokerRefused(
-                f"{adapter.provider.value} rejected the order; preview again to place another",
+                f"{intent.adapter.provider.value} rejected the order; preview again to place another",
                 {"order_id": view.order_id, "status": view.status, "brokerage_order_id": view.brokerage_order_id},
             )
         if error is not None and view.status in (OrderStatus.REJECTED, OrderStatus.FAILED):
-            raise TradeError(
-                error.code, error.message,
-                {**error.details, "order_id": view.order_id, "status": view.status},
-            )
+            raise TradeError(error.code, error.message, {**error.details, "order_id": view.order_id,
+                                                         "status": view.status})
         return view
-
-    def _record_outcome(
-        self, order_id: uuid.UUID, correlation: uuid.UUID, outcome: BrokerOrder | None, error: TradeError | None
-    ) -> OrderView:
-        with transaction(self.store.session_factory) as session:
-            row = self.store.get_order(session, order_id, lock=True)
-            assert row is not None, "the intent row was committed before the broker call"
-            if outcome is not None:
-                changes = apply_broker_order(row, outcome)
-                event, status = "ORDER_SUBMITTED", row.status
-                payload: dict[str, Any] = {"changes": changes or {}, "broker": outcome.raw}
-            else:
-                assert error is not None
-                status = _status_for_error(error)
-                if OrderStatus(row.status) in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
-                    row.status = status.value
-                row.error_code = error.code.value
-                row.error_message = error.message[:2000]
-                row.updated_at = utcnow()
-                event = {
-                    OrderStatus.REJECTED: "ORDER_REJECTED",
-                    OrderStatus.FAILED: "ORDER_FAILED",
-                }.get(status, "ORDER_OUTCOME_UNKNOWN")
-                payload = {"error": error.to_dict()}
-            session.add(
-                new_event(
-                    event, correlation_id=correlation, preview_id=row.preview_id, order_id=row.id,
-                    account_id=row.account_id, provider=row.broker_provider, status=row.status,
-                    error=error, payload=payload,
-                )
-            )
-            session.flush()
-            self._checkpoint("before_outcome_commit")
-            return self.queries.view(session, row)
 
     # --- tracking ----------------------------------------------------------------------
     def get_orders(self, account_id: str | None = None, state: str = "all", days: int = 30) -> list[OrderView]:
@@ -352,15 +336,6 @@ def _refresh_quietly(adapter: BrokerAdapter, account_id: str) -> None:
         log.warning("refresh after trade failed for %s: %s", adapter.provider.value, exc)
 
 
-def _status_for_error(error: TradeError) -> OrderStatus:
-    """The placement outcome by its type (see BrokerAdapter): anything unclassified may exist."""
-    if isinstance(error, BrokerRefused):
-        return OrderStatus.REJECTED
-    if isinstance(error, NothingSent):
-        return OrderStatus.FAILED
-    return OrderStatus.UNKNOWN
-
-
 def _ticker(value: Any) -> str:
     return canonical_ticker(value)
 
@@ -368,3 +343,10 @@ def _ticker(value: Any) -> str:
 def _safe_request(request: dict[str, Any]) -> dict[str, Any]:
     """The refused request for the audit trail, as short strings (NaN and huge values stay storable)."""
     return {k: v if v is None or isinstance(v, bool) else str(v)[:200] for k, v in request.items()}
+
+
+def _engine_of(session_factory: sessionmaker[Session]) -> Engine:
+    bind = session_factory.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("the session factory must be bound to an Engine")
+    return bind

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import BrokerCapabilities, OrderRequest, OrderSide, OrderType
+from brokers.models import MAX_QUANTITY_DIGITS, BrokerCapabilities, OrderRequest, OrderSide, OrderType
 
 HUNDRED = Decimal(100)
 
@@ -183,4 +183,14 @@ def check_position_weight(before: Decimal | None, after: Decimal | None, limits:
             limit="MAX_POSITION_WEIGHT",
             weight_after=after,
             maximum=limit,
+        )
+
+
+def check_storable(estimated_total: Decimal | None) -> None:
+    """The preview stores its estimated total as NUMERIC(20, 8): a value that cannot be stored is bad input."""
+    if estimated_total is not None and abs(estimated_total).adjusted() >= MAX_QUANTITY_DIGITS:
+        raise _refuse(
+            ErrorCode.VALIDATION_ERROR,
+            f"quantity: the order's estimated total {estimated_total:.2f} is too large to store",
+            problems=[{"field": "quantity", "problem": "the order's estimated total is too large to store"}],
         )

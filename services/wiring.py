@@ -52,7 +52,7 @@ def build_service(
 ) -> TradeExecutionService:
     """continuous: a long-running server; reconciliation then also runs on its own (see reconcile_worker)."""
     settings = settings or Settings()
-    engine = make_engine(database_url(settings))
+    engine = make_engine(database_url(settings), pool_size=settings.database_pool_size)
     service = TradeExecutionService(
         settings,
         make_session_factory(engine),

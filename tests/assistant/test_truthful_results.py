@@ -6,12 +6,14 @@ Both simulators over real sockets (ib_async, the SnapTrade SDK), the real test d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from mcp_tools.server import build_server
 from tests.market.conftest import ACCOUNT, Market
@@ -21,11 +23,11 @@ from tests.mcp.conftest import payload, tool_error
 SETTLE = {"RECONCILE_SETTLE_SECONDS": 60}
 
 
-def over_mcp(market: Market, scenario: Callable[[Client], Awaitable[Any]]) -> Any:
+def over_mcp(market: Market, scenario: Callable[[Client], Awaitable[Any]], **options: Any) -> Any:
     server, _provider = build_server(market.service.settings, market.service)
 
     async def main() -> Any:
-        async with Client(server) as client:
+        async with Client(server, **options) as client:
             return await scenario(client)
 
     return anyio.run(main)
@@ -94,3 +96,57 @@ def test_preview_numbers_agree_and_name_their_units(market: Market) -> None:
     assert Decimal(sell["estimated_proceeds"]) == Decimal(sell["estimated_total"]) > 0
     assert "position_held" in sell["validation"]["checks_passed"]
     assert "buying_power" not in sell["validation"]["checks_passed"]
+
+
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
+def test_summary_and_prompt_name_the_account_as_the_human_knows_it(market: Market) -> None:
+    asked: list[str] = []
+
+    async def human(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        paper = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "2"}))
+        await client.call_tool("execute_trade", {"preview_id": paper["preview_id"]})
+        live = payload(await client.call_tool("preview_trade", {
+            "account_id": market.snaptrade_account, "ticker": "AAPL", "side": "SELL", "quantity": "1"}))
+        accounts = payload(await client.call_tool("list_tradeable_accounts", {}))
+        return paper, live, accounts
+
+    paper, live, accounts = over_mcp(market, scenario, elicitation_callback=human)
+    assert "in IBKR DU1234567 (PAPER, ****4567): est. cost USD " in paper["summary"]
+    assert asked and paper["summary"] in asked[0] and "(PAPER, ****4567)" in asked[0]
+    listed = accounts["accounts"] if isinstance(accounts, dict) else accounts
+    mine = next(a for a in listed if a["account_id"] == market.snaptrade_account)
+    assert f"****{mine['number'][-4:]})" in live["summary"] and "(LIVE, " in live["summary"]
+    assert market.snaptrade_account not in live["summary"]
+    assert f": est. proceeds USD {Decimal(live['estimated_proceeds']):,.2f}" in live["summary"]
+
+
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
+def test_order_results_carry_their_terms_a_cancel_says_cancelled_and_reads_say_when(market: Market) -> None:
+    async def human(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        preview = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY", "quantity": "3", "order_type": "Limit",
+            "limit_price": "150", "time_in_force": "GTC"}))  # far under the market: it rests
+        placed = payload(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+        status = payload(await client.call_tool("get_order_status", {"order_id": placed["order_id"]}))
+        cancel = payload(await client.call_tool("cancel_order", {"order_id": placed["order_id"]}))
+        reads = [payload(await client.call_tool(name, {"account_id": ACCOUNT, **extra})) for name, extra in (
+            ("get_quote", {"ticker": "AAPL"}), ("get_account_balance", {}), ("get_positions", {}))]
+        return status, cancel, reads
+
+    status, cancel, reads = over_mcp(market, scenario, elicitation_callback=human)
+    terms = ("order_type", "limit_price", "stop_price", "time_in_force", "currency", "ticker", "side", "quantity")
+    assert {k: status[k] for k in terms} == {
+        "order_type": "Limit", "limit_price": "150", "stop_price": None, "time_in_force": "GTC", "currency": "USD",
+        "ticker": "AAPL", "side": "BUY", "quantity": "3"}
+    assert cancel["status"] == "CANCELED" and "cancelled" in cancel["message"]
+    assert "sent to" not in cancel["message"]
+    for read in reads:
+        assert datetime.fromisoformat(read["as_of"]).utcoffset() is not None

@@ -33,10 +33,11 @@ def test_quick_db_figures(database_url: str) -> None:
     assert storm["answers"] == {"ORDER": storm["storms"], "ALREADY_EXECUTED": 99 * storm["storms"]}
 
     throughput = figures["throughput"]
-    assert [level["callers"] for level in throughput["levels"]] == [1, 4, 16]
+    assert [(level["callers"], level["accounts"]) for level in throughput["levels"]] == [
+        (1, 16), (4, 16), (16, 16), (16, 1)]  # quick: no 64 callers (a shared server's connection limit)
     for level in throughput["levels"]:
-        assert level["executes"] > 0 and level["executes_per_s"] > 0 and level["ratio"] is not None
-        assert level["commits_per_execute"] >= 1
+        assert level["executes"] > 0 and level["executes_per_s"] > 0 and level["service_over_floor"] is not None
+        assert level["commits_per_execute"] == 2 and level["statements_per_execute"] <= 6  # intent + outcome
 
     scale = figures["scale"]
     assert [level["rows"] for level in scale["levels"]] == [10_000]

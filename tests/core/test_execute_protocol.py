@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from brokers.errors import BrokerRefused, ErrorCode, TradeError
+from brokers.errors import BrokerRefused, ErrorCode, NothingSent, TradeError
 from brokers.models import BrokerProvider, OrderStatus
 from db.models import TradeEvent, TradeOrder, TradePreview
 from services.order_store import utcnow
@@ -182,12 +182,18 @@ def test_unavailable_before_sending_fails_without_placing(
     service: TradeExecutionService, broker: MemoryBroker, session_factory: sessionmaker[Session]
 ) -> None:
     preview = service.preview_trade("DU111", "AAPL", "BUY", 1)
-    broker.unavailable = True
+    broker.unavailable = True  # the execute-time buying-power check cannot ask: refused, preview not consumed
+    with pytest.raises(TradeError) as err:
+        service.execute_trade(preview.preview_id)
+    assert err.value.code is ErrorCode.BROKER_UNAVAILABLE
+    assert order_rows(session_factory) == [] and broker.place_calls == 0
+    broker.unavailable = False
+    broker.place_error = NothingSent("the connection was down; nothing was sent")
     with pytest.raises(TradeError) as err:
         service.execute_trade(preview.preview_id)
     assert err.value.code is ErrorCode.BROKER_UNAVAILABLE
     [row] = order_rows(session_factory)
-    assert row.status == "FAILED" and broker.place_calls == 0
+    assert row.status == "FAILED" and len(broker.orders) == 0
 
 
 def test_expired_preview_is_refused_and_marked(

@@ -101,3 +101,44 @@ def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.trading_kill_switch_file is None and settings.max_order_notional is None
     assert settings.trading_mode is TradingMode.PAPER and settings.trading_block_reason() is None
+
+
+@pytest.mark.parametrize("shape", ["dangling_symlink", "symlink_loop", "under_a_file", "missing_directory"])
+def test_kill_switch_file_fails_closed(
+    make_service: ServiceFactory, broker: MemoryBroker, session_factory: sessionmaker[Session],
+    tmp_path: Path, shape: str,
+) -> None:
+    switch = tmp_path / "STOP"
+    if shape == "under_a_file":
+        switch.touch()
+        switch = switch / "STOP"  # ENOTDIR
+    elif shape == "missing_directory":
+        switch = tmp_path / "gone" / "STOP"
+    service = make_service(TRADING_KILL_SWITCH_FILE=str(switch))
+    preview = service.preview_trade("DU111", "AAPL", "BUY", 1)
+    if shape == "dangling_symlink":
+        switch.symlink_to(tmp_path / "nowhere")
+    elif shape == "symlink_loop":
+        switch.symlink_to(tmp_path / "STOP2")
+        (tmp_path / "STOP2").symlink_to(switch)
+    with pytest.raises(TradeError) as err:
+        service.execute_trade(preview.preview_id)
+    assert err.value.code is ErrorCode.TRADING_DISABLED and "TRADING_KILL_SWITCH_FILE" in err.value.message
+    assert broker.place_calls == 0 and count(session_factory, TradeOrder) == 0
+    with session_factory() as s:
+        refused = s.execute(select(TradeEvent).where(TradeEvent.event_type == "EXECUTE_REFUSED")).scalar_one()
+    assert refused.error_code == "TRADING_DISABLED"
+
+
+def test_a_kill_switch_check_that_raises_is_a_refusal_and_audited(
+    make_service: ServiceFactory, broker: MemoryBroker, session_factory: sessionmaker[Session], tmp_path: Path,
+) -> None:
+    service = make_service(TRADING_KILL_SWITCH_FILE=str(tmp_path / "ST\0OP"))  # lstat raises ValueError
+    preview = service.preview_trade("DU111", "AAPL", "BUY", 1)
+    with pytest.raises(TradeError) as err:
+        service.execute_trade(preview.preview_id)
+    assert err.value.code is ErrorCode.TRADING_DISABLED and "trading is off" in err.value.message
+    assert broker.place_calls == 0
+    with session_factory() as s:
+        refused = s.execute(select(TradeEvent).where(TradeEvent.event_type == "EXECUTE_REFUSED")).scalar_one()
+    assert refused.error_code == "TRADING_DISABLED"

@@ -6,9 +6,11 @@ import time
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
+from db.models import TradeOrder
 from services.trade_execution import TradeExecutionService
 from tests.snaptrade.conftest import TRADE_PATH, ServiceFactory, World, order_row
 from tests.support.backdate import backdate_orders
@@ -70,10 +72,11 @@ def test_connection_refused_means_nothing_was_sent(
 ) -> None:
     preview = service.preview_trade(world.paper, "AAPL", "BUY", 1)
     world.sim.stop()
-    with pytest.raises(TradeError) as down:
+    with pytest.raises(TradeError) as down:  # the execute-time holdings check cannot ask: nothing is sent
         service.execute_trade(preview.preview_id)
-    assert down.value.code is ErrorCode.BROKER_UNAVAILABLE and "not sent" in down.value.message
-    assert order_row(session_factory, down.value.details["order_id"]).status == "FAILED"
+    assert down.value.code is ErrorCode.BROKER_UNAVAILABLE and "could not connect" in down.value.message
+    with session_factory() as session:
+        assert session.execute(select(func.count()).select_from(TradeOrder)).scalar_one() == 0
     assert world.sim.placed_order_count == 0
 
 

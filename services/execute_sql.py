@@ -1,0 +1,192 @@
+"""The execute path's statements, in SQLAlchemy Core: two transactions, each one round trip.
+
+The intent is one statement: a conditional UPDATE consumes the preview (only if it is
+ACTIVE and unexpired, so duplicates are answered by the row they find, never by a
+second order), and data-modifying CTEs insert the order row and its events. The
+outcome is one statement too: a conditional UPDATE of the order plus its event.
+Result columns are typed from the ORM tables, so statuses come back as enums.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from brokers.errors import TradeError
+from brokers.models import OrderStatus
+from db.models import WORKING_ORDER_STATUSES, PreviewStatus, TradeOrder, TradePreview
+from services.order_store import jsonable
+
+PREVIEW_COLUMNS = TradePreview.__table__.c
+ORDER_COLUMNS = TradeOrder.__table__.c
+EVENT_COLUMNS = "created_at, event_type, correlation_id, preview_id, order_id, account_id, broker_provider, status, " \
+    "error_code, message, payload"
+
+_PREVIEW_LIST = ", ".join(c.name for c in PREVIEW_COLUMNS)
+_ORDER_LIST = ", ".join(c.name for c in ORDER_COLUMNS)
+
+EXECUTE_CHECK_LOCK_CLASS = 0x7E01
+"""First key of the two-key advisory lock that serializes execute-time holdings checks per account."""
+
+_INTENT = text(f"""
+WITH p AS (
+    UPDATE trade_previews SET status = :preview_status
+    WHERE id = :preview_id AND status = 'ACTIVE' AND expires_at > now()
+    RETURNING {_PREVIEW_LIST}
+), o AS (
+    INSERT INTO trade_orders (id, preview_id, account_id, broker_provider, client_order_ref, status,
+        filled_quantity, remaining_quantity, brokerage_response, created_at, submitted_at, updated_at, user_email)
+    SELECT :order_id, p.id, p.account_id, p.broker_provider, :client_order_ref, :order_status,
+        0, p.quantity, '{{}}'::jsonb, :now, CASE WHEN :sent THEN CAST(:now AS timestamptz) END, :now, p.user_email
+    FROM p
+    RETURNING id
+), e AS (
+    INSERT INTO trade_events ({EVENT_COLUMNS})
+    SELECT now(), v.event_type, :correlation_id, p.id, v.order_id, p.account_id, p.broker_provider, v.status,
+        NULL, v.message, v.payload
+    FROM p CROSS JOIN (VALUES
+        ('EXECUTE_REQUESTED', NULL::uuid, NULL::varchar, NULL::text, '{{}}'::jsonb),
+        (:order_event, CAST(:order_id AS uuid), CAST(:order_status AS varchar), CAST(:message AS text),
+         CAST(:payload AS jsonb))
+    ) AS v(event_type, order_id, status, message, payload)
+)
+SELECT {_PREVIEW_LIST} FROM p
+""").columns(*PREVIEW_COLUMNS)
+
+_OUTCOME = text(f"""
+WITH o AS (
+    UPDATE trade_orders SET status = :status, brokerage_order_id = :brokerage_order_id,
+        filled_quantity = :filled_quantity, remaining_quantity = :remaining_quantity,
+        average_fill_price = :average_fill_price, commission = :commission, broker_quantity = :broker_quantity,
+        error_code = :error_code,
+        error_message = :error_message, brokerage_response = CAST(:brokerage_response AS jsonb), updated_at = now()
+    WHERE id = :order_id AND status = 'SUBMITTING'
+    RETURNING {_ORDER_LIST}
+), e AS (
+    INSERT INTO trade_events ({EVENT_COLUMNS})
+    SELECT now(), :event_type, :correlation_id, o.preview_id, o.id, o.account_id, o.broker_provider, o.status,
+        :error_code, :message, CAST(:payload AS jsonb)
+    FROM o
+)
+SELECT {_ORDER_LIST} FROM o
+""").columns(*ORDER_COLUMNS)
+
+_LOCK_ACCOUNT = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))")
+
+_OPEN_EXPOSURE = text("""
+SELECT
+    coalesce(sum(coalesce(o.remaining_quantity, p.quantity))
+        FILTER (WHERE p.side = 'SELL' AND (p.ticker = :ticker OR p.broker_symbol_id = :symbol)), 0),
+    coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity)
+        FILTER (WHERE p.side = 'BUY'), 0)
+FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
+WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.status = ANY(:working)
+""").bindparams(bindparam("working", type_=ARRAY(ORDER_COLUMNS.status.type)))
+
+_WHY_NOT_ACTIVE = text("""
+SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status
+FROM trade_previews p LEFT JOIN trade_orders o ON o.preview_id = p.id
+WHERE p.id = :preview_id
+""")
+
+_EXPIRE = text("""
+UPDATE trade_previews SET status = 'EXPIRED' WHERE id = :preview_id AND status = 'ACTIVE' AND expires_at <= now()
+RETURNING account_id, broker_provider
+""")
+
+_EVENT = text(f"""
+INSERT INTO trade_events ({EVENT_COLUMNS}) VALUES (now(), :event_type, :correlation_id, :preview_id, :order_id,
+    :account_id, :broker_provider, :status, :error_code, :message, CAST(:payload AS jsonb))
+""")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(jsonable(value))
+
+
+@dataclass(frozen=True)
+class IntentRow:
+    order_id: uuid.UUID
+    client_order_ref: str
+    sent: bool
+    now: datetime
+
+
+def consume_preview(
+    conn: Connection, preview_id: uuid.UUID, correlation: uuid.UUID, intent: IntentRow
+) -> TradePreview | None:
+    """Consume an ACTIVE preview and insert its order and events; None if the preview was not ACTIVE."""
+    order_status = OrderStatus.SUBMITTING if intent.sent else OrderStatus.SIMULATED
+    row = conn.execute(_INTENT, {
+        "preview_id": preview_id, "correlation_id": correlation, "order_id": intent.order_id, "now": intent.now,
+        "client_order_ref": intent.client_order_ref, "sent": intent.sent, "order_status": order_status.value,
+        "preview_status": (PreviewStatus.EXECUTED if intent.sent else PreviewStatus.SIMULATED).value,
+        "order_event": "ORDER_SUBMITTING" if intent.sent else "ORDER_SIMULATED",
+        "message": None if intent.sent else "ORDERS_ENABLED=false: recorded, not sent",
+        "payload": _json({"client_order_ref": intent.client_order_ref}),
+    }).mappings().first()
+    return None if row is None else TradePreview(**row)
+
+
+def lock_account(conn: Connection, provider: str, account_id: str) -> None:
+    """Serialize execute-time checks per account until this transaction ends (never across a broker call)."""
+    conn.execute(_LOCK_ACCOUNT, {"lock_class": EXECUTE_CHECK_LOCK_CLASS, "key": f"{provider}:{account_id}"})
+
+
+def open_exposure(conn: Connection, preview: TradePreview) -> tuple[Decimal, Decimal]:
+    """(open sell quantity of this instrument, open buy value) of the account's working orders, this one included."""
+    sells, buys = conn.execute(_OPEN_EXPOSURE, {
+        "ticker": preview.ticker, "symbol": preview.broker_symbol_id, "account_id": preview.account_id,
+        "provider": preview.broker_provider, "working": sorted(WORKING_ORDER_STATUSES),
+    }).one()
+    return Decimal(sells), Decimal(buys)
+
+
+def record_outcome(
+    conn: Connection, order: TradeOrder, correlation: uuid.UUID, event_type: str, error: TradeError | None,
+    payload: dict[str, Any],
+) -> TradeOrder | None:
+    """Write the placement's outcome onto a row still SUBMITTING; None if something else moved it first."""
+    row = conn.execute(_OUTCOME, {
+        "order_id": order.id, "status": OrderStatus(order.status).value, "brokerage_order_id": order.brokerage_order_id,
+        "broker_quantity": order.broker_quantity,
+        "filled_quantity": order.filled_quantity, "remaining_quantity": order.remaining_quantity,
+        "average_fill_price": order.average_fill_price, "commission": order.commission,
+        "error_code": order.error_code, "error_message": order.error_message,
+        "brokerage_response": _json(order.brokerage_response or {}), "event_type": event_type,
+        "correlation_id": correlation, "message": error.message if error else None, "payload": _json(payload),
+    }).mappings().first()
+    return None if row is None else TradeOrder(**row)
+
+
+def why_not_active(conn: Connection, preview_id: uuid.UUID) -> tuple[Any, ...] | None:
+    """(preview status, expired?, order id, order status) of a preview the intent did not consume."""
+    row = conn.execute(_WHY_NOT_ACTIVE, {"preview_id": preview_id}).first()
+    return None if row is None else tuple(row)
+
+
+def expire_preview(conn: Connection, preview_id: uuid.UUID) -> tuple[str, str] | None:
+    row = conn.execute(_EXPIRE, {"preview_id": preview_id}).first()
+    return None if row is None else (row[0], row[1])
+
+
+def insert_event(conn: Connection, event_type: str, correlation: uuid.UUID, **fields: Any) -> None:
+    """One audit event with plain values: refusals are written in their own short transaction."""
+    error: TradeError | None = fields.pop("error", None)
+    payload = fields.pop("payload", None)
+    conn.execute(_EVENT, {
+        "event_type": event_type, "correlation_id": correlation, "preview_id": fields.get("preview_id"),
+        "order_id": fields.get("order_id"), "account_id": (fields.get("account_id") or "")[:64] or None,
+        "broker_provider": fields.get("provider"), "status": fields.get("status"),
+        "error_code": error.code.value if error else None,
+        "message": fields.get("message") or (error.message if error else None),
+        "payload": _json(payload if payload is not None else (error.to_dict() if error else {})),
+    })
+
