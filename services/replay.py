@@ -100,9 +100,13 @@ def _requests(events: Iterable[TradeEvent], previews: dict[uuid.UUID, TradePrevi
             open_executes[(event.correlation_id, event.preview_id)] = record
             yield record
         elif event.event_type in EXECUTE_OUTCOMES:
+            refused = event.event_type == "EXECUTE_REFUSED"
             record_or_none = open_executes.pop((event.correlation_id, event.preview_id), None)
-            if record_or_none is not None:
-                refused = event.event_type == "EXECUTE_REFUSED"
+            if record_or_none is None and refused:
+                # A refusal decided before any intent is written has no EXECUTE_REQUESTED of its own.
+                yield Recorded("execute", event.id, event.created_at, event.preview_id, outcome="refused",
+                               error_code=event.error_code)
+            elif record_or_none is not None:
                 record_or_none.outcome = "refused" if refused else event.status
                 record_or_none.error_code = event.error_code if refused else None
 

@@ -92,6 +92,8 @@ class PreviewView(View):
     estimated_cost: PlainDecimal | None = None
     estimated_proceeds: PlainDecimal | None = None
     currency: str = "USD"
+    instrument: dict[str, Any] | None = None
+    """For a derivative: sec_type, local_symbol, expiry, multiplier and the quantity unit ("contracts")."""
     pre_trade_weight: PlainDecimal | None = None
     post_trade_weight: PlainDecimal | None = None
     pre_trade_weight_percent: PlainDecimal | None = None
@@ -133,6 +135,7 @@ class PreviewView(View):
             estimated_cost=row.estimated_total if buy else None,
             estimated_proceeds=None if buy else row.estimated_total,
             currency=str(data.get("currency") or "USD"),
+            instrument=derivative_of(row),
             pre_trade_weight=_decimal(impact.get("position_weight_before")),
             post_trade_weight=weight_after,
             pre_trade_weight_percent=_percent(_decimal(impact.get("position_weight_before"))),
@@ -176,9 +179,30 @@ def _market_data(quote: Any) -> dict[str, Any] | None:
     return {k: plain_json_number(v) if k in ("bid", "ask", "last", "close") else v for k, v in quote.items()}
 
 
+DERIVATIVE_TYPES = frozenset({"FUT", "OPT", "FOP"})
+
+
+def derivative_of(row: TradePreview) -> dict[str, Any] | None:
+    """What a derivative preview is (type, month, multiplier), so nobody mistakes contracts for shares."""
+    data: dict[str, Any] = row.broker_preview_data or {}
+    raw = _object(data.get("raw")) or {}
+    contract = _object(raw.get("contract")) or {}
+    if contract.get("sec_type") not in DERIVATIVE_TYPES:
+        return None
+    return {"sec_type": contract["sec_type"], "local_symbol": contract.get("local_symbol"),
+            "expiry": contract.get("expiry"), "multiplier": str(data.get("multiplier") or contract.get("multiplier")),
+            "quantity_unit": "contracts"}
+
+
 def describe(row: TradePreview) -> str:
     """The one-line order summary a human confirms."""
     qty = _plain(row.quantity)
+    ticker = row.ticker
+    derivative = derivative_of(row)
+    if derivative is not None:
+        qty += " contracts"
+        ticker += (f" ({derivative['sec_type']} {derivative['local_symbol']}, expiry {derivative['expiry']}, "
+                   f"multiplier {derivative['multiplier']})")
     price = ""
     if row.order_type == "Limit":
         price = f" limit {_plain(row.limit_price)}"
@@ -197,7 +221,7 @@ def describe(row: TradePreview) -> str:
     account = data.get("account_label") or f"{row.broker_provider} account {row.account_id}"
     simulated = data.get("execute_simulated")
     return (
-        f"{row.side} {qty} {row.ticker} {row.order_type}{price} {row.time_in_force} in {account}{total}"
+        f"{row.side} {qty} {ticker} {row.order_type}{price} {row.time_in_force} in {account}{total}"
         + (" [SIMULATED ONLY: orders are off; executing records the order and sends nothing to the broker]"
            if simulated else "")
     )

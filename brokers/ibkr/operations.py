@@ -140,6 +140,7 @@ def _contract_raw(resolved: ResolvedContract) -> dict[str, Any]:
         "con_id": resolved.con_id, "symbol": resolved.symbol, "sec_type": resolved.sec_type,
         "local_symbol": resolved.local_symbol, "exchange": resolved.exchange, "currency": resolved.currency,
         "multiplier": str(resolved.multiplier), "description": resolved.description,
+        "expiry": resolved.contract.lastTradeDateOrContractMonth or None,
     }
 
 
