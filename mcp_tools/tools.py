@@ -82,7 +82,9 @@ def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker
 def get_account_balance(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
     """Cash, buying power, available funds and net liquidation value of one account, as decimal strings.
     Read-only."""
-    return {**service.get_account_balance(account_id).model_dump(mode="json"), "as_of": _answered_at()}
+    balance = service.get_account_balance(account_id).model_dump(mode="json")
+    why_null = {k: "the broker does not report this figure for this account" for k, v in balance.items() if v is None}
+    return {**balance, "as_of": _answered_at(), "null_fields": why_null}
 
 
 @tool("Get positions", READ, output=out.PositionsResult)

@@ -170,3 +170,13 @@ def test_accounts_say_whether_they_take_fractions_and_ibkr_names_the_whole_quant
     assert flags[ACCOUNT] is False and flags[market.snaptrade_account] is True
     assert fraction["error_code"] == "UNSUPPORTED_ORDER"
     assert "use a whole quantity such as 2" in fraction["message"] and fraction["details"]["whole_quantity"] == 2
+
+
+@pytest.mark.parametrize("market", [SETTLE], indirect=True)
+def test_a_null_balance_figure_says_why(market: Market) -> None:
+    balance = payload(call(market, "get_account_balance", account_id=market.snaptrade_account))
+    nulls = [k for k in ("cash", "buying_power", "net_liquidation", "available_funds") if balance[k] is None]
+    assert "available_funds" in nulls and set(balance["null_fields"]) == set(nulls)
+    assert all("does not report" in why for why in balance["null_fields"].values())
+    full = payload(call(market, "get_account_balance", account_id=ACCOUNT))
+    assert full["null_fields"] == {} and full["available_funds"] is not None
