@@ -35,6 +35,14 @@ class BatchToolResult(BatchResult):
     placed_legs: list[str]
 
 
+BROWSER_ONLY = TradeError(
+    ErrorCode.TRADING_DISABLED,
+    "EXECUTE_CONFIRMATION=browser: only the operator's /ui page can confirm an order, and it confirms one preview "
+    "at a time. Execute each leg with execute_trade and ask the human to confirm it on the page; nothing was placed.",
+    {"reason": "browser_confirmation_required", "placed": False},
+)
+"""Without this the basket tool would take a client's (a model's) yes where only the page may give one."""
+
 PLACE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 BATCH_TOOLS = ToolRegistry()
 
@@ -93,6 +101,8 @@ class BatchConfirmer:
             service = await anyio.to_thread.run_sync(self.runtime.service)
             if service.settings.execute_confirmation == "never":
                 return NotAsked("disabled")
+            if service.settings.execute_confirmation == "browser":
+                return NotAsked("refused", BROWSER_ONLY)
             reason = service.settings.trading_block_reason()
             if reason:
                 return NotAsked("refused", TradeError(ErrorCode.TRADING_DISABLED, reason))

@@ -96,3 +96,35 @@ def test_batch_over_mcp_confirms_once_and_requotes_over_the_prompt(
 
     run(make_server(), scenario, MODES[0], elicitation_callback=answer)
     assert ibkr.place_calls == 2
+
+
+def test_batch_in_browser_mode_is_refused_whatever_the_client_answers(
+    make_server: ServerFactory, ibkr: MemoryBroker, session_factory: sessionmaker[Session]
+) -> None:
+    """Only the /ui page may confirm in browser mode: a client's (a model's) 'yes' to a basket places nothing."""
+    asked: list[str] = []
+
+    async def yes(_context: object, params: object) -> object:
+        from mcp_types import ElicitResult
+
+        asked.append(params.message)  # type: ignore[attr-defined]
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    async def scenario(client: Client) -> None:
+        ids = [payload(await call(client, "preview_trade", account_id="DU111", ticker=t, side="BUY",
+                                  quantity=1))["preview_id"] for t in ("AAPL", "MSFT")]
+        error = tool_error(await call(client, "execute_trades", preview_ids=ids))
+        assert error["error_code"] == ErrorCode.TRADING_DISABLED
+        assert error["details"]["reason"] == "browser_confirmation_required"
+
+    from tests.mcp.test_tools import MODES
+
+    server = make_server(EXECUTE_CONFIRMATION="browser", OPERATOR_TOKEN="operator-token-0123456789")
+    run(server, scenario, MODES[0], elicitation_callback=yes)
+    assert ibkr.place_calls == 0 and asked == []
+    with session_factory() as session:
+        assert session.query(TradeOrder).count() == 0
+        refused = session.execute(
+            select(TradeEvent.preview_id).where(TradeEvent.event_type == "EXECUTE_REFUSED")
+        ).scalars().all()
+        assert len(refused) == 2
