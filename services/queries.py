@@ -87,7 +87,12 @@ class OrderQueries:
             raise
         with transaction(self.store.session_factory) as session:
             locked = self.store.get_order(session, order_id, lock=True)
-            assert locked is not None
+            if locked is None:  # deleted behind our back: the cancel still reached the broker, say so
+                raise TradeError(
+                    ErrorCode.ORDER_NOT_FOUND,
+                    "the cancel was sent to the broker, but the order row is gone, so its result was not recorded",
+                    {"order_id": str(order_id), "cancel_sent": True},
+                )
             changes = apply_broker_order(locked, result)
             session.add(
                 new_event(
@@ -163,7 +168,8 @@ class OrderQueries:
     def _view(self, order_id: uuid.UUID, *, stale: bool = False) -> OrderView:
         with self.store.session_factory() as session:
             row = self.store.get_order(session, order_id)
-            assert row is not None
+            if row is None:
+                raise TradeError(ErrorCode.ORDER_NOT_FOUND, "no such order", {"order_id": str(order_id)})
             return self.view(session, row, stale=stale)
 
 

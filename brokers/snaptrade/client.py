@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 from pydantic import SecretStr
@@ -62,12 +62,11 @@ class SnapTradeCredentials:
                 f"SnapTrade is not configured: set {', '.join(missing)}",
                 {"missing": missing},
             )
-        assert settings.snaptrade_consumer_key is not None and settings.snaptrade_user_secret is not None
         return cls(
             client_id=str(settings.snaptrade_client_id),
-            consumer_key=settings.snaptrade_consumer_key,
+            consumer_key=cast(SecretStr, settings.snaptrade_consumer_key),
             user_id=str(settings.snaptrade_user_id),
-            user_secret=settings.snaptrade_user_secret,
+            user_secret=cast(SecretStr, settings.snaptrade_user_secret),
             base_url=settings.snaptrade_base_url or DEFAULT_BASE_URL,
             timeout_seconds=settings.snaptrade_timeout_seconds,
         )
