@@ -10,6 +10,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field
 
 from brokers.models import BrokerAccount
+from services.results import BrokerErrorEntry
 from services.trade_execution import TradeExecutionService
 
 
@@ -36,6 +37,9 @@ class AccountsOverview(BaseModel):
     """The tradeable accounts plus the switches that decide whether an execute can place anything."""
 
     accounts: list[BrokerAccount]
+    broker_errors: list[BrokerErrorEntry] = Field(
+        default_factory=list, description="Brokers that could not be reached: their accounts are missing, not gone."
+    )
     count: int
     trading_mode: str
     orders_enabled: bool

@@ -70,9 +70,11 @@ def trade_router(calls: ServiceCalls) -> APIRouter:
         """Every account the configured brokers can trade, and whether orders can be placed now."""
 
         def work(svc: TradeExecutionService) -> AccountsOverview:
-            accounts = svc.list_tradeable_accounts()
+            report = svc.tradeable_accounts()
+            accounts = report.accounts
             return AccountsOverview(
-                accounts=accounts, count=len(accounts), trading_mode=svc.settings.trading_mode.value,
+                accounts=accounts, broker_errors=report.broker_errors, count=len(accounts),
+                trading_mode=svc.settings.trading_mode.value,
                 orders_enabled=svc.settings.orders_enabled, trading_blocked=svc.settings.trading_block_reason(),
             )
 

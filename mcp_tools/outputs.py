@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from brokers.market_models import AccountPnL, AccountSummary, Bar, OptionChain, Quotes
 from brokers.models import AccountBalance, BrokerAccount, Position, SymbolMatch
-from services.results import OrderView, PreviewView
+from services.results import BrokerErrorEntry, OrderView, PreviewView
 
 OPEN = ConfigDict(extra="allow", frozen=False)
 
@@ -24,6 +24,7 @@ class ToolResult(BaseModel):
 
 class AccountsResult(ToolResult):
     accounts: list[BrokerAccount]
+    broker_errors: list[BrokerErrorEntry] = []
     count: int
     trading_mode: str
     orders_enabled: bool

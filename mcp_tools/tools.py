@@ -52,10 +52,13 @@ def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
     currency and whether it is a paper account. Start here: every other tool needs an account_id from this
     list; never invent one. Also reports trading_mode (paper or live), orders_enabled (false means
     execute_trade only records SIMULATED orders) and trading_blocked (why no order can be placed right now,
-    or null). Read-only."""
-    accounts = [a.model_dump(mode="json") for a in service.list_tradeable_accounts()]
+    or null). A broker that could not be reached is listed in broker_errors (its accounts are missing, not gone);
+    the other brokers' accounts are still listed. Read-only."""
+    report = service.tradeable_accounts()
+    accounts = [a.model_dump(mode="json") for a in report.accounts]
     settings = service.settings
-    return {"accounts": accounts, "count": len(accounts), "trading_mode": settings.trading_mode.value,
+    return {"accounts": accounts, "broker_errors": [e.as_json() for e in report.broker_errors],
+            "count": len(accounts), "trading_mode": settings.trading_mode.value,
             "orders_enabled": settings.orders_enabled, "trading_blocked": settings.trading_block_reason()}
 
 

@@ -34,6 +34,7 @@ def test_reads_preview_execute_once_status_and_cancel(
         overview = http.get("/v1/accounts").json()
         assert {a["account_id"] for a in overview["accounts"]} >= {paper, IBKR_ACCOUNT}
         assert overview["count"] == len(overview["accounts"]) and overview["orders_enabled"] is True
+        assert overview["broker_errors"] == []  # both brokers answered
         quote = http.get(f"/v1/accounts/{paper}/quote", params={"ticker": "SPY"})
         assert quote.status_code == 200 and quote.json()["ticker"] == "SPY"
         assert http.get(f"/v1/accounts/{paper}/balance").json()["account_id"] == paper

@@ -423,3 +423,13 @@ def test_cancel_orders_cancels_every_open_order_of_one_account(
     with session_factory() as session:
         cancels = session.execute(select(TradeEvent.order_id).where(TradeEvent.event_type.like("CANCEL%")))
         assert {str(i) for i in cancels.scalars()} >= set(working)
+
+
+def test_one_broker_down_does_not_hide_the_other_brokers_accounts(
+    make_server: ServerFactory, snaptrade: MemoryBroker
+) -> None:
+    snaptrade.unavailable = True
+    result = payload(run(make_server(), lambda c: call(c, "list_tradeable_accounts")))
+    assert [a["account_id"] for a in result["accounts"]] == ["DU111"] and result["count"] == 1
+    [entry] = result["broker_errors"]
+    assert entry["provider"] == "snaptrade" and entry["error_code"] == "BROKER_UNAVAILABLE"
