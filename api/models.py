@@ -9,8 +9,8 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from brokers.models import BrokerAccount
-from services.results import BrokerErrorEntry
+from brokers.records import BrokerAccount
+from services.reports import BrokerErrorEntry
 from services.trade_execution import TradeExecutionService
 
 

@@ -195,7 +195,8 @@ def _floor_action(ctx: BenchContext, broker: Any) -> Any:
 
 
 def _to_place() -> Any:
-    from brokers.models import OrderToPlace, parse_order_request
+    from brokers.models import parse_order_request
+    from brokers.records import OrderToPlace
 
     request = parse_order_request(account_id=ACCOUNT, ticker="AAPL", side="BUY", quantity=Decimal(1),
                                   order_type="Limit", limit_price=Decimal("100.00"))

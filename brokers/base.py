@@ -5,15 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from brokers.models import (
+from brokers.models import BrokerProvider, OrderRequest
+from brokers.records import (
     AccountBalance,
     BrokerAccount,
     BrokerCapabilities,
     BrokerOrder,
     BrokerPreview,
-    BrokerProvider,
     OrderLookup,
-    OrderRequest,
     OrderToPlace,
     Position,
     Quote,

@@ -12,7 +12,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from brokers.models import BrokerModel, BrokerProvider
+from brokers.models import BrokerProvider
+from brokers.records import BrokerModel
 
 
 class MarketDataCapabilities(BrokerModel):

@@ -18,22 +18,24 @@ from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import (
     BASIC_ORDER_TYPES,
+    BrokerProvider,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from brokers.records import (
     AccountBalance,
     BrokerAccount,
     BrokerCapabilities,
     BrokerOrder,
     BrokerPreview,
-    BrokerProvider,
     OrderLookup,
-    OrderRequest,
-    OrderSide,
-    OrderStatus,
     OrderToPlace,
-    OrderType,
     Position,
     Quote,
     SymbolMatch,
-    TimeInForce,
 )
 
 

@@ -23,7 +23,8 @@ from mcp_tools.results import validation_error
 from services.confirmation import Answer
 from services.contract_api import MAX_BATCH_LEGS
 from services.order_store import utcnow
-from services.results import BatchResult, PreviewView
+from services.reports import BatchResult
+from services.results import PreviewView
 from services.trade_execution import TradeExecutionService
 
 

@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from brokers.market_models import AccountPnL, AccountSummary, Bar, OptionChain, Quotes
-from brokers.models import AccountBalance, BrokerAccount, Position, SymbolMatch
-from services.results import BrokerErrorEntry, OrderView, PreviewView
+from brokers.records import AccountBalance, BrokerAccount, Position, SymbolMatch
+from services.reports import BrokerErrorEntry
+from services.results import OrderView, PreviewView
 
 OPEN = ConfigDict(extra="allow", frozen=False)
 

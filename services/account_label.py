@@ -10,7 +10,7 @@ import logging
 
 from brokers.base import BrokerAdapter
 from brokers.errors import TradeError
-from brokers.models import BrokerAccount
+from brokers.records import BrokerAccount
 
 log = logging.getLogger(__name__)
 

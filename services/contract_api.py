@@ -16,7 +16,8 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderStatus
 from brokers.user_context import acting_for, parse_user_email
 from services.order_store import OrderStore, new_event
-from services.results import BatchLeg, BatchResult, OrderView, PreviewView
+from services.reports import BatchLeg, BatchResult
+from services.results import OrderView, PreviewView
 from services.routing import AdapterRouter
 
 if TYPE_CHECKING:

@@ -25,7 +25,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
-from brokers.models import BrokerOrder, OrderRequest, OrderStatus, OrderToPlace
+from brokers.models import OrderRequest, OrderStatus
+from brokers.records import BrokerOrder, OrderToPlace
 from db.engine import transaction
 from db.models import PreviewStatus, TradeOrder, TradePreview
 from services import execute_sql as sql

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, BrokerOrder, OrderStatus
+from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
+from brokers.records import BrokerOrder
 from db.models import TradeOrder, TradePreview
 from services.order_store import OrderStore, utcnow
 from services.results import OrderView

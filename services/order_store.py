@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import TradeError
-from brokers.models import BrokerOrder, BrokerProvider, OrderStatus
+from brokers.models import BrokerProvider, OrderStatus
+from brokers.records import BrokerOrder
 from db.engine import transaction
 from db.models import TradeEvent, TradeOrder, TradePreview
 from services.order_updates import apply_broker_order

@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, BrokerOrder, OrderStatus
+from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
+from brokers.records import BrokerOrder
 from db.models import TradeEvent, TradeOrder, TradePreview
 
 STORED_PLACES = Decimal("1e-16")  # db.models.BrokerNumber: Numeric(36, 16)

@@ -7,7 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from brokers.base import BrokerAdapter
-from brokers.models import BrokerPreview, OrderRequest, OrderSide, OrderType, Position
+from brokers.models import OrderRequest, OrderSide, OrderType
+from brokers.records import BrokerPreview, Position
 from db.models import TradePreview
 from services import validation as checks
 from services.order_store import jsonable, utcnow

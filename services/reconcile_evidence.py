@@ -17,7 +17,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brokers.models import FINAL_STATUSES, UNSETTLED_STATUSES, BrokerOrder, OrderLookup, OrderStatus
+from brokers.models import FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
+from brokers.records import BrokerOrder, OrderLookup
 from db.models import TradeEvent, TradeOrder, TradePreview
 from services.execution_gate import request_of
 from services.order_store import new_event, utcnow

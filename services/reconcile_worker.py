@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from brokers.errors import TradeError
 from services.reconciliation import Reconciler, Scope
-from services.results import ReconcileReport
+from services.reports import ReconcileReport
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,14 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, BrokerOrder, OrderStatus
+from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
+from brokers.records import BrokerOrder
 from db.engine import transaction
 from db.models import TradeOrder
 from services.order_store import OrderStore, utcnow
 from services.order_updates import MISSING_AT_BROKER, record_report
 from services.reconcile_evidence import Outcome, account_lock, lookup_for, not_found, owner_of
-from services.results import ReconcileReport
+from services.reports import ReconcileReport
 from services.routing import AdapterRouter
 from settings import Settings
 

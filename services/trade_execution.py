@@ -19,19 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, OrderOutcomeUnknown, TradeError
-from brokers.models import (
-    AccountBalance,
-    BrokerAccount,
-    BrokerOrder,
-    BrokerProvider,
-    OrderRequest,
-    OrderStatus,
-    Position,
-    Quote,
-    SymbolMatch,
-    canonical_ticker,
-    parse_order_request,
-)
+from brokers.models import BrokerProvider, OrderRequest, OrderStatus, canonical_ticker, parse_order_request
+from brokers.records import AccountBalance, BrokerAccount, BrokerOrder, Position, Quote, SymbolMatch
 from brokers.user_context import current_user_email, parse_user_email
 from db.engine import transaction
 from services import confirmation
@@ -47,7 +36,8 @@ from services.preview import assess, preview_row
 from services.queries import OrderQueries
 from services.reconcile_worker import LoopIntervals, ReconcileWorker
 from services.reconciliation import ReconcilePolicy, Reconciler, Scope
-from services.results import BrokerErrorEntry, OrderView, PreviewView, ReconcileReport, TradeableAccounts
+from services.reports import BrokerErrorEntry, ReconcileReport, TradeableAccounts
+from services.results import OrderView, PreviewView
 from services.routing import AdapterRouter
 from services.structured_errors import structured as _guard
 from services.validation import RiskLimits

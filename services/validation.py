@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import MAX_QUANTITY_DIGITS, BrokerCapabilities, OrderRequest, OrderSide, OrderType
+from brokers.models import MAX_QUANTITY_DIGITS, OrderRequest, OrderSide, OrderType
+from brokers.records import BrokerCapabilities
 
 HUNDRED = Decimal(100)
 

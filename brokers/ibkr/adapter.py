@@ -26,23 +26,18 @@ from brokers.ibkr.pacing import OPERATION_COSTS
 from brokers.ibkr.portfolio import refresh_summary
 from brokers.ibkr.registry import shared_manager
 from brokers.ibkr.trading import OrderDesk, SendGuard
-from brokers.models import (
-    ACTIVE_STATUSES,
+from brokers.models import ACTIVE_STATUSES, BrokerProvider, OrderRequest, OrderStatus, OrderType, TimeInForce
+from brokers.records import (
     AccountBalance,
     BrokerAccount,
     BrokerCapabilities,
     BrokerOrder,
     BrokerPreview,
-    BrokerProvider,
     OrderLookup,
-    OrderRequest,
-    OrderStatus,
     OrderToPlace,
-    OrderType,
     Position,
     Quote,
     SymbolMatch,
-    TimeInForce,
 )
 from settings import Settings, TradingMode
 

@@ -15,7 +15,7 @@ from ib_async import IB, RequestError, Ticker
 from brokers.ibkr.contracts import ResolvedContract
 from brokers.ibkr.decimals import to_price
 from brokers.ibkr.status import NO_MARKET_DATA_CODES
-from brokers.models import Quote
+from brokers.records import Quote
 
 log = logging.getLogger(__name__)
 

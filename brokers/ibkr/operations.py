@@ -18,16 +18,8 @@ from brokers.ibkr.market_data import snapshot_quote
 from brokers.ibkr.orders import build_order
 from brokers.ibkr.portfolio import account_balance, positions
 from brokers.ibkr.status import INSUFFICIENT_FUNDS_MARKERS
-from brokers.models import (
-    AccountBalance,
-    BrokerAccount,
-    BrokerPreview,
-    BrokerProvider,
-    OrderRequest,
-    Position,
-    Quote,
-    SymbolMatch,
-)
+from brokers.models import BrokerProvider, OrderRequest
+from brokers.records import AccountBalance, BrokerAccount, BrokerPreview, Position, Quote, SymbolMatch
 
 IB_ACCOUNT_ID = re.compile(r"^(?:U|DU|F|DF)\d{1,12}$")
 PAPER_PREFIXES = ("DU", "DF")

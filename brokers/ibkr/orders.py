@@ -16,7 +16,8 @@ from ib_async import Fill, Order, Trade, TradeLogEntry
 
 from brokers.ibkr.decimals import to_decimal, to_float
 from brokers.ibkr.status import IB_DONE_STATUSES, common_status, ends_order, is_rejection
-from brokers.models import BrokerOrder, OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
+from brokers.models import OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
+from brokers.records import BrokerOrder
 
 IB_ORDER_TYPE: dict[OrderType, str] = {
     OrderType.MARKET: "MKT",

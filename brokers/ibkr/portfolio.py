@@ -14,7 +14,7 @@ from ib_async import IB, AccountValue
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.decimals import to_decimal, to_price
-from brokers.models import AccountBalance, Position
+from brokers.records import AccountBalance, Position
 
 SUMMARY_TAGS = "NetLiquidation,TotalCashValue,AvailableFunds,BuyingPower,EquityWithLoanValue"
 _BALANCE_TAGS = {

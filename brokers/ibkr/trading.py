@@ -31,7 +31,8 @@ from brokers.ibkr.status import (
     CANCEL_REFUSED_CODES,
     INSUFFICIENT_FUNDS_MARKERS,
 )
-from brokers.models import BrokerOrder, OrderLookup, OrderStatus, OrderToPlace
+from brokers.models import OrderStatus
+from brokers.records import BrokerOrder, OrderLookup, OrderToPlace
 
 
 class SendGuard:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from brokers.models import BrokerAccount
+from brokers.records import BrokerAccount
 from brokers.snaptrade.parsing import account, items
 
 ACCOUNT_KINDS = frozenset({"investment"})

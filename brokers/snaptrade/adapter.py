@@ -20,21 +20,18 @@ from snaptrade_client import ApiException
 
 from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
-from brokers.models import (
-    BASIC_ORDER_TYPES,
+from brokers.models import BASIC_ORDER_TYPES, BrokerProvider, OrderRequest, TimeInForce
+from brokers.records import (
     AccountBalance,
     BrokerAccount,
     BrokerCapabilities,
     BrokerOrder,
     BrokerPreview,
-    BrokerProvider,
     OrderLookup,
-    OrderRequest,
     OrderToPlace,
     Position,
     Quote,
     SymbolMatch,
-    TimeInForce,
 )
 from brokers.snaptrade import impact, parsing
 from brokers.snaptrade.accounts import AccountDirectory, AccountEntry, entries, is_uuid

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from brokers.models import BrokerPreview, OrderRequest, Quote
+from brokers.models import OrderRequest
+from brokers.records import BrokerPreview, Quote
 from brokers.snaptrade.parsing import ResponseError, currency_code, dec, items, obj
 
 TRADE_TTL = timedelta(minutes=5)

@@ -30,7 +30,8 @@ from brokers.market_models import (
     QuoteSnapshot,
 )
 from brokers.market_requests import BarsRequest
-from brokers.models import AccountBalance, BrokerProvider
+from brokers.models import BrokerProvider
+from brokers.records import AccountBalance
 from brokers.snaptrade.client import SnapTradeApi
 from brokers.snaptrade.parsing import currency_code, dec, items, obj
 

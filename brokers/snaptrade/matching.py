@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from brokers.models import OrderLookup
+from brokers.records import OrderLookup
 from brokers.snaptrade.parsing import dec, obj, side_of, when
 
 CLOCK_SKEW = timedelta(seconds=60)

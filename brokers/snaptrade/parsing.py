@@ -13,16 +13,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from brokers.models import (
-    AccountBalance,
-    BrokerAccount,
-    BrokerOrder,
-    BrokerProvider,
-    OrderSide,
-    Position,
-    Quote,
-    SymbolMatch,
-)
+from brokers.models import BrokerProvider, OrderSide
+from brokers.records import AccountBalance, BrokerAccount, BrokerOrder, Position, Quote, SymbolMatch
 from brokers.snaptrade.status import common_status
 
 ZERO = Decimal(0)

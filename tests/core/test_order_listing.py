@@ -10,7 +10,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import BrokerOrder, BrokerProvider, OrderSide, OrderStatus
+from brokers.models import BrokerProvider, OrderSide, OrderStatus
+from brokers.records import BrokerOrder
 from db.models import TradeEvent, TradeOrder
 from services.order_store import utcnow
 from services.trade_execution import TradeExecutionService

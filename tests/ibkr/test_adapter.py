@@ -12,7 +12,8 @@ from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.connection import IBKRConnectionManager
 from brokers.ibkr.trading import SendGuard
-from brokers.models import OrderLookup, OrderRequest, OrderStatus, OrderToPlace
+from brokers.models import OrderRequest, OrderStatus
+from brokers.records import OrderLookup, OrderToPlace
 from simulators.ib_gateway import IBGatewaySimulator
 from tests.ibkr.conftest import ACCOUNT, placed_orders, wait_until
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.adapter import IBKRBrokerAdapter
-from brokers.models import OrderRequest, OrderStatus, OrderToPlace
+from brokers.models import OrderRequest, OrderStatus
+from brokers.records import OrderToPlace
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
 from tests.ibkr.conftest import ACCOUNT, event_types, order_row, placed_orders, wait_until

@@ -15,7 +15,8 @@ from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.connection import IBKRConnectionManager
 from brokers.ibkr.lifecycle import CallKind, ConnectionState
 from brokers.ibkr.registry import shared_manager
-from brokers.models import OrderRequest, OrderToPlace
+from brokers.models import OrderRequest
+from brokers.records import OrderToPlace
 from settings import TradingMode
 from simulators.ib_gateway import IBGatewaySimulator
 from tests.ibkr.conftest import ACCOUNT, CLIENT_ID, make_manager, make_settings, placed_orders, wait_until

@@ -9,7 +9,8 @@ import pytest
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.connection import IBKRConnectionManager
-from brokers.models import OrderRequest, OrderToPlace
+from brokers.models import OrderRequest
+from brokers.records import OrderToPlace
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
 from tests.ibkr.conftest import ACCOUNT

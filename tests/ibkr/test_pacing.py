@@ -16,7 +16,8 @@ from ib_async import IB
 
 from brokers.ibkr.adapter import IBKRBrokerAdapter
 from brokers.ibkr.pacing import OPERATION_COSTS
-from brokers.models import OrderLookup, OrderRequest, OrderStatus, OrderToPlace
+from brokers.models import OrderRequest, OrderStatus
+from brokers.records import OrderLookup, OrderToPlace
 from settings import TradingMode
 from simulators.ib_gateway import IBGatewaySimulator
 from tests.ibkr.conftest import ACCOUNT, make_manager, wait_until

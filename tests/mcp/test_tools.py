@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import BrokerAccount, BrokerProvider
+from brokers.models import BrokerProvider
+from brokers.records import BrokerAccount
 from db.models import TradeEvent, TradeOrder, TradePreview
 from mcp_tools import register_tools
 from services.order_store import utcnow

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import OrderRequest, OrderStatus, OrderToPlace
+from brokers.models import OrderRequest, OrderStatus
+from brokers.records import OrderToPlace
 from brokers.snaptrade import SnapTradeBrokerAdapter, SnapTradeCredentials
 from services.wiring import build_adapters
 from tests.snaptrade.conftest import USER_ID, World

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from brokers.models import OrderRequest, OrderToPlace
+from brokers.models import OrderRequest
+from brokers.records import OrderToPlace
 from brokers.snaptrade import SnapTradeBrokerAdapter
 from services.trade_execution import TradeExecutionService
 from tests.snaptrade.conftest import World
