@@ -237,6 +237,10 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         """
         return _guard(lambda: self.execution.executable(preview_id))
 
+    def executable_previews(self, preview_ids: Sequence[uuid.UUID]) -> list[confirmation.BasketLeg]:
+        """A basket's legs as its confirmation prompt shows them, in order (read-only)."""
+        return _guard(lambda: confirmation.basket_legs(self.store, preview_ids))
+
     def record_execute_refusal(self, preview_id: uuid.UUID, error: TradeError) -> None:
         confirmation.record_refusal(self.store, preview_id, error)
 
