@@ -163,7 +163,7 @@ def record_outcome(
 ) -> TradeOrder | None:
     """Write the placement's outcome onto a row still SUBMITTING; None if something else moved it first."""
     row = conn.execute(_OUTCOME, {
-        "order_id": order.id, "status": OrderStatus(order.status).value, "brokerage_order_id": order.brokerage_order_id,
+        "order_id": order.id, "status": order.status.value, "brokerage_order_id": order.brokerage_order_id,
         "broker_quantity": order.broker_quantity,
         "filled_quantity": order.filled_quantity, "remaining_quantity": order.remaining_quantity,
         "average_fill_price": order.average_fill_price, "commission": order.commission,
