@@ -16,8 +16,9 @@ from mcp_types import ToolAnnotations
 from pydantic import ConfigDict
 
 from brokers.errors import ErrorCode, TradeError
-from mcp_tools.arguments import canonical_id
+from mcp_tools.arguments import canonical_id_list
 from mcp_tools.confirmation import (
+    Confirmer,
     ConfirmOrder,
     NotAsked,
     client_can_elicit,
@@ -25,8 +26,7 @@ from mcp_tools.confirmation import (
     service_to_ask,
     unasked_refusal,
 )
-from mcp_tools.registry import Arg, Parsed, ToolRegistry, ToolRuntime
-from mcp_tools.results import validation_error
+from mcp_tools.registry import Arg, Parsed, ToolRegistry
 from services.confirmation import BasketLeg
 from services.contract_api import MAX_BATCH_LEGS
 from services.reports import BatchResult
@@ -55,14 +55,7 @@ BATCH_TOOLS = ToolRegistry()
 
 def preview_id_list(name: str, value: Any) -> list[uuid.UUID]:
     """The legs as canonical ids, in order, each once."""
-    if not isinstance(value, list) or not 0 < len(value) <= MAX_BATCH_LEGS:
-        raise validation_error(f"{name} must be a list of 1 to {MAX_BATCH_LEGS} preview ids", field=name)
-    ids: list[uuid.UUID] = []
-    for position, item in enumerate(value):
-        parsed = canonical_id(f"{name}[{position}]", item)
-        if parsed not in ids:
-            ids.append(parsed)
-    return ids
+    return canonical_id_list(name, value, MAX_BATCH_LEGS, "preview ids")
 
 
 PreviewIds = Annotated[list[uuid.UUID], Arg({
@@ -88,11 +81,8 @@ def leg_lines(legs: list[BasketLeg]) -> list[str]:
     return lines
 
 
-class BatchConfirmer:
-    schema = ConfirmOrder
-
-    def __init__(self, runtime: ToolRuntime) -> None:
-        self.runtime = runtime
+class BatchConfirmer(Confirmer):
+    """The execute_trades confirmation step: one prompt for the whole basket."""
 
     async def ask(self, parsed: Parsed, ctx: Context[Any, Any]) -> Elicit[ConfirmOrder] | NotAsked:
         service = await service_to_ask(self.runtime, parsed)

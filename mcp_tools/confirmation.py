@@ -106,13 +106,18 @@ def human_answer(outcome: Any) -> Answer:
     return "dismissed" if isinstance(outcome, CancelledElicitation) else "declined"
 
 
-class OrderConfirmer:
-    """The execute_trade confirmation step: decides whether to ask, and what to show."""
+class Confirmer:
+    """A tool's confirmation step, built by the registry with the tool runtime; `ask` decides whether to ask
+    the human, and what to show."""
 
     schema = ConfirmOrder
 
     def __init__(self, runtime: ToolRuntime) -> None:
         self.runtime = runtime
+
+
+class OrderConfirmer(Confirmer):
+    """The execute_trade confirmation step."""
 
     async def ask(self, parsed: Parsed, ctx: Context[Any, Any]) -> Elicit[ConfirmOrder] | NotAsked:
         service = await service_to_ask(self.runtime, parsed)
