@@ -16,7 +16,8 @@ from mcp_types import ToolAnnotations
 from pydantic import ConfigDict
 
 from brokers.errors import ErrorCode, TradeError
-from mcp_tools.arguments import canonical_id
+from brokers.user_context import belongs_to_another
+from mcp_tools.arguments import UserEmail, canonical_id
 from mcp_tools.confirmation import ConfirmOrder, NotAsked, client_can_elicit
 from mcp_tools.registry import Arg, Parsed, ToolRegistry, ToolRuntime
 from mcp_tools.results import validation_error
@@ -68,14 +69,16 @@ PreviewIds = Annotated[list[uuid.UUID], Arg({
 }, preview_id_list)]
 
 
-def _leg_lines(service: TradeExecutionService, preview_ids: list[uuid.UUID]) -> tuple[list[str], int]:
+def _leg_lines(
+    service: TradeExecutionService, preview_ids: list[uuid.UUID], user: str | None = None
+) -> tuple[list[str], int]:
     lines: list[str] = []
     executable = 0
     store = service.store
     with store.session_factory() as session:
         for number, preview_id in enumerate(preview_ids, 1):
             row = store.get_preview(session, preview_id)
-            if row is None:
+            if row is None or belongs_to_another(row.user_email, user):
                 lines.append(f"{number}. unknown preview {preview_id}: nothing placed")
                 continue
             summary = PreviewView.of(row).summary
@@ -107,7 +110,8 @@ class BatchConfirmer:
             reason = service.settings.trading_block_reason()
             if reason:
                 return NotAsked("refused", TradeError(ErrorCode.TRADING_DISABLED, reason))
-            lines, executable = await anyio.to_thread.run_sync(_leg_lines, service, parsed.values["preview_ids"])
+            lines, executable = await anyio.to_thread.run_sync(
+                _leg_lines, service, parsed.values["preview_ids"], parsed.values.get("user_email"))
         except TradeError as exc:
             return NotAsked("refused", exc)
         if executable == 0 or not service.settings.orders_enabled:
@@ -141,13 +145,15 @@ def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcom
 
 
 @BATCH_TOOLS.tool("Execute a basket of confirmed previews", PLACE, confirm=BatchConfirmer, output=BatchToolResult)
-def execute_trades(service: TradeExecutionService, preview_ids: PreviewIds, confirmation: Any) -> dict[str, Any]:
+def execute_trades(
+    service: TradeExecutionService, preview_ids: PreviewIds, confirmation: Any, user_email: UserEmail = None,
+) -> dict[str, Any]:
     """Execute several confirmed previews as one basket (best effort per leg). Call it ONLY after the human has
     explicitly confirmed every leg's summary. Each leg is placed at most once; one leg's refusal does not stop the
     others. status: completed (every leg placed), partial, failed (none placed), or needs_confirmation (some
     previews had expired: reprieved_legs gives each new_preview_id and its figures, which the human must confirm
     again before it is executed with execute_trade or execute_trades). Nothing expired is ever placed."""
     _settle(service, preview_ids, confirmation)
-    result = service.execute_orders([str(p) for p in preview_ids]).as_json()
+    result = service.execute_orders([str(p) for p in preview_ids], user_email=user_email).as_json()
     result["placed_legs"] = [leg["preview_id"] for leg in result["legs"] if leg["status"] == "placed"]
     return result
