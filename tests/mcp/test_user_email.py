@@ -40,6 +40,8 @@ def test_another_users_preview_and_order_cannot_be_executed_read_or_cancelled(
         seen["bob_cancel"] = tool_error(await call(client, "cancel_order", order_id=oid, user_email=BOB))
         seen["bob_list"] = payload(await call(client, "get_orders", account_id="DU111", user_email=BOB))
         seen["bob_cancel_all"] = payload(await call(client, "cancel_orders", account_id="DU111", user_email=BOB))
+        seen["bob_cancel_ids"] = payload(await call(client, "cancel_orders", order_ids=[oid], user_email=BOB))
+        seen["bob_statuses"] = payload(await call(client, "get_orders_status", order_ids=[oid], user_email=BOB))
         seen["alice_list"] = payload(await call(client, "get_orders", account_id="DU111", user_email=ALICE))
         seen["nobody_status"] = payload(await call(client, "get_order_status", order_id=oid))
         seen["nobody_list"] = payload(await call(client, "get_orders", account_id="DU111"))
@@ -63,6 +65,9 @@ def test_another_users_preview_and_order_cannot_be_executed_read_or_cancelled(
     # bob sees neither alice's row nor the broker's copy of it (it is known as alice's, not "placed elsewhere")
     assert seen["bob_list"]["orders"] == []
     assert seen["bob_cancel_all"]["count"] == 0
+    [listed] = seen["bob_cancel_ids"]["orders"]
+    assert listed["canceled"] is False and listed["error"]["error_code"] == ErrorCode.ORDER_NOT_FOUND
+    assert seen["bob_statuses"]["found"] == 0
     assert [o["order_id"] for o in seen["alice_list"]["orders"]] == [order["order_id"]]
     # no user given: as before (the platform's own call), the order is readable and listed
     assert seen["nobody_status"]["status"] == "ACCEPTED"
@@ -74,7 +79,8 @@ def test_another_users_preview_and_order_cannot_be_executed_read_or_cancelled(
     with session_factory() as session:
         refused = sorted(session.execute(select(TradeEvent.event_type).where(
             TradeEvent.event_type.in_(["EXECUTE_REFUSED", "STATUS_REFUSED", "CANCEL_REFUSED"]))).scalars())
-    assert refused == ["CANCEL_REFUSED", "EXECUTE_REFUSED", "EXECUTE_REFUSED", "STATUS_REFUSED"]
+    assert refused == ["CANCEL_REFUSED", "CANCEL_REFUSED", "EXECUTE_REFUSED", "EXECUTE_REFUSED", "STATUS_REFUSED",
+                       "STATUS_REFUSED"]
 
 
 def test_without_user_email_the_tools_behave_as_before(make_server: ServerFactory, ibkr: MemoryBroker) -> None:
