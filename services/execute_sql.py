@@ -66,7 +66,8 @@ WITH o AS (
         filled_quantity = :filled_quantity, remaining_quantity = :remaining_quantity,
         average_fill_price = :average_fill_price, commission = :commission, broker_quantity = :broker_quantity,
         error_code = :error_code,
-        error_message = :error_message, brokerage_response = CAST(:brokerage_response AS jsonb), updated_at = now()
+        error_message = :error_message, brokerage_response = CAST(:brokerage_response AS jsonb), updated_at = now(),
+        executed_at = CAST(:executed_at AS timestamptz), cancelled_at = CAST(:cancelled_at AS timestamptz)
     WHERE id = :order_id AND status = 'SUBMITTING'
     RETURNING {_ORDER_LIST}
 ), e AS (
@@ -160,6 +161,7 @@ def record_outcome(
         "filled_quantity": order.filled_quantity, "remaining_quantity": order.remaining_quantity,
         "average_fill_price": order.average_fill_price, "commission": order.commission,
         "error_code": order.error_code, "error_message": order.error_message,
+        "executed_at": order.executed_at, "cancelled_at": order.cancelled_at,
         "brokerage_response": _json(order.brokerage_response or {}), "event_type": event_type,
         "correlation_id": correlation, "message": error.message if error else None, "payload": _json(payload),
     }).mappings().first()

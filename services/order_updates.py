@@ -83,6 +83,7 @@ def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] |
             row.recheck_until = None
             row.error_code = None
             row.error_message = None
+        _stamp_final(row, new_status)
     if update.brokerage_order_id and row.brokerage_order_id != update.brokerage_order_id:
         changes["brokerage_order_id"] = (row.brokerage_order_id, update.brokerage_order_id)
         row.brokerage_order_id = update.brokerage_order_id
@@ -98,6 +99,18 @@ def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] |
     row.brokerage_response = _jsonable({**(row.brokerage_response or {}), "last_report": update.raw})
     row.updated_at = _now()
     return changes
+
+
+def _stamp_final(row: TradeOrder, status: OrderStatus) -> None:
+    """executed_at / cancelled_at: set when the status first becomes EXECUTED / CANCELED, never moved later.
+    A CANCELED the broker overturns (a fill, or the order still working) was no cancel: its time is cleared."""
+    now = _now()
+    if status is OrderStatus.EXECUTED and row.executed_at is None:
+        row.executed_at = now
+    if status is OrderStatus.CANCELED and row.cancelled_at is None:
+        row.cancelled_at = now
+    elif status is not OrderStatus.CANCELED:
+        row.cancelled_at = None
 
 
 def _apply_numbers(row: TradeOrder, update: BrokerOrder, filled: Decimal, changes: dict[str, Any]) -> None:

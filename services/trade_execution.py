@@ -30,6 +30,7 @@ from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
+from services.order_sets import OrderSets
 from services.order_store import OrderStore, new_event
 from services.order_updates import record_report
 from services.preview import assess, preview_row
@@ -53,7 +54,7 @@ EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_bro
 
 
 
-class TradeExecutionService(PlatformContract, MarketDataReads):
+class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
     _guarded = staticmethod(_guard)
     def __init__(
         self,
