@@ -20,7 +20,13 @@ from typing import Any
 from ib_async import IB
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.ibkr.contracts import FUTURE_EXCHANGES, ContractResolver, ContractSpec, ResolvedContract
+from brokers.ibkr.contracts import (
+    FUTURE_EXCHANGES,
+    INDEX_EXCHANGES,
+    ContractResolver,
+    ContractSpec,
+    ResolvedContract,
+)
 from brokers.instruments import Instrument, SecType
 from brokers.records import OrderToPlace
 
@@ -56,8 +62,16 @@ async def resolve_instrument(
     try:
         resolved = await resolver.resolve_spec(ib, spec, ticker)
     except TradeError as exc:
-        if exc.code is ErrorCode.SYMBOL_NOT_FOUND and instrument.sec_type is SecType.STOCK and spec.currency:
-            await _refuse_if_listed_elsewhere(resolver, ib, instrument, spec, ticker)
+        if exc.code is ErrorCode.SYMBOL_NOT_FOUND and instrument.sec_type is SecType.STOCK:
+            if instrument.symbol in INDEX_EXCHANGES:
+                raise TradeError(
+                    ErrorCode.UNSUPPORTED_ORDER,
+                    f"{ticker} is an index: indexes are quoted, not traded. For an index option pass sec_type='OPT' "
+                    f"with expiry, strike and right (exchange '{INDEX_EXCHANGES[instrument.symbol]}')",
+                    {"ticker": ticker, "sec_type": "IND"},
+                ) from None
+            if spec.currency:
+                await _refuse_if_listed_elsewhere(resolver, ib, instrument, spec, ticker)
         raise
     if instrument.currency and resolved.currency != instrument.currency:
         raise _currency_refusal(ticker, resolved, instrument.currency)
