@@ -28,6 +28,7 @@ from brokers.models import (
     parse_order_request,
 )
 from brokers.user_context import MAX_EMAIL_LENGTH, parse_user_email
+from mcp_tools.instrument_arguments import INSTRUMENT_TERMS, ORDER_TICKER_SCHEMA
 from mcp_tools.registry import REQUIRED, UNEXPECTED, Arg, ArgGroup
 from mcp_tools.results import validation_error
 
@@ -155,13 +156,14 @@ Days = Annotated[int, Arg({
 
 ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
     "account_id": (Arg(ACCOUNT_ID_SCHEMA), REQUIRED),
-    "ticker": (Arg(TICKER_SCHEMA), REQUIRED),
+    "ticker": (Arg(ORDER_TICKER_SCHEMA), REQUIRED),
     "side": (Arg({
         "type": "string", "enum": [s.value for s in OrderSide],
         "description": "BUY to open or add to a position, SELL to reduce or close one.",
     }), REQUIRED),
     "quantity": (Arg(_decimal_schema(
-        "How many units to trade, greater than zero: shares for stocks and ETFs. A JSON number or a decimal "
+        "How many units to trade, greater than zero: shares for stocks and ETFs, contracts for futures and "
+        "options (1 ES contract is 50 x the index). A JSON number or a decimal "
         "string such as '2.5' (exact; at most 8 decimal places). Fractions only where the account allows them.",
         optional=False)), REQUIRED),
     "order_type": (Arg({
@@ -203,6 +205,7 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
         "description": "true: the order may also trigger or fill outside regular trading hours, where the "
                        "broker allows it. Default false.",
     }), False),
+    **INSTRUMENT_TERMS,
 }
 OrderTerms = Annotated[OrderRequest, ArgGroup(ORDER_TERMS, parse_order_request)]
 
