@@ -53,7 +53,7 @@ BASIC_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
 """What every broker supports; the others (issue 16) only where an adapter's capabilities say so."""
 TRAILING_ORDER_TYPES = frozenset({OrderType.TRAILING_STOP, OrderType.TRAILING_STOP_LIMIT})
 AUCTION_ORDER_TYPES = frozenset({OrderType.MARKET_ON_CLOSE, OrderType.MARKET_ON_OPEN})
-ORDER_OPTION_FIELDS = ("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset")
+ORDER_OPTION_FIELDS = ("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset", "notional")
 
 
 class TimeInForce(StrEnum):
@@ -211,6 +211,9 @@ class OrderRequest(InstrumentFields):
     outside_rth: bool = False
     oca_group: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
     """One-cancels-all group: a fill of any order in the group cancels the others (IBKR ocaType 1)."""
+    notional: Decimal | None = None
+    """A cash amount asked for instead of a quantity (services/notional.py): the broker turns it into units, and
+    `quantity` is then the estimate the broker gave."""
 
     @field_validator("side", mode="before")
     @classmethod
@@ -222,7 +225,7 @@ class OrderRequest(InstrumentFields):
     def _canonical_enum(cls, value: Any, info: Any) -> Any:
         return _enum_member(OrderType if info.field_name == "order_type" else TimeInForce, value)
 
-    @field_validator("quantity", "limit_price", "stop_price", mode="before")
+    @field_validator("quantity", "limit_price", "stop_price", "notional", mode="before")
     @classmethod
     def _no_bool_or_float_junk(cls, value: Any) -> Any:
         if isinstance(value, bool):
@@ -236,7 +239,7 @@ class OrderRequest(InstrumentFields):
     def _quantity(cls, value: Decimal) -> Decimal:
         return _check_decimal(value, name="quantity")
 
-    @field_validator("limit_price", "stop_price")
+    @field_validator("limit_price", "stop_price", "notional")
     @classmethod
     def _price(cls, value: Decimal | None, info: Any) -> Decimal | None:
         return None if value is None else _check_decimal(value, name=info.field_name)
