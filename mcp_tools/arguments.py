@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from brokers.errors import TradeError
 from brokers.models import (
     OrderRequest,
     OrderSide,
@@ -26,6 +27,7 @@ from brokers.models import (
     canonical_ticker,
     parse_order_request,
 )
+from brokers.user_context import MAX_EMAIL_LENGTH, parse_user_email
 from mcp_tools.instrument_arguments import INSTRUMENT_TERMS, ORDER_TICKER_SCHEMA
 from mcp_tools.registry import REQUIRED, UNEXPECTED, Arg, ArgGroup
 from mcp_tools.results import validation_error
@@ -62,6 +64,17 @@ def account_id(name: str, value: Any) -> str:
 
 def ticker(name: str, value: Any) -> str:
     return canonical_ticker(value, name)
+
+
+def user_email(name: str, value: Any) -> str:
+    try:
+        parsed = parse_user_email(value)
+    except TradeError as exc:
+        raise validation_error(f"{name} must be the platform user's email address, e.g. alice@example.com",
+                               field=name) from exc
+    if parsed is None:
+        raise validation_error(f"{name} must be an email address", field=name)
+    return parsed
 
 
 def choice(allowed: list[str]) -> Any:
@@ -130,6 +143,12 @@ OrderState = Annotated[str, Arg({
     "description": "all (default); open: still working or not yet settled, whatever its age; executed: every "
                    "order with a fill (partly filled then cancelled included); cancelled: canceled or expired.",
 }, choice(["all", "open", "executed", "cancelled"]))]
+UserEmail = Annotated[str | None, Arg({
+    "anyOf": [{"type": "string", "minLength": 3, "maxLength": MAX_EMAIL_LENGTH}, {"type": "null"}], "default": None,
+    "description": "Optional: the platform user (email) this call acts for. The broker is asked with that user's "
+                   "credentials; a preview is recorded as theirs, and another user's preview or order is answered "
+                   "as not found. Leave it out to act as the server's configured user.",
+}, user_email)]
 Days = Annotated[int, Arg({
     "type": "integer", "minimum": 1, "maximum": 3650, "default": 30,
     "description": "How many days back to look (1 to 3650, default 30).",
