@@ -52,17 +52,17 @@ class Served:
 @contextmanager
 def http_server(env: dict[str, str], tmp_path: Path, *args: str, timeout: float = 60) -> Iterator[str]:
     """Start `tradeexec mcp --transport http --port 0 ...`, yield its URL, stop it afterwards."""
-    with serving(["mcp", "--transport", "http", *args], env, tmp_path, LISTENING, timeout) as served:
+    with serving(["mcp", "--transport", "http", *args], env, tmp_path, LISTENING, timeout, name="mcp-http") as served:
         yield served.url
 
 
 @contextmanager
 def serving(args: list[str], env: dict[str, str], tmp_path: Path, listening: re.Pattern[str],
-            timeout: float = 60) -> Iterator[Served]:
+            timeout: float = 60, name: str | None = None) -> Iterator[Served]:
     """Start `tradeexec <args> --port 0`, yield it once `listening` finds its URL in the log; stop it afterwards
-    (unless the test already has)."""
+    (unless the test already has). Its log is `<name>-<n>.log` in tmp_path (name: the command's)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    log_path = tmp_path / f"{args[0]}-{time.monotonic_ns()}.log"
+    log_path = tmp_path / f"{name or args[0]}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             command(*args, "--port", "0"),
