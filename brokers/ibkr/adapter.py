@@ -50,7 +50,7 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True,
-        oca_groups=True,
+        oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True,
     )
 
     def __init__(
