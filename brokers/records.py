@@ -26,6 +26,8 @@ class BrokerCapabilities(BrokerModel):
     """Orders may join a user-named one-cancels-all group (`OrderRequest.oca_group`)."""
     outside_rth: bool = False
     """Orders may be flagged to trigger/fill outside regular trading hours (`OrderRequest.outside_rth`)."""
+    brackets: bool = False
+    """An order may be the entry of a bracket (take-profit / stop-loss children): `place_order_set`."""
 
 
 class BrokerAccount(BrokerModel):

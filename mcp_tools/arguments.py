@@ -43,6 +43,18 @@ def canonical_id(name: str, value: Any) -> uuid.UUID:
     return uuid.UUID(value)
 
 
+def canonical_id_list(name: str, value: Any, maximum: int, what: str) -> list[uuid.UUID]:
+    """1 to `maximum` ids, each exactly as a tool returned it, in order, each once."""
+    if not isinstance(value, list) or not 0 < len(value) <= maximum:
+        raise validation_error(f"{name} must be a list of 1 to {maximum} {what}", field=name)
+    ids: list[uuid.UUID] = []
+    for position, item in enumerate(value):
+        parsed = canonical_id(f"{name}[{position}]", item)
+        if parsed not in ids:
+            ids.append(parsed)
+    return ids
+
+
 def account_id(name: str, value: Any) -> str:
     return canonical_account_id(value, name)
 
@@ -167,6 +179,16 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
         "description": "Optional one-cancels-all group name: when any order of the group fills, the broker "
                        "cancels the group's other working orders. Use the same name for each order of the group.",
     }), None),
+    "take_profit_price": (Arg(_decimal_schema(
+        "Optional: makes this order the entry of a bracket with a take-profit Limit exit at this price (opposite "
+        "side, same quantity). For a BUY it must be above the entry price (limit_price, stop_price, or for a "
+        "Market entry the current price); for a SELL, below. Entry types: Market, Limit, Stop, StopLimit.",
+        optional=True)), None),
+    "stop_loss_price": (Arg(_decimal_schema(
+        "Optional: makes this order the entry of a bracket with a stop-loss Stop exit at this price (opposite "
+        "side, same quantity). For a BUY it must be below the entry price; for a SELL, above. With "
+        "take_profit_price too, the two exits are one-cancels-the-other and work only once the entry fills.",
+        optional=True)), None),
     "outside_rth": (Arg({
         "type": "boolean", "default": False,
         "description": "true: the order may also trigger or fill outside regular trading hours, where the "

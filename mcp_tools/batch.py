@@ -16,10 +16,9 @@ from mcp_types import ToolAnnotations
 from pydantic import ConfigDict
 
 from brokers.errors import ErrorCode, TradeError
-from mcp_tools.arguments import canonical_id
+from mcp_tools.arguments import canonical_id_list
 from mcp_tools.confirmation import ConfirmOrder, NotAsked, client_can_elicit
 from mcp_tools.registry import Arg, Parsed, ToolRegistry, ToolRuntime
-from mcp_tools.results import validation_error
 from services.confirmation import Answer
 from services.contract_api import MAX_BATCH_LEGS
 from services.order_store import utcnow
@@ -50,14 +49,7 @@ BATCH_TOOLS = ToolRegistry()
 
 def preview_id_list(name: str, value: Any) -> list[uuid.UUID]:
     """The legs as canonical ids, in order, each once."""
-    if not isinstance(value, list) or not 0 < len(value) <= MAX_BATCH_LEGS:
-        raise validation_error(f"{name} must be a list of 1 to {MAX_BATCH_LEGS} preview ids", field=name)
-    ids: list[uuid.UUID] = []
-    for position, item in enumerate(value):
-        parsed = canonical_id(f"{name}[{position}]", item)
-        if parsed not in ids:
-            ids.append(parsed)
-    return ids
+    return canonical_id_list(name, value, MAX_BATCH_LEGS, "preview ids")
 
 
 PreviewIds = Annotated[list[uuid.UUID], Arg({

@@ -15,7 +15,7 @@ from mcp_types import ToolAnnotations
 from brokers.errors import ErrorCode, TradeError
 from mcp_tools import arguments as args
 from mcp_tools import outputs as out
-from mcp_tools.arguments import UUID_TEXT, canonical_id
+from mcp_tools.arguments import UUID_TEXT, canonical_id_list
 from mcp_tools.registry import Arg, ToolRegistry
 from mcp_tools.results import order_payload, validation_error
 from services.order_sets import MAX_ORDER_IDS, OrdersResult
@@ -31,14 +31,7 @@ tool = ORDER_SET_TOOLS.tool
 
 def order_id_list(name: str, value: Any) -> list[uuid.UUID]:
     """Canonical order ids, in order, each once."""
-    if not isinstance(value, list) or not 0 < len(value) <= MAX_ORDER_IDS:
-        raise validation_error(f"{name} must be a list of 1 to {MAX_ORDER_IDS} order ids", field=name)
-    ids: list[uuid.UUID] = []
-    for position, item in enumerate(value):
-        parsed = canonical_id(f"{name}[{position}]", item)
-        if parsed not in ids:
-            ids.append(parsed)
-    return ids
+    return canonical_id_list(name, value, MAX_ORDER_IDS, "order ids")
 
 
 ORDER_IDS_SCHEMA = {
