@@ -26,6 +26,10 @@ class BrokerCapabilities(BrokerModel):
     """Orders may join a user-named one-cancels-all group (`OrderRequest.oca_group`)."""
     outside_rth: bool = False
     """Orders may be flagged to trigger/fill outside regular trading hours (`OrderRequest.outside_rth`)."""
+    sec_types: frozenset[str] = frozenset({"STK"})
+    """Security types it trades (`OrderRequest.sec_type`): STK everywhere, FUT and OPT at IBKR."""
+    listing_choice: bool = False
+    """Orders may name the listing's `exchange` and `currency` (a non-US stock such as VOD on LSE in GBP)."""
     brackets: bool = False
     """An order may be the entry of a bracket (take-profit / stop-loss children): `place_order_set`."""
 
@@ -98,6 +102,7 @@ class BrokerPreview(BrokerModel):
     estimated_commission: Decimal | None = None
     multiplier: Decimal = Decimal(1)
     currency: str = "USD"
+    commission_currency: str | None = None
     quote: Quote | None = None
     broker_trade_id: str | None = None
     broker_expires_at: datetime | None = None

@@ -120,6 +120,8 @@ class TradeOrder(Base):
         Index(None, "account_id", "created_at"),
         Index(None, "created_at"),
         Index("ix_trade_orders_unsettled", "updated_at", postgresql_where=text(ACTIVE_ORDER_FILTER)),
+        Index("ix_trade_orders_working_account", "account_id", "broker_provider",
+              postgresql_where=text(ACTIVE_ORDER_FILTER)),
         Index(None, "brokerage_order_id"),
         Index(None, "user_email", "created_at"),
         Index("ix_trade_orders_recheck_until", "recheck_until", postgresql_where=text("recheck_until IS NOT NULL")),
@@ -141,7 +143,7 @@ class TradeOrder(Base):
     parent_order_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("trade_orders.id", ondelete="RESTRICT")
     )
-    """A child leg's entry row (brackets, te0007_order_sets)."""
+    """A child leg's entry row (brackets, te0008_order_sets)."""
     leg_role: Mapped[str | None] = mapped_column(String(16))
     """entry / take_profit / stop_loss for the legs of a set; NULL for a single order."""
     account_id: Mapped[str] = mapped_column(String(64))

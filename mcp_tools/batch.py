@@ -11,19 +11,25 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, Elicit
-from mcp.server.mcpserver.resolve import AcceptedElicitation, CancelledElicitation
+from mcp.server.mcpserver.resolve import AcceptedElicitation
 from mcp_types import ToolAnnotations
 from pydantic import ConfigDict
 
 from brokers.errors import ErrorCode, TradeError
-from mcp_tools.arguments import canonical_id_list
-from mcp_tools.confirmation import ConfirmOrder, NotAsked, client_can_elicit
-from mcp_tools.registry import Arg, Parsed, ToolRegistry, ToolRuntime
-from services.confirmation import Answer
+from mcp_tools.arguments import UserEmail, canonical_id_list
+from mcp_tools.confirmation import (
+    Confirmer,
+    ConfirmOrder,
+    NotAsked,
+    client_can_elicit,
+    human_answer,
+    service_to_ask,
+    unasked_refusal,
+)
+from mcp_tools.registry import Arg, Parsed, ToolRegistry
+from services.confirmation import BasketLeg
 from services.contract_api import MAX_BATCH_LEGS
-from services.order_store import utcnow
 from services.reports import BatchResult
-from services.results import PreviewView
 from services.trade_execution import TradeExecutionService
 
 
@@ -60,48 +66,39 @@ PreviewIds = Annotated[list[uuid.UUID], Arg({
 }, preview_id_list)]
 
 
-def _leg_lines(service: TradeExecutionService, preview_ids: list[uuid.UUID]) -> tuple[list[str], int]:
+def leg_lines(legs: list[BasketLeg]) -> list[str]:
+    """The prompt's lines: every leg, and what will happen to it."""
     lines: list[str] = []
-    executable = 0
-    store = service.store
-    with store.session_factory() as session:
-        for number, preview_id in enumerate(preview_ids, 1):
-            row = store.get_preview(session, preview_id)
-            if row is None:
-                lines.append(f"{number}. unknown preview {preview_id}: nothing placed")
-                continue
-            summary = PreviewView.of(row).summary
-            if store.order_for_preview(session, row.id) is not None or row.status != "ACTIVE":
-                lines.append(f"{number}. {summary}: already {row.status}, not placed again")
-            elif row.expires_at <= utcnow():
-                lines.append(f"{number}. {summary}: EXPIRED, will be re-quoted, not placed")
-            else:
-                executable += 1
-                lines.append(f"{number}. {summary}")
-    return lines, executable
+    for number, leg in enumerate(legs, 1):
+        if leg.preview is None:
+            lines.append(f"{number}. unknown preview {leg.preview_id}: nothing placed")
+        elif leg.state == "used":
+            lines.append(f"{number}. {leg.preview.summary}: already {leg.status}, not placed again")
+        elif leg.state == "expired":
+            lines.append(f"{number}. {leg.preview.summary}: EXPIRED, will be re-quoted, not placed")
+        else:
+            lines.append(f"{number}. {leg.preview.summary}")
+    return lines
 
 
-class BatchConfirmer:
-    schema = ConfirmOrder
-
-    def __init__(self, runtime: ToolRuntime) -> None:
-        self.runtime = runtime
+class BatchConfirmer(Confirmer):
+    """The execute_trades confirmation step: one prompt for the whole basket."""
 
     async def ask(self, parsed: Parsed, ctx: Context[Any, Any]) -> Elicit[ConfirmOrder] | NotAsked:
-        if parsed.error is not None:
-            return NotAsked("invalid")
+        service = await service_to_ask(self.runtime, parsed)
+        if isinstance(service, NotAsked):
+            return service
+        if service.settings.execute_confirmation == "browser":
+            return NotAsked("refused", BROWSER_ONLY)
         try:
-            service = await anyio.to_thread.run_sync(self.runtime.service)
-            if service.settings.execute_confirmation == "never":
-                return NotAsked("disabled")
-            if service.settings.execute_confirmation == "browser":
-                return NotAsked("refused", BROWSER_ONLY)
             reason = service.settings.trading_block_reason()
             if reason:
                 return NotAsked("refused", TradeError(ErrorCode.TRADING_DISABLED, reason))
-            lines, executable = await anyio.to_thread.run_sync(_leg_lines, service, parsed.values["preview_ids"])
+            legs = await anyio.to_thread.run_sync(lambda: service.executable_previews(
+                parsed.values["preview_ids"], user_email=parsed.values.get("user_email")))
         except TradeError as exc:
             return NotAsked("refused", exc)
+        lines, executable = leg_lines(legs), sum(1 for leg in legs if leg.state == "executable")
         if executable == 0 or not service.settings.orders_enabled:
             return NotAsked("simulated" if executable else "refused")
         if not client_can_elicit(ctx):
@@ -114,10 +111,7 @@ def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcom
     """Return when the basket may go ahead; otherwise raise, audited per leg, with nothing placed."""
     answer = outcome.data if isinstance(outcome, AcceptedElicitation) else None
     if isinstance(answer, NotAsked):
-        error = answer.error
-        if answer.reason == "unsupported" and service.settings.execute_confirmation == "always":
-            error = TradeError(ErrorCode.TRADING_DISABLED, "EXECUTE_CONFIRMATION=always and this client cannot show "
-                               "a confirmation prompt: no order was placed", {"reason": "confirmation_unavailable"})
+        error = unasked_refusal(answer, service.settings, {})
         if error is not None:
             for preview_id in preview_ids:
                 service.record_execute_refusal(preview_id, error)
@@ -125,7 +119,7 @@ def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcom
         return
     if isinstance(answer, ConfirmOrder) and answer.confirm:
         return
-    how: Answer = "dismissed" if isinstance(outcome, CancelledElicitation) else "declined"
+    how = human_answer(outcome)
     for preview_id in preview_ids:
         service.record_not_confirmed(preview_id, how)
     raise TradeError(ErrorCode.CONFIRMATION_DECLINED, f"The human {how} the basket: no order was placed.",
@@ -133,13 +127,15 @@ def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcom
 
 
 @BATCH_TOOLS.tool("Execute a basket of confirmed previews", PLACE, confirm=BatchConfirmer, output=BatchToolResult)
-def execute_trades(service: TradeExecutionService, preview_ids: PreviewIds, confirmation: Any) -> dict[str, Any]:
+def execute_trades(
+    service: TradeExecutionService, preview_ids: PreviewIds, confirmation: Any, user_email: UserEmail = None,
+) -> dict[str, Any]:
     """Execute several confirmed previews as one basket (best effort per leg). Call it ONLY after the human has
     explicitly confirmed every leg's summary. Each leg is placed at most once; one leg's refusal does not stop the
     others. status: completed (every leg placed), partial, failed (none placed), or needs_confirmation (some
     previews had expired: reprieved_legs gives each new_preview_id and its figures, which the human must confirm
     again before it is executed with execute_trade or execute_trades). Nothing expired is ever placed."""
     _settle(service, preview_ids, confirmation)
-    result = service.execute_orders([str(p) for p in preview_ids]).as_json()
+    result = service.execute_orders([str(p) for p in preview_ids], user_email=user_email).as_json()
     result["placed_legs"] = [leg["preview_id"] for leg in result["legs"] if leg["status"] == "placed"]
     return result

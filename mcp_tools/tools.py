@@ -44,7 +44,7 @@ def _answered_at() -> str:
     return datetime.now(UTC).isoformat()
 
 @tool("List tradeable accounts", READ, output=out.AccountsResult)
-def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
+def list_tradeable_accounts(service: TradeExecutionService, user_email: args.UserEmail = None) -> dict[str, Any]:
     """List the brokerage accounts this server can trade in: account_id, provider (ibkr or snaptrade), name,
     currency and whether it is a paper account. Start here: every other tool needs an account_id from this
     list; never invent one. Also reports trading_mode (paper or live), orders_enabled (false means
@@ -60,7 +60,9 @@ def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
 
 
 @tool("Search a symbol", READ, output=out.SymbolsResult)
-def search_symbol(service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker) -> dict[str, Any]:
+def search_symbol(
+    service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Find the instruments matching a ticker at the broker of one account (ticker, broker_symbol_id,
     description, exchange, currency). Use it when the ticker is uncertain. Read-only."""
     matches = [m.model_dump(mode="json") for m in service.search_symbol(account_id, ticker)]
@@ -68,7 +70,9 @@ def search_symbol(service: TradeExecutionService, account_id: args.AccountId, ti
 
 
 @tool("Get a quote", READ, output=out.QuoteResult)
-def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker) -> dict[str, Any]:
+def get_quote(
+    service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Current bid, ask, last and close for a ticker as the account's broker reports it, plus the
     reference_price used by the risk checks. 'delayed' is true for delayed data. Prices are decimal strings.
     Read-only."""
@@ -79,7 +83,9 @@ def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker
 
 
 @tool("Get account balance", READ, output=out.BalanceResult)
-def get_account_balance(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
+def get_account_balance(
+    service: TradeExecutionService, account_id: args.AccountId, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Cash, buying power, available funds and net liquidation value of one account, as decimal strings.
     Read-only."""
     balance = service.get_account_balance(account_id).model_dump(mode="json")
@@ -88,14 +94,18 @@ def get_account_balance(service: TradeExecutionService, account_id: args.Account
 
 
 @tool("Get positions", READ, output=out.PositionsResult)
-def get_positions(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
+def get_positions(
+    service: TradeExecutionService, account_id: args.AccountId, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Holdings of one account: ticker, quantity, average cost, market price and value. Read-only."""
     positions = [p.model_dump(mode="json") for p in service.get_positions(account_id)]
     return {"account_id": account_id, "positions": positions, "count": len(positions), "as_of": _answered_at()}
 
 
 @tool("Preview a trade (step 1 of 2)", PREVIEW, output=out.PreviewResult)
-def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dict[str, Any]:
+def preview_trade(
+    service: TradeExecutionService, order: args.OrderTerms, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Step 1 of 2 for placing an order. Validates the order, applies the risk limits and asks the broker for an
     estimate; NOTHING is placed. Returns preview_id, a one-line summary, estimated price, commission and total,
     warnings and expires_at. You MUST then show the summary and any warnings to the human and obtain an explicit
@@ -105,7 +115,7 @@ def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dic
     bracket: the preview lists every leg in legs (role entry, take_profit, stop_loss) and the summary names them
     all; the human confirms the whole set at once. Orders cannot be amended once placed: to change a working
     order, cancel it (cancel_order) and preview a new one."""
-    view = service.preview_request(order)
+    view = service.preview_request(order, user_email=user_email)
     return {
         **view.as_json(), "orders_enabled": service.settings.orders_enabled,
         "next_step": "Show this summary (and any warnings) to the human. Call execute_trade with this preview_id "
@@ -114,7 +124,9 @@ def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dic
 
 
 @tool("Execute a confirmed preview (step 2 of 2)", PLACE, confirm=OrderConfirmer, output=out.ExecuteResult)
-def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, confirmation: Any) -> dict[str, Any]:
+def execute_trade(
+    service: TradeExecutionService, preview_id: args.PreviewId, confirmation: Any, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Step 2 of 2: place the order described by one preview, exactly once. Call it ONLY after the human has
     explicitly confirmed that preview's summary in this conversation - never on your own initiative and never as
     a retry. A preview executes at most once: a second call returns ALREADY_EXECUTED. An expired preview places
@@ -129,37 +141,41 @@ def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, co
     A placed order cannot be amended and a filled one cannot be changed: to change a working order, cancel it
     (which can race a fill) and preview a new one."""
     answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
-    return answer if answer is not None else order_payload(service.execute_order(preview_id))
+    return answer if answer is not None else order_payload(service.execute_order(preview_id, user_email=user_email))
 
 
 @tool("List orders", READ, output=out.OrdersResult)
 def get_orders(
     service: TradeExecutionService, account_id: args.OptionalAccountId = None, state: args.OrderState = "all",
-    days: args.Days = 30,
+    days: args.Days = 30, user_email: args.UserEmail = None,
 ) -> dict[str, Any]:
     """Orders of one account, newest first: those placed through this service (source "local") merged with
     orders the broker reports that were placed elsewhere (source "brokerage", id and preview_id null). Filtered
     by state (all, open, executed, cancelled) and age in days (open ignores days). account_id may be left out
     only when there is one tradeable account. Read-only."""
-    orders = [order_payload(o) for o in service.get_orders(account_id, state, days)]
+    orders = [order_payload(o) for o in service.get_orders(account_id, state, days, user_email=user_email)]
     return {"orders": orders, "count": len(orders), "account_id": account_id, "state": state, "days": days}
 
 
 @tool("Get order status", READ, output=out.OrderResult)
-def get_order_status(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
+def get_order_status(
+    service: TradeExecutionService, order_id: args.OrderId, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Current status of one order (PENDING, ACCEPTED, PARTIAL, EXECUTED, CANCELED, REJECTED, FAILED, EXPIRED,
     UNKNOWN, SIMULATED) with filled quantity and average price, refreshed from the broker when it may have
     changed. 'stale': true means the broker could not be asked and the stored status is shown. Read-only."""
-    return order_payload(service.get_order_status(order_id))
+    return order_payload(service.get_order_status(order_id, user_email=user_email))
 
 
 @tool("Cancel an order", CANCEL, output=out.OrderResult)
-def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
+def cancel_order(
+    service: TradeExecutionService, order_id: args.OrderId, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Ask the broker to cancel a working order (PENDING, ACCEPTED or PARTIAL). Confirm with the human first.
     Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the status the
     broker reported; a cancel can race a fill. Orders cannot be amended: to change a working order, cancel it
     and preview a new one."""
-    return order_payload(service.cancel_order(order_id))
+    return order_payload(service.cancel_order(order_id, user_email=user_email))
 
 
 TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, ORDER_SET_TOOLS, MARKET_TOOLS, BATCH_TOOLS]

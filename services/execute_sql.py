@@ -1,9 +1,11 @@
-"""The execute path's statements, in SQLAlchemy Core: two transactions, each one round trip.
+"""The execute path's statements, in SQLAlchemy Core: two transactions, three statements in all.
 
 The intent is one statement: a conditional UPDATE consumes the preview (only if it is
 ACTIVE and unexpired, so duplicates are answered by the row they find, never by a
-second order), and data-modifying CTEs insert the order row and its events. The
-outcome is one statement too: a conditional UPDATE of the order plus its event.
+second order), data-modifying CTEs insert the order row and its events, and the
+holdings-check lock is taken; the open-exposure read follows as a second statement, so
+its snapshot is taken after the lock is held. The outcome is one statement too: a
+conditional UPDATE of the order plus its event.
 Result columns are typed from the ORM tables, so statuses come back as enums.
 """
 
@@ -16,12 +18,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, text
 
 from brokers.errors import TradeError
 from brokers.models import OrderStatus
-from db.models import WORKING_ORDER_STATUSES, PreviewStatus, TradeOrder, TradePreview
+from db.models import ACTIVE_ORDER_FILTER, PreviewStatus, TradeOrder, TradePreview
 from services.order_store import jsonable
 
 PREVIEW_COLUMNS = TradePreview.__table__.c
@@ -31,9 +32,14 @@ EVENT_COLUMNS = "created_at, event_type, correlation_id, preview_id, order_id, a
 
 _PREVIEW_LIST = ", ".join(c.name for c in PREVIEW_COLUMNS)
 _ORDER_LIST = ", ".join(c.name for c in ORDER_COLUMNS)
+_PREVIEW_NAMES = tuple(c.name for c in PREVIEW_COLUMNS)
 
 EXECUTE_CHECK_LOCK_CLASS = 0x7E01
-"""First key of the two-key advisory lock that serializes execute-time holdings checks per account."""
+"""First key of the two-key advisory lock that serializes execute-time holdings checks per account and side."""
+
+CHECK_LOCK_KEY = "hashtext(p.broker_provider || ':' || p.account_id || ':' || p.side)"
+"""Second key: sells of an account contend only with its sells (shares held), buys only with its buys (cash).
+A sell never spends buying power and a buy never spends shares held, so the two checks are independent."""
 
 _INTENT = text(f"""
 WITH p AS (
@@ -56,8 +62,10 @@ WITH p AS (
         (:order_event, CAST(:order_id AS uuid), CAST(:order_status AS varchar), CAST(:message AS text),
          CAST(:payload AS jsonb))
     ) AS v(event_type, order_id, status, message, payload)
+), l AS (
+    SELECT pg_advisory_xact_lock(:lock_class, {CHECK_LOCK_KEY}) FROM p WHERE CAST(:sent AS boolean)
 )
-SELECT {_PREVIEW_LIST} FROM p
+SELECT {_PREVIEW_LIST}, (SELECT count(*) FROM l) AS check_locks FROM p
 """).columns(*PREVIEW_COLUMNS)
 
 _OUTCOME = text(f"""
@@ -79,17 +87,17 @@ WITH o AS (
 SELECT {_ORDER_LIST} FROM o
 """).columns(*ORDER_COLUMNS)
 
-_LOCK_ACCOUNT = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))")
-
-_OPEN_EXPOSURE = text("""
+_OPEN_EXPOSURE = text(f"""
 SELECT
     coalesce(sum(coalesce(o.remaining_quantity, p.quantity))
         FILTER (WHERE p.side = 'SELL' AND (p.ticker = :ticker OR p.broker_symbol_id = :symbol)), 0),
     coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity)
         FILTER (WHERE p.side = 'BUY'), 0)
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
-WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.status = ANY(:working)
-""").bindparams(bindparam("working", type_=ARRAY(ORDER_COLUMNS.status.type)))
+WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
+""")
+"""The working-status filter is spelled as the partial index ix_trade_orders_working_account's predicate, so the
+planner reads only the account's working orders (a bound array parameter could not be matched to it)."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status
@@ -123,7 +131,10 @@ class IntentRow:
 def consume_preview(
     conn: Connection, preview_id: uuid.UUID, correlation: uuid.UUID, intent: IntentRow
 ) -> TradePreview | None:
-    """Consume an ACTIVE preview and insert its order and events; None if the preview was not ACTIVE."""
+    """Consume an ACTIVE preview and insert its order and events; None if the preview was not ACTIVE.
+
+    An order to be sent also takes the holdings-check lock of its account and side (CHECK_LOCK_KEY) until
+    the transaction ends: the intent commits right after the check, never across a broker call."""
     order_status = OrderStatus.SUBMITTING if intent.sent else OrderStatus.SIMULATED
     row = conn.execute(_INTENT, {
         "preview_id": preview_id, "correlation_id": correlation, "order_id": intent.order_id, "now": intent.now,
@@ -131,21 +142,18 @@ def consume_preview(
         "preview_status": (PreviewStatus.EXECUTED if intent.sent else PreviewStatus.SIMULATED).value,
         "order_event": "ORDER_SUBMITTING" if intent.sent else "ORDER_SIMULATED",
         "message": None if intent.sent else "ORDERS_ENABLED=false: recorded, not sent",
-        "payload": _json({"client_order_ref": intent.client_order_ref}),
+        "payload": _json({"client_order_ref": intent.client_order_ref}), "lock_class": EXECUTE_CHECK_LOCK_CLASS,
     }).mappings().first()
-    return None if row is None else TradePreview(**row)
-
-
-def lock_account(conn: Connection, provider: str, account_id: str) -> None:
-    """Serialize execute-time checks per account until this transaction ends (never across a broker call)."""
-    conn.execute(_LOCK_ACCOUNT, {"lock_class": EXECUTE_CHECK_LOCK_CLASS, "key": f"{provider}:{account_id}"})
+    if row is None:
+        return None
+    return TradePreview(**{name: row[name] for name in _PREVIEW_NAMES})
 
 
 def open_exposure(conn: Connection, preview: TradePreview) -> tuple[Decimal, Decimal]:
     """(open sell quantity of this instrument, open buy value) of the account's working orders, this one included."""
     sells, buys = conn.execute(_OPEN_EXPOSURE, {
         "ticker": preview.ticker, "symbol": preview.broker_symbol_id, "account_id": preview.account_id,
-        "provider": preview.broker_provider, "working": sorted(WORKING_ORDER_STATUSES),
+        "provider": preview.broker_provider,
     }).one()
     return Decimal(sells), Decimal(buys)
 
@@ -156,7 +164,7 @@ def record_outcome(
 ) -> TradeOrder | None:
     """Write the placement's outcome onto a row still SUBMITTING; None if something else moved it first."""
     row = conn.execute(_OUTCOME, {
-        "order_id": order.id, "status": OrderStatus(order.status).value, "brokerage_order_id": order.brokerage_order_id,
+        "order_id": order.id, "status": order.status.value, "brokerage_order_id": order.brokerage_order_id,
         "broker_quantity": order.broker_quantity,
         "filled_quantity": order.filled_quantity, "remaining_quantity": order.remaining_quantity,
         "average_fill_price": order.average_fill_price, "commission": order.commission,

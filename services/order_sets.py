@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import ACTIVE_STATUSES
+from brokers.user_context import parse_user_email
 from services.results import OrderView, View
 
 if TYPE_CHECKING:
@@ -80,14 +81,16 @@ class OrderSets:
         @staticmethod
         def _guarded(action: Callable[[], Any]) -> Any: ...
 
-    def get_orders_status(self, order_ids: Any) -> OrdersResult:
-        """The status of each order (refreshed from the broker when it may have moved)."""
+    def get_orders_status(self, order_ids: Any, *, user_email: Any = None) -> OrdersResult:
+        """The status of each order (refreshed from the broker when it may have moved); with `user_email`,
+        another user's order is not found (audited)."""
+
         ids: list[uuid.UUID] = self._guarded(lambda: parse_order_ids(order_ids))
-        return OrdersResult.of([self._each(oid, self.queries.status) for oid in ids])
+        user = parse_user_email(user_email)
+        return OrdersResult.of([self._each(oid, lambda o: self.queries.status(o, user=user)) for oid in ids])
 
     def cancel_orders(self, order_ids: Any, *, user_email: Any = None) -> OrdersResult:
         """Cancel each order on its own (a bracket's entry cancels its set at the broker); each one audited."""
-        from brokers.user_context import parse_user_email
 
         ids: list[uuid.UUID] = self._guarded(lambda: parse_order_ids(order_ids))
         user = parse_user_email(user_email)
@@ -110,8 +113,8 @@ class OrderSets:
         except TradeError as exc:
             if exc.code is not ErrorCode.ORDER_NOT_CANCELABLE:
                 raise
-            entry = self.queries.status(order_id)  # filled already: its exits are what is left to cancel
-            if not any(self.queries.status(child).status in ACTIVE_STATUSES for child in children):
+            entry = self.queries.status(order_id, user=user)  # filled already: its exits are left to cancel
+            if not any(self.queries.status(child, user=user).status in ACTIVE_STATUSES for child in children):
                 raise
         views = [entry, *(self._cancel_child(child, user) for child in children)]
         return views[0].model_copy(update={"order_ids": [v.order_id for v in views],
@@ -119,7 +122,7 @@ class OrderSets:
                                            "legs": [v.as_json() for v in views]})
 
     def _cancel_child(self, order_id: uuid.UUID, user: str | None) -> OrderView:
-        view = self.queries.status(order_id)
+        view = self.queries.status(order_id, user=user)
         if view.status not in ACTIVE_STATUSES:
             return view
         try:
@@ -127,7 +130,7 @@ class OrderSets:
         except TradeError as exc:
             if exc.code is not ErrorCode.ORDER_NOT_CANCELABLE:
                 raise
-            return self.queries.status(order_id)
+            return self.queries.status(order_id, user=user)
 
     def _each(self, order_id: uuid.UUID, action: Callable[[uuid.UUID], OrderView]) -> OrderOutcome:
         try:

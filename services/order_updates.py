@@ -68,7 +68,7 @@ def _next_status(row: TradeOrder, current: OrderStatus, reported: OrderStatus, f
 
 def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] | None:
     """Fold a broker report into the row. Returns the changes made, or None if nothing changed."""
-    current = OrderStatus(row.status)
+    current = row.status
     if current is OrderStatus.SIMULATED:
         return None
     changes: dict[str, Any] = {}
@@ -152,7 +152,7 @@ def record_report(
     `recheck`: a REJECTED that arrives as a report (not as the refusal of our placement) may be a
     warning the broker's library took for a rejection, so it stays re-checked this long.
     """
-    was = OrderStatus(row.status)
+    was = row.status
     changes = apply_broker_order(row, update)
     if not changes:
         return None

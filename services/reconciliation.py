@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
 from brokers.records import BrokerOrder
+from brokers.user_context import acting_for
 from db.engine import transaction
 from db.models import TradeOrder
 from services.order_store import OrderStore, utcnow
@@ -205,7 +206,7 @@ class Reconciler:
             row = self.store.get_order(session, order_id)
             if row is None:
                 return Outcome(OrderStatus.FAILED)
-            status = OrderStatus(row.status)
+            status = row.status
             if self.in_flight(order_id):
                 return Outcome(status, skipped=True)
             lookup = lookup_for(session, row, self.policy.placement)
@@ -213,10 +214,11 @@ class Reconciler:
         adapter = self.router.for_provider(row.broker_provider)
         found: BrokerOrder | None
         try:
-            if lookup.brokerage_order_id and status not in UNSETTLED_STATUSES:
-                found = adapter.get_order(lookup.account_id, lookup.brokerage_order_id)
-            else:
-                found = adapter.find_order_by_ref(lookup)
+            with acting_for(row.user_email):  # the credentials of the user who placed it
+                if lookup.brokerage_order_id and status not in UNSETTLED_STATUSES:
+                    found = adapter.get_order(lookup.account_id, lookup.brokerage_order_id)
+                else:
+                    found = adapter.find_order_by_ref(lookup)
         except TradeError as exc:
             if exc.code is not ErrorCode.ORDER_NOT_FOUND:
                 raise
@@ -244,7 +246,7 @@ class Reconciler:
         attention = row.attention
         changes = record_report(session, row, found, event_type="ORDER_RECONCILED", correlation=correlation,
                                 recheck=self.policy.recheck)
-        status = OrderStatus(row.status)
+        status = row.status
         corrected = changes.get("corrected") if changes else None
         return Outcome(
             status,

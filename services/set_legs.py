@@ -1,6 +1,6 @@
 """The rows of an order set (a bracket): how child legs are stored, and each leg's own terms.
 
-Schema (te0007_order_sets): the entry row keeps the preview's `preview_id` (UNIQUE: the exactly-once
+Schema (te0008_order_sets): the entry row keeps the preview's `preview_id` (UNIQUE: the exactly-once
 anchor of the whole set) and `leg_role` 'entry'; each child leg is a row of its own with `preview_id`
 NULL, `parent_order_id` = the entry row and `leg_role` take_profit / stop_loss, and its own
 `client_order_ref` (the entry's plus -tp / -sl, sent as orderRef). All of them, with their events, are

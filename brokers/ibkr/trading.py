@@ -16,7 +16,8 @@ from typing import Any
 from ib_async import IB, ExecutionFilter, Fill, Trade
 
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
-from brokers.ibkr.contracts import ContractResolver, ResolvedContract, parse_ticker
+from brokers.ibkr.contracts import ContractResolver, ResolvedContract
+from brokers.ibkr.instrument_contracts import confirmed_contract
 from brokers.ibkr.orders import (
     broker_order,
     build_order,
@@ -118,30 +119,12 @@ class OrderDesk:
         return result
 
     async def contract_for(self, ib: IB, to_place: OrderToPlace) -> ResolvedContract:
-        """The contract the preview priced, by conId; checked against the ticker so a mixed-up row cannot trade."""
-        request = to_place.request
-        if not (to_place.broker_symbol_id or "").isdigit():
-            return await self.resolver.resolve(ib, request.ticker)
-        resolved = await self.resolver.by_con_id(ib, int(to_place.broker_symbol_id or 0))
-        spec = parse_ticker(request.ticker)
-        if resolved.symbol != spec.symbol or resolved.sec_type != spec.sec_type:
-            raise TradeError(
-                ErrorCode.VALIDATION_ERROR,
-                f"the previewed contract {resolved.label} does not match ticker {request.ticker}; nothing was sent",
-                {"con_id": resolved.con_id, "ticker": request.ticker},
-            )
-        return resolved
+        """The contract the preview priced, by conId: exactly what the human confirmed (instrument_contracts)."""
+        return await confirmed_contract(self.resolver, ib, to_place)
 
     # --- cancel ----------------------------------------------------------------------------
     async def cancel(self, ib: IB, lost: asyncio.Event, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        perm_id = _perm_id(brokerage_order_id)
-        trade = _session_trade(ib, perm_id)
-        fills: list[Fill] = []
-        if trade is None:
-            fills = await self._refresh(ib, account_id)
-            trade = _session_trade(ib, perm_id)
-        if trade is None or trade.order.account not in ("", account_id):
-            raise _not_found(account_id, brokerage_order_id)
+        trade, fills = await self._trade(ib, account_id, brokerage_order_id)
         if self._over(trade):
             return self._snapshot(trade, fills)  # nothing left to cancel: report the final state
         if trade.order.clientId not in (0, ib.client.clientId):
@@ -178,15 +161,21 @@ class OrderDesk:
 
     # --- lookups ---------------------------------------------------------------------------
     async def get(self, ib: IB, account_id: str, brokerage_order_id: str) -> BrokerOrder:
+        trade, fills = await self._trade(ib, account_id, brokerage_order_id)
+        return self._snapshot(trade, fills)
+
+    async def _trade(self, ib: IB, account_id: str, brokerage_order_id: str) -> tuple[Trade, list[Fill]]:
+        """The account's order by its broker id: this session's trade (kept current by the event stream, no round
+        trip), else after one refresh of open orders and executions (whose fills are returned)."""
         perm_id = _perm_id(brokerage_order_id)
-        trade = _session_trade(ib, perm_id)  # kept current by the event stream: no round trip
+        trade = _session_trade(ib, perm_id)
         fills: list[Fill] = []
         if trade is None:
             fills = await self._refresh(ib, account_id)
             trade = _session_trade(ib, perm_id)
         if trade is None or trade.order.account not in ("", account_id):
             raise _not_found(account_id, brokerage_order_id)
-        return self._snapshot(trade, fills)
+        return trade, fills
 
     async def find_by_ref(self, ib: IB, lookup: OrderLookup) -> BrokerOrder | None:
         """Open orders, completed orders, then executions, matched by orderRef."""

@@ -1,7 +1,7 @@
 """Order sets (brackets): child legs as their own trade_orders rows, anchored on the entry row.
 
-Revision ID: te0007_order_sets
-Revises: te0006_order_times
+Revision ID: te0008_order_sets
+Revises: te0007_working_orders
 Create Date: 2026-11-30
 
 A bracket is one preview and one execute. Its entry row keeps `preview_id` (UNIQUE: still the
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "te0007_order_sets"
-down_revision: str | None = "te0006_order_times"
+revision: str = "te0008_order_sets"
+down_revision: str | None = "te0007_working_orders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
