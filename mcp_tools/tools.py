@@ -112,7 +112,9 @@ def preview_trade(
     yes for this exact order before calling execute_trade. Previews expire after a few minutes. A refusal
     (RISK_LIMIT, INSUFFICIENT_FUNDS, SYMBOL_NOT_FOUND, VALIDATION_ERROR, ...) is a tool error: explain it to the
     human instead of working around it. Orders cannot be amended once placed: to change a working order, cancel
-    it (cancel_order) and preview a new one."""
+    it (cancel_order) and preview a new one. A future or option (IBKR) is chosen only when the human asked for
+    one (see ticker and sec_type); its quantity counts contracts and its result carries `instrument` (type,
+    expiry, strike/right, multiplier, exchange, currency) and `margin`: tell the human all of it."""
     view = service.preview_request(order, user_email=user_email)
     return {
         **view.as_json(), "orders_enabled": service.settings.orders_enabled,
