@@ -15,7 +15,8 @@ from typing import TypeVar
 from ib_async import IB, Trade
 
 from brokers.base import BrokerAdapter, OrderUpdateHandler
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.ibkr.brackets import BracketPlacer
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.lifecycle import CallKind, unavailable
@@ -27,6 +28,7 @@ from brokers.ibkr.portfolio import refresh_summary
 from brokers.ibkr.registry import shared_manager
 from brokers.ibkr.trading import OrderDesk, SendGuard
 from brokers.models import ACTIVE_STATUSES, BrokerProvider, OrderRequest, OrderStatus, OrderType, TimeInForce
+from brokers.order_legs import LegOutcome, OrderSetLeg
 from brokers.records import (
     AccountBalance,
     BrokerAccount,
@@ -50,7 +52,7 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True,
-        oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True,
+        oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True, brackets=True,
     )
 
     def __init__(
@@ -163,6 +165,17 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
         except TradeError as exc:
             raise guard.classify(exc) from None
 
+
+    def place_order_set(
+        self, account_id: str, legs: list[OrderSetLeg], between: Callable[[str], None]
+    ) -> list[LegOutcome]:
+        """A bracket: parent and children with transmit semantics (brokers/ibkr/brackets.py)."""
+        try:
+            self._refuse_unsafe(account_id)
+        except TradeError as exc:
+            return [LegOutcome(leg.role, None, NothingSent.of(exc)) for leg in legs]
+        return BracketPlacer(self.manager, self.desk, self.ops, self.timeout, self._placing).place(
+            account_id, legs, between)
 
     def _placement(
         self, account_id: str, order: OrderToPlace, ref: str, guard: SendGuard

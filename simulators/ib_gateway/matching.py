@@ -111,8 +111,6 @@ class Broker:
             raise rejected(f"Invalid action {req.action or '(none)'}.")
         if req.tif not in TIFS:
             raise rejected(f"Invalid time in force {req.tif}.")
-        if req.parent_id or not req.transmit:
-            raise rejected("Attached (parent/child) and untransmitted orders are not supported.")
         qty = req.quantity
         if qty is None or qty <= 0:
             raise rejected("The order size must be positive.")
@@ -187,7 +185,8 @@ class Broker:
             aux_price=req.aux_price if req.order_type in ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT") else None,
             tif=req.tif, order_ref=req.order_ref, outside_rth=req.outside_rth, oca_group=req.oca_group,
             trailing_percent=req.trailing_percent if req.order_type in ("TRAIL", "TRAIL LIMIT") else None,
-            trail_stop=req.trail_stop_price, lmt_price_offset=req.lmt_price_offset,
+            trail_stop=req.trail_stop_price, lmt_price_offset=req.lmt_price_offset, oca_type=req.oca_type,
+            parent_id=req.parent_id, transmitted=req.transmit,
         )
         if assign_perm_id:
             self._next_perm_id += 1
@@ -216,7 +215,7 @@ class Broker:
 
     def plan(self, order: OrderRecord, arriving: bool) -> tuple[bool, FillPlan | None]:
         """(stop triggered just now, fill to make now or None)."""
-        if not order.is_active or order.fill_pending or order.remaining <= 0:
+        if not order.is_active or order.fill_pending or order.remaining <= 0 or order.held:
             return False, None
         quote = order.instrument.quote
         buy = order.action == "BUY"
