@@ -104,7 +104,7 @@ def get_positions(
 
 @tool("Preview a trade (step 1 of 2)", PREVIEW, output=out.PreviewResult)
 def preview_trade(
-    service: TradeExecutionService, order: args.OrderTerms, user_email: args.UserEmail = None,
+    service: TradeExecutionService, order: args.PreviewTerms, user_email: args.UserEmail = None,
 ) -> dict[str, Any]:
     """Step 1 of 2 for placing an order. Validates the order, applies the risk limits and asks the broker for an
     estimate; NOTHING is placed. Returns preview_id, a one-line summary, estimated price, commission and total,

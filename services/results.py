@@ -122,6 +122,10 @@ class PreviewView(View):
     """Trailing amount/percent, trail stop, limit offset, outside_rth: for the order types that use them."""
     legs: list[dict[str, Any]] = []
     """A bracket: entry, take_profit and stop_loss legs (type, side, quantity, prices, estimated_notional)."""
+    notional: PlainDecimal | None = None
+    """The cash amount (in `currency`) asked for instead of a quantity; `quantity` is then the broker's estimate."""
+    estimated_quantity: PlainDecimal | None = None
+    """With notional: the quantity the amount is estimated to buy or sell (the fill decides the exact one)."""
 
     @classmethod
     def of(cls, row: TradePreview) -> PreviewView:
@@ -162,6 +166,8 @@ class PreviewView(View):
             status=row.status, created_at=row.created_at, expires_at=row.expires_at,
             impact=impact, warnings=warnings, summary=describe(row),
             order_options=dict(row.order_options or {}), legs=_legs(row),
+            notional=_decimal((row.order_options or {}).get("notional")),
+            estimated_quantity=row.quantity if (row.order_options or {}).get("notional") else None,
         )
 
 
@@ -252,11 +258,15 @@ def describe(row: TradePreview) -> str:
     elif row.order_type == "StopLimit":
         price = f" stop {_plain(row.stop_price)} limit {_plain(row.limit_price)}"
     price += "".join(f" {name.replace('_', ' ')} {value}" for name, value in (row.order_options or {}).items()
-                     if name not in ("outside_rth", "take_profit_price", "stop_loss_price"))
+                     if name not in ("outside_rth", "take_profit_price", "stop_loss_price", "notional"))
     if (row.order_options or {}).get("outside_rth"):
         price += " outside regular hours"
     data = row.broker_preview_data or {}
     currency = str(data.get("currency") or "USD")
+    notional = _decimal((row.order_options or {}).get("notional"))
+    if notional is not None:  # a cash amount: the amount first, the quantity as the estimate it is
+        qty = f"{currency} {notional:,.2f} of"
+        ticker += f" (est. {_plain(row.quantity)} shares)"
     total = "" if row.estimated_total is None else (
         f": est. {'cost' if row.side == 'BUY' else 'proceeds'} {currency} {row.estimated_total:,.2f}")
     account = data.get("account_label") or f"{row.broker_provider} account {row.account_id}"
