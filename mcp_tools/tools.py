@@ -114,7 +114,10 @@ def preview_trade(
     human instead of working around it. With take_profit_price and/or stop_loss_price the order is the entry of a
     bracket: the preview lists every leg in legs (role entry, take_profit, stop_loss) and the summary names them
     all; the human confirms the whole set at once. Orders cannot be amended once placed: to change a working
-    order, cancel it (cancel_order) and preview a new one."""
+    order, cancel it (cancel_order) and preview a new one. A future or option (IBKR) is chosen only when the
+    human asked for one (see ticker and sec_type); its quantity counts contracts and its result carries
+    `instrument` (type, expiry, strike/right, multiplier, exchange, currency) and `margin`: tell the human all
+    of it."""
     view = service.preview_request(order, user_email=user_email)
     return {
         **view.as_json(), "orders_enabled": service.settings.orders_enabled,

@@ -16,36 +16,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, mod
 from brokers.models import OrderStatus
 from brokers.records import BrokerOrder
 from db.models import TradeOrder, TradePreview
+from services.instrument_view import derivative_of, instrument_text
+from services.plain_numbers import plain_decimal, plain_json_number
 
 ZERO = Decimal(0)
-
-
-def plain_decimal(value: Decimal) -> Decimal:
-    """3.00000000 -> 3, 0E-8 -> 0, 1E+2 -> 100: the value without scale padding or a positive exponent."""
-    if not value.is_finite():
-        return value
-    reduced = value.normalize()
-    exponent = reduced.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:
-        reduced = reduced.quantize(Decimal(1))
-    return reduced
-
-
-def plain_text(value: Decimal | None) -> str | None:
-    """The decimal as JSON text, never in scientific notation."""
-    return None if value is None else format(plain_decimal(value), "f")
-
-
-def plain_json_number(value: Any) -> Any:
-    """A stored numeric string ("0.00095000", "1.5E-7") in plain form; anything else unchanged."""
-    if isinstance(value, Decimal):
-        return plain_text(value)
-    if isinstance(value, str):
-        try:
-            return plain_text(Decimal(value))
-        except InvalidOperation:
-            return value
-    return value
 
 
 PlainDecimal = Annotated[
@@ -206,42 +180,6 @@ def _market_data(quote: Any) -> dict[str, Any] | None:
     return {k: plain_json_number(v) if k in ("bid", "ask", "last", "close") else v for k, v in quote.items()}
 
 
-DERIVATIVE_TYPES = frozenset({"FUT", "OPT", "FOP"})
-
-
-def derivative_of(row: TradePreview) -> dict[str, Any] | None:
-    """What a derivative preview is (type, month, strike, multiplier, listing), so nobody mistakes contracts
-    for shares; also for a stock on a named non-US listing (exchange and currency), else None."""
-    data: dict[str, Any] = row.broker_preview_data or {}
-    raw = _object(data.get("raw")) or {}
-    contract = _object(raw.get("contract")) or {}
-    derivative = contract.get("sec_type") in DERIVATIVE_TYPES
-    listed = contract.get("exchange") not in (None, "SMART") or contract.get("currency") not in (None, "USD")
-    if not derivative and not listed:
-        return None
-    return {"sec_type": contract["sec_type"], "local_symbol": contract.get("local_symbol"),
-            "expiry": contract.get("expiry"), "strike": plain_json_number(contract.get("strike")),
-            "right": contract.get("right"),
-            "multiplier": str(data.get("multiplier") or contract.get("multiplier")),
-            "exchange": contract.get("exchange"), "currency": contract.get("currency"),
-            "quantity_unit": "contracts" if derivative else "shares"}
-
-
-_RIGHTS = {"C": "call", "P": "put"}
-
-
-def _instrument_text(instrument: dict[str, Any]) -> str:
-    """' (FUT MESZ6 on CME, expiry 20261218, multiplier 5, USD)' for the one-line summary."""
-    parts = [f"{instrument['sec_type']} {instrument['local_symbol'] or ''}".rstrip() + f" on {instrument['exchange']}"]
-    if instrument["quantity_unit"] == "contracts":
-        parts.append(f"expiry {instrument['expiry']}")
-        if instrument.get("strike"):
-            parts.append(f"strike {instrument['strike']} {_RIGHTS.get(instrument.get('right') or '', '')}".rstrip())
-        parts.append(f"multiplier {instrument['multiplier']}")
-    parts.append(str(instrument.get("currency") or "USD"))
-    return f" ({', '.join(parts)})"
-
-
 def describe(row: TradePreview) -> str:
     """The one-line order summary a human confirms."""
     qty = _plain(row.quantity)
@@ -249,7 +187,7 @@ def describe(row: TradePreview) -> str:
     instrument = derivative_of(row)
     if instrument is not None:
         qty += " contracts" if instrument["quantity_unit"] == "contracts" else ""
-        ticker += _instrument_text(instrument)
+        ticker += instrument_text(instrument)
     price = ""
     if row.order_type == "Limit":
         price = f" limit {_plain(row.limit_price)}"
