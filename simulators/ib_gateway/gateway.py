@@ -302,8 +302,7 @@ class Gateway:
                 session.send(encode.commission_report(execution))
         self._mark_dirty(order.account, order.instrument.con_id, quantity_changed=True)
         self._cancel_oca(order)
-        if order.status == "Filled":
-            self.brackets.parent_filled(order)
+        self.brackets.parent_filled(order)
 
     def _cancel_oca(self, filled: OrderRecord) -> None:
         """One-cancels-all (ocaType 1): a fill cancels the other working orders of its OCA group."""
