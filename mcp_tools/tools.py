@@ -21,6 +21,7 @@ from mcp_tools.batch import BATCH_TOOLS
 from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.market_tools import MARKET_TOOLS
+from mcp_tools.modification_tools import MODIFICATION_TOOLS
 from mcp_tools.prompts import register_prompts
 from mcp_tools.registry import ToolRegistry, ToolRuntime
 from mcp_tools.results import Redactor, order_payload
@@ -104,8 +105,8 @@ def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dic
     warnings and expires_at. You MUST then show the summary and any warnings to the human and obtain an explicit
     yes for this exact order before calling execute_trade. Previews expire after a few minutes. A refusal
     (RISK_LIMIT, INSUFFICIENT_FUNDS, SYMBOL_NOT_FOUND, VALIDATION_ERROR, ...) is a tool error: explain it to the
-    human instead of working around it. Orders cannot be amended once placed: to change a working order, cancel
-    it (cancel_order) and preview a new one."""
+    human instead of working around it. To change a working order's quantity or prices use preview_modification
+    (brokers that cannot modify in place answer UNSUPPORTED_ORDER: then cancel it and preview a new one)."""
     view = service.preview_request(order)
     return {
         **view.as_json(), "orders_enabled": service.settings.orders_enabled,
@@ -125,8 +126,8 @@ def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, co
     placed (CONFIRMATION_DECLINED). If the result says
     simulated=true (ORDERS_ENABLED is off), the order was only recorded and nothing was sent to the broker: say
     so plainly. If the status is UNKNOWN the order may exist: do not execute again, check get_order_status.
-    A placed order cannot be amended and a filled one cannot be changed: to change a working order, cancel it
-    (which can race a fill) and preview a new one."""
+    A filled order cannot be changed; a working one's quantity or prices can (preview_modification, then
+    execute_modification), or cancel it (which can race a fill) and preview a new one."""
     answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
     return answer if answer is not None else order_payload(service.execute_order(preview_id))
 
@@ -156,8 +157,8 @@ def get_order_status(service: TradeExecutionService, order_id: args.OrderId) -> 
 def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
     """Ask the broker to cancel a working order (PENDING, ACCEPTED or PARTIAL). Confirm with the human first.
     Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the status the
-    broker reported; a cancel can race a fill. Orders cannot be amended: to change a working order, cancel it
-    and preview a new one."""
+    broker reported; a cancel can race a fill. To change a working order's quantity or prices instead, use
+    preview_modification."""
     return order_payload(service.cancel_order(order_id))
 
 
@@ -167,7 +168,7 @@ def cancel_orders(service: TradeExecutionService, account_id: args.AccountId) ->
     First list them with get_orders(account_id, state='open'), show them to the human and get an explicit yes.
     Each order is canceled on its own and audited: the result lists every order with canceled true or false
     (and the error), so one that already filled or cannot be canceled does not stop the others. A cancel can
-    race a fill. Orders cannot be amended: to change one, cancel it and preview a new one."""
+    race a fill. To change one order's quantity or prices instead, use preview_modification."""
     if account_id not in {a.account_id for a in service.list_tradeable_accounts()}:
         raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"account {account_id} is not a tradeable account",
                          {"account_id": account_id})
@@ -184,7 +185,7 @@ def cancel_orders(service: TradeExecutionService, account_id: args.AccountId) ->
             "not_canceled": len(outcomes) - canceled}
 
 
-TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS, BATCH_TOOLS]
+TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS, BATCH_TOOLS, MODIFICATION_TOOLS]
 """Every toolset register_tools mounts; a module adding tools appends its own registry here."""
 
 

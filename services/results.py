@@ -280,14 +280,14 @@ class OrderView(View):
     @classmethod
     def of(cls, row: TradeOrder, preview: TradePreview | None = None, *, stale: bool = False) -> OrderView:
         multiplier = _multiplier(preview)
+        terms = row if row.quantity is not None else preview  # a modified order's terms are on its row
         return cls(
             order_id=str(row.id), id=str(row.id), preview_id=str(row.preview_id), account_id=row.account_id,
             broker_provider=row.broker_provider, client_order_ref=row.client_order_ref,
             brokerage_order_id=row.brokerage_order_id, status=row.status, order_status=row.status,
             ticker=preview.ticker if preview else None, side=preview.side if preview else None,
-            quantity=preview.quantity if preview else None, order_type=preview.order_type if preview else None,
-            limit_price=preview.limit_price if preview else None,
-            stop_price=preview.stop_price if preview else None,
+            quantity=terms.quantity if terms else None, order_type=preview.order_type if preview else None,
+            limit_price=terms.limit_price if terms else None, stop_price=terms.stop_price if terms else None,
             time_in_force=preview.time_in_force if preview else None,
             currency=str((preview.broker_preview_data or {}).get("currency") or "USD") if preview else None,
             filled_quantity=row.filled_quantity, remaining_quantity=row.remaining_quantity,

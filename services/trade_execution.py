@@ -30,6 +30,8 @@ from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
+from services.modification import Modifications
+from services.modification_api import ModificationApi
 from services.order_store import OrderStore, new_event
 from services.order_updates import record_report
 from services.preview import assess, preview_row
@@ -53,7 +55,7 @@ EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_bro
 
 
 
-class TradeExecutionService(PlatformContract, MarketDataReads):
+class TradeExecutionService(PlatformContract, MarketDataReads, ModificationApi):
     _guarded = staticmethod(_guard)
     def __init__(
         self,
@@ -75,6 +77,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads):
         self._checkpoint = checkpoint or (lambda _point: None)
         self.gate = ExecutionGate(settings, self.router, self.limits)
         self.execution = ExecutePath(settings, _engine_of(session_factory), self.store, self.gate, self._checkpoint)
+        self.modifications = Modifications(settings, self.store, self.router, self.gate, self.limits)
         self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
         self.reconcile_worker = ReconcileWorker(self.reconciler, self._reconcile_scoped)
         self.gate.blockers.append(self._startup_block_reason)
