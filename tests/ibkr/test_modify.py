@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult, ElicitRequestParams, ElicitResult
+from mcp_types import CallToolResult
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,22 +23,9 @@ from mcp_tools.server import build_server
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
 from tests.ibkr.conftest import ACCOUNT, event_types, order_row, placed_orders, wait_until
+from tests.mcp.test_confirmation import Human
 
 D = Decimal
-
-
-class Human:
-    """Answers the confirmation prompt as told and remembers what it was shown."""
-
-    def __init__(self, action: str = "accept", confirm: bool = True) -> None:
-        self.action, self.confirm = action, confirm
-        self.asked: list[str] = []
-
-    async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
-        self.asked.append(params.message)
-        if self.action == "accept":
-            return ElicitResult(action="accept", content={"confirm": self.confirm})
-        return ElicitResult(action=self.action)  # type: ignore[arg-type]
 
 
 def mcp_calls(service: TradeExecutionService, human: Human, *calls: tuple[str, dict[str, Any]]) -> list[Any]:
