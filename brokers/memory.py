@@ -78,6 +78,10 @@ class MemoryBroker(BrokerAdapter):
     def owns_account(self, account_id: str) -> bool:
         return account_id in self.accounts
 
+    def is_paper_account(self, account_id: str) -> bool:
+        account = self.accounts.get(account_id)
+        return account is not None and account.is_paper
+
     def list_accounts(self) -> list[BrokerAccount]:
         self._check()
         return [

@@ -147,6 +147,10 @@ class TradeOrder(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    executed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the status first became EXECUTED (fully filled) (te0006_order_times)."""
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the status first became CANCELED."""
     recheck_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """A final status that was inferred, not stated by the broker: reconciliation re-checks it until then."""
     attention: Mapped[str | None] = mapped_column(String(40))

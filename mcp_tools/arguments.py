@@ -43,6 +43,18 @@ def canonical_id(name: str, value: Any) -> uuid.UUID:
     return uuid.UUID(value)
 
 
+def canonical_id_list(name: str, value: Any, most: int, what: str) -> list[uuid.UUID]:
+    """A list of 1 to `most` ids (`what`: "preview ids", "order ids"), canonical, in order, each once."""
+    if not isinstance(value, list) or not 0 < len(value) <= most:
+        raise validation_error(f"{name} must be a list of 1 to {most} {what}", field=name)
+    ids: list[uuid.UUID] = []
+    for position, item in enumerate(value):
+        parsed = canonical_id(f"{name}[{position}]", item)
+        if parsed not in ids:
+            ids.append(parsed)
+    return ids
+
+
 def account_id(name: str, value: Any) -> str:
     return canonical_account_id(value, name)
 

@@ -11,20 +11,25 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, Elicit
-from mcp.server.mcpserver.resolve import AcceptedElicitation, CancelledElicitation
+from mcp.server.mcpserver.resolve import AcceptedElicitation
 from mcp_types import ToolAnnotations
 from pydantic import ConfigDict
 
 from brokers.errors import ErrorCode, TradeError
-from mcp_tools.arguments import canonical_id
-from mcp_tools.confirmation import ConfirmOrder, NotAsked, client_can_elicit
-from mcp_tools.registry import Arg, Parsed, ToolRegistry, ToolRuntime
-from mcp_tools.results import validation_error
-from services.confirmation import Answer
+from mcp_tools.arguments import canonical_id_list
+from mcp_tools.confirmation import (
+    Confirmer,
+    ConfirmOrder,
+    NotAsked,
+    client_can_elicit,
+    human_answer,
+    service_to_ask,
+    unasked_refusal,
+)
+from mcp_tools.registry import Arg, Parsed, ToolRegistry
+from services.confirmation import BasketLeg
 from services.contract_api import MAX_BATCH_LEGS
-from services.order_store import utcnow
 from services.reports import BatchResult
-from services.results import PreviewView
 from services.trade_execution import TradeExecutionService
 
 
@@ -50,14 +55,7 @@ BATCH_TOOLS = ToolRegistry()
 
 def preview_id_list(name: str, value: Any) -> list[uuid.UUID]:
     """The legs as canonical ids, in order, each once."""
-    if not isinstance(value, list) or not 0 < len(value) <= MAX_BATCH_LEGS:
-        raise validation_error(f"{name} must be a list of 1 to {MAX_BATCH_LEGS} preview ids", field=name)
-    ids: list[uuid.UUID] = []
-    for position, item in enumerate(value):
-        parsed = canonical_id(f"{name}[{position}]", item)
-        if parsed not in ids:
-            ids.append(parsed)
-    return ids
+    return canonical_id_list(name, value, MAX_BATCH_LEGS, "preview ids")
 
 
 PreviewIds = Annotated[list[uuid.UUID], Arg({
@@ -68,48 +66,38 @@ PreviewIds = Annotated[list[uuid.UUID], Arg({
 }, preview_id_list)]
 
 
-def _leg_lines(service: TradeExecutionService, preview_ids: list[uuid.UUID]) -> tuple[list[str], int]:
+def leg_lines(legs: list[BasketLeg]) -> list[str]:
+    """The prompt's lines: every leg, and what will happen to it."""
     lines: list[str] = []
-    executable = 0
-    store = service.store
-    with store.session_factory() as session:
-        for number, preview_id in enumerate(preview_ids, 1):
-            row = store.get_preview(session, preview_id)
-            if row is None:
-                lines.append(f"{number}. unknown preview {preview_id}: nothing placed")
-                continue
-            summary = PreviewView.of(row).summary
-            if store.order_for_preview(session, row.id) is not None or row.status != "ACTIVE":
-                lines.append(f"{number}. {summary}: already {row.status}, not placed again")
-            elif row.expires_at <= utcnow():
-                lines.append(f"{number}. {summary}: EXPIRED, will be re-quoted, not placed")
-            else:
-                executable += 1
-                lines.append(f"{number}. {summary}")
-    return lines, executable
+    for number, leg in enumerate(legs, 1):
+        if leg.preview is None:
+            lines.append(f"{number}. unknown preview {leg.preview_id}: nothing placed")
+        elif leg.state == "used":
+            lines.append(f"{number}. {leg.preview.summary}: already {leg.status}, not placed again")
+        elif leg.state == "expired":
+            lines.append(f"{number}. {leg.preview.summary}: EXPIRED, will be re-quoted, not placed")
+        else:
+            lines.append(f"{number}. {leg.preview.summary}")
+    return lines
 
 
-class BatchConfirmer:
-    schema = ConfirmOrder
-
-    def __init__(self, runtime: ToolRuntime) -> None:
-        self.runtime = runtime
+class BatchConfirmer(Confirmer):
+    """The execute_trades confirmation step: one prompt for the whole basket."""
 
     async def ask(self, parsed: Parsed, ctx: Context[Any, Any]) -> Elicit[ConfirmOrder] | NotAsked:
-        if parsed.error is not None:
-            return NotAsked("invalid")
+        service = await service_to_ask(self.runtime, parsed)
+        if isinstance(service, NotAsked):
+            return service
+        if service.settings.execute_confirmation == "browser":
+            return NotAsked("refused", BROWSER_ONLY)
         try:
-            service = await anyio.to_thread.run_sync(self.runtime.service)
-            if service.settings.execute_confirmation == "never":
-                return NotAsked("disabled")
-            if service.settings.execute_confirmation == "browser":
-                return NotAsked("refused", BROWSER_ONLY)
             reason = service.settings.trading_block_reason()
             if reason:
                 return NotAsked("refused", TradeError(ErrorCode.TRADING_DISABLED, reason))
-            lines, executable = await anyio.to_thread.run_sync(_leg_lines, service, parsed.values["preview_ids"])
+            legs = await anyio.to_thread.run_sync(service.executable_previews, parsed.values["preview_ids"])
         except TradeError as exc:
             return NotAsked("refused", exc)
+        lines, executable = leg_lines(legs), sum(1 for leg in legs if leg.state == "executable")
         if executable == 0 or not service.settings.orders_enabled:
             return NotAsked("simulated" if executable else "refused")
         if not client_can_elicit(ctx):
@@ -122,10 +110,7 @@ def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcom
     """Return when the basket may go ahead; otherwise raise, audited per leg, with nothing placed."""
     answer = outcome.data if isinstance(outcome, AcceptedElicitation) else None
     if isinstance(answer, NotAsked):
-        error = answer.error
-        if answer.reason == "unsupported" and service.settings.execute_confirmation == "always":
-            error = TradeError(ErrorCode.TRADING_DISABLED, "EXECUTE_CONFIRMATION=always and this client cannot show "
-                               "a confirmation prompt: no order was placed", {"reason": "confirmation_unavailable"})
+        error = unasked_refusal(answer, service.settings, {})
         if error is not None:
             for preview_id in preview_ids:
                 service.record_execute_refusal(preview_id, error)
@@ -133,7 +118,7 @@ def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcom
         return
     if isinstance(answer, ConfirmOrder) and answer.confirm:
         return
-    how: Answer = "dismissed" if isinstance(outcome, CancelledElicitation) else "declined"
+    how = human_answer(outcome)
     for preview_id in preview_ids:
         service.record_not_confirmed(preview_id, how)
     raise TradeError(ErrorCode.CONFIRMATION_DECLINED, f"The human {how} the basket: no order was placed.",

@@ -30,6 +30,7 @@ from services.approvals import ApprovalDesk, ApprovalView
 from services.confirmation import Answer
 from services.results import PreviewView
 from services.trade_execution import TradeExecutionService
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +78,52 @@ def confirmation_message(view: PreviewView) -> str:
     return "\n".join(lines)
 
 
-class OrderConfirmer:
-    """The execute_trade confirmation step: decides whether to ask, and what to show."""
+async def service_to_ask(runtime: ToolRuntime, parsed: Parsed) -> TradeExecutionService | NotAsked:
+    """The service to confirm with, or why nobody is asked: invalid arguments, the service not starting
+    (a refusal), EXECUTE_CONFIRMATION=never."""
+    if parsed.error is not None:
+        return NotAsked("invalid")
+    try:
+        service = await anyio.to_thread.run_sync(runtime.service)
+    except TradeError as exc:
+        return NotAsked("refused", exc)
+    return NotAsked("disabled") if service.settings.execute_confirmation == "never" else service
+
+
+def unasked_refusal(answer: NotAsked, settings: Settings, details: dict[str, Any]) -> TradeError | None:
+    """The refusal an execute answers with when nobody was asked (None: it may go ahead)."""
+    if answer.reason == "unsupported" and settings.execute_confirmation == "always":
+        return TradeError(
+            ErrorCode.TRADING_DISABLED,
+            "EXECUTE_CONFIRMATION=always and this client cannot show a confirmation prompt: no order was placed",
+            {"reason": "confirmation_unavailable", **details},
+        )
+    return answer.error
+
+
+def human_answer(outcome: Any) -> Answer:
+    """What a 'no' was: the prompt closed without an answer, or declined."""
+    return "dismissed" if isinstance(outcome, CancelledElicitation) else "declined"
+
+
+class Confirmer:
+    """A tool's confirmation step, built by the registry with the tool runtime; `ask` decides whether to ask
+    the human, and what to show."""
 
     schema = ConfirmOrder
 
     def __init__(self, runtime: ToolRuntime) -> None:
         self.runtime = runtime
 
+
+class OrderConfirmer(Confirmer):
+    """The execute_trade confirmation step."""
+
     async def ask(self, parsed: Parsed, ctx: Context[Any, Any]) -> Elicit[ConfirmOrder] | NotAsked:
-        if parsed.error is not None:
-            return NotAsked("invalid")
+        service = await service_to_ask(self.runtime, parsed)
+        if isinstance(service, NotAsked):
+            return service
         try:
-            service = await anyio.to_thread.run_sync(self.runtime.service)
-            if service.settings.execute_confirmation == "never":
-                return NotAsked("disabled")
             if service.settings.execute_confirmation == "browser":
                 return await ask_in_browser(service, parsed.values["preview_id"], ctx)
             executable = await anyio.to_thread.run_sync(service.executable_preview, parsed.values["preview_id"])
@@ -117,19 +149,14 @@ def settle_confirmation(service: TradeExecutionService, preview_id: uuid.UUID, o
         error = answer.error
         if error is not None and error.code is ErrorCode.PREVIEW_EXPIRED:
             return None  # execute_order places nothing and answers with a fresh preview to confirm
-        if answer.reason == "unsupported" and service.settings.execute_confirmation == "always":
-            error = TradeError(
-                ErrorCode.TRADING_DISABLED,
-                "EXECUTE_CONFIRMATION=always and this client cannot show a confirmation prompt: no order was placed",
-                {"reason": "confirmation_unavailable", "preview_id": str(preview_id)},
-            )
+        error = unasked_refusal(answer, service.settings, {"preview_id": str(preview_id)})
         if error is not None:
             service.record_execute_refusal(preview_id, error)
             raise error
         return None
     if isinstance(answer, ConfirmOrder) and answer.confirm:
         return None
-    how: Answer = "dismissed" if isinstance(outcome, CancelledElicitation) else "declined"
+    how = human_answer(outcome)
     service.record_not_confirmed(preview_id, how)
     said = "closed the confirmation prompt without answering" if how == "dismissed" else "declined the order"
     raise TradeError(

@@ -94,17 +94,39 @@ class OrdersResult(ToolResult):
     days: int
 
 
-class CancelOutcome(OrderResult):
+class CancelOutcome(ToolResult):
+    """One order of a multi-order cancel: the order's fields (as OrderResult) when it could be read."""
+
+    order_id: str | None
     canceled: bool
+    status: str | None = None
     error: dict[str, Any] | None = None
 
 
 class CancelOrdersResult(ToolResult):
-    account_id: str
+    account_id: str | None = None
+    order_ids: list[str] = []
     orders: list[CancelOutcome]
     count: int
     canceled: int
     not_canceled: int
+
+
+class StatusOutcome(ToolResult):
+    """One order of get_orders_status: the order's fields (as OrderResult), or found false and the error."""
+
+    order_id: str
+    found: bool
+    status: str | None = None
+    error: dict[str, Any] | None = None
+
+
+class OrdersStatusResult(ToolResult):
+    order_ids: list[str]
+    orders: list[StatusOutcome]
+    count: int
+    found: int
+    not_found: int
 
 
 # --- market data and analytics (mcp_tools/market_tools.py) ----------------------------------------------

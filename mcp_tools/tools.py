@@ -7,14 +7,12 @@ and one service call. Other modules add tools with their own `ToolRegistry`, lis
 
 # No `from __future__ import annotations` here: the registry reads these annotations as live objects.
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 
-from brokers.errors import ErrorCode, TradeError
 from mcp_tools import arguments as args
 from mcp_tools import outputs as out
 from mcp_tools.batch import BATCH_TOOLS
@@ -22,6 +20,7 @@ from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.market_tools import MARKET_TOOLS
 from mcp_tools.modification_tools import MODIFICATION_TOOLS
+from mcp_tools.order_set_tools import ORDER_SET_TOOLS
 from mcp_tools.prompts import register_prompts
 from mcp_tools.registry import ToolRegistry, ToolRuntime
 from mcp_tools.results import Redactor, order_payload
@@ -36,8 +35,6 @@ PREVIEW = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempote
 PLACE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 CANCEL = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 
-MAX_DAYS = 3650
-"""get_orders' longest look-back: an open GTC order is listed however old it is."""
 TRADE_TOOLS = ToolRegistry()
 tool = TRADE_TOOLS.tool
 
@@ -162,30 +159,7 @@ def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict
     return order_payload(service.cancel_order(order_id))
 
 
-@tool("Cancel all open orders of an account", CANCEL, output=out.CancelOrdersResult)
-def cancel_orders(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
-    """Cancel every working order placed through this service in one account ("cancel all my open orders").
-    First list them with get_orders(account_id, state='open'), show them to the human and get an explicit yes.
-    Each order is canceled on its own and audited: the result lists every order with canceled true or false
-    (and the error), so one that already filled or cannot be canceled does not stop the others. A cancel can
-    race a fill. To change one order's quantity or prices instead, use preview_modification."""
-    if account_id not in {a.account_id for a in service.list_tradeable_accounts()}:
-        raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"account {account_id} is not a tradeable account",
-                         {"account_id": account_id})
-    outcomes: list[dict[str, Any]] = []
-    for order in service.get_orders(account_id, "open", MAX_DAYS):
-        if order.source != "local" or order.order_id is None:
-            continue  # placed outside this module: listed by get_orders, not cancelled in bulk
-        try:
-            outcomes.append({**order_payload(service.cancel_order(uuid.UUID(order.order_id))), "canceled": True})
-        except TradeError as exc:
-            outcomes.append({**order_payload(order), "canceled": False, "error": exc.to_dict()})
-    canceled = sum(1 for o in outcomes if o["canceled"])
-    return {"account_id": account_id, "orders": outcomes, "count": len(outcomes), "canceled": canceled,
-            "not_canceled": len(outcomes) - canceled}
-
-
-TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, MARKET_TOOLS, BATCH_TOOLS, MODIFICATION_TOOLS]
+TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, ORDER_SET_TOOLS, MARKET_TOOLS, BATCH_TOOLS, MODIFICATION_TOOLS]
 """Every toolset register_tools mounts; a module adding tools appends its own registry here."""
 
 

@@ -10,16 +10,19 @@ transaction, so nothing decided before can let an order through on its own.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from brokers.base import BrokerAdapter
 from brokers.errors import TradeError
-from services.order_store import OrderStore, new_event
+from db.models import PreviewStatus
+from services.order_store import OrderStore, new_event, utcnow
 from services.results import PreviewView
 from settings import Settings, TradingMode
 
 Answer = Literal["declined", "dismissed"]
+LegState = Literal["executable", "expired", "used", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,37 @@ class ExecutablePreview:
     preview: PreviewView
     simulated: bool
     """ORDERS_ENABLED is off: executing records a SIMULATED order and sends nothing, so nobody need be asked."""
+
+
+@dataclass(frozen=True)
+class BasketLeg:
+    """One leg of a basket as a confirmation prompt shows it: what it is, and whether it would be placed."""
+
+    preview_id: uuid.UUID
+    state: LegState
+    preview: PreviewView | None = None
+    """None only for an unknown preview."""
+    status: str | None = None
+    """The preview's status when it was already used (EXECUTED, ...)."""
+
+
+def basket_legs(store: OrderStore, preview_ids: Sequence[uuid.UUID]) -> list[BasketLeg]:
+    """Read-only: each leg's preview and its state, in the order given (expired legs are re-quoted, not placed)."""
+    legs: list[BasketLeg] = []
+    with store.session_factory() as session:
+        for preview_id in preview_ids:
+            row = store.get_preview(session, preview_id)
+            if row is None:
+                legs.append(BasketLeg(preview_id, "unknown"))
+                continue
+            view = PreviewView.of(row)
+            if row.status != PreviewStatus.ACTIVE or store.order_for_preview(session, row.id) is not None:
+                legs.append(BasketLeg(preview_id, "used", view, str(row.status)))
+            elif row.expires_at <= utcnow():
+                legs.append(BasketLeg(preview_id, "expired", view))
+            else:
+                legs.append(BasketLeg(preview_id, "executable", view))
+    return legs
 
 
 def record_refusal(store: OrderStore, preview_id: uuid.UUID, error: TradeError) -> None:

@@ -235,7 +235,7 @@ def outcome_of(row: TradeOrder, outcome: BrokerOrder | None, error: TradeError |
     if error is None:
         raise TradeError(ErrorCode.INTERNAL_ERROR, "a placement with neither an answer nor an error")
     status = status_for_error(error)
-    if OrderStatus(row.status) in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
+    if row.status in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN):
         row.status = status
     row.error_code = error.code.value
     row.error_message = error.message[:2000]

@@ -1,9 +1,11 @@
-"""The execute path's statements, in SQLAlchemy Core: two transactions, each one round trip.
+"""The execute path's statements, in SQLAlchemy Core: two transactions, three statements in all.
 
 The intent is one statement: a conditional UPDATE consumes the preview (only if it is
 ACTIVE and unexpired, so duplicates are answered by the row they find, never by a
-second order), and data-modifying CTEs insert the order row and its events. The
-outcome is one statement too: a conditional UPDATE of the order plus its event.
+second order), data-modifying CTEs insert the order row and its events, and the
+holdings-check lock is taken; the open-exposure read follows as a second statement, so
+its snapshot is taken after the lock is held. The outcome is one statement too: a
+conditional UPDATE of the order plus its event.
 Result columns are typed from the ORM tables, so statuses come back as enums.
 """
 
@@ -31,9 +33,14 @@ EVENT_COLUMNS = "created_at, event_type, correlation_id, preview_id, order_id, a
 
 _PREVIEW_LIST = ", ".join(c.name for c in PREVIEW_COLUMNS)
 _ORDER_LIST = ", ".join(c.name for c in ORDER_COLUMNS)
+_PREVIEW_NAMES = tuple(c.name for c in PREVIEW_COLUMNS)
 
 EXECUTE_CHECK_LOCK_CLASS = 0x7E01
-"""First key of the two-key advisory lock that serializes execute-time holdings checks per account."""
+"""First key of the two-key advisory lock that serializes execute-time holdings checks per account and side."""
+
+CHECK_LOCK_KEY = "hashtext(p.broker_provider || ':' || p.account_id || ':' || p.side)"
+"""Second key: sells of an account contend only with its sells (shares held), buys only with its buys (cash).
+A sell never spends buying power and a buy never spends shares held, so the two checks are independent."""
 
 _INTENT = text(f"""
 WITH p AS (
@@ -56,8 +63,10 @@ WITH p AS (
         (:order_event, CAST(:order_id AS uuid), CAST(:order_status AS varchar), CAST(:message AS text),
          CAST(:payload AS jsonb))
     ) AS v(event_type, order_id, status, message, payload)
+), l AS (
+    SELECT pg_advisory_xact_lock(:lock_class, {CHECK_LOCK_KEY}) FROM p WHERE CAST(:sent AS boolean)
 )
-SELECT {_PREVIEW_LIST} FROM p
+SELECT {_PREVIEW_LIST}, (SELECT count(*) FROM l) AS check_locks FROM p
 """).columns(*PREVIEW_COLUMNS)
 
 _OUTCOME = text(f"""
@@ -66,7 +75,8 @@ WITH o AS (
         filled_quantity = :filled_quantity, remaining_quantity = :remaining_quantity,
         average_fill_price = :average_fill_price, commission = :commission, broker_quantity = :broker_quantity,
         error_code = :error_code,
-        error_message = :error_message, brokerage_response = CAST(:brokerage_response AS jsonb), updated_at = now()
+        error_message = :error_message, brokerage_response = CAST(:brokerage_response AS jsonb), updated_at = now(),
+        executed_at = CAST(:executed_at AS timestamptz), cancelled_at = CAST(:cancelled_at AS timestamptz)
     WHERE id = :order_id AND status = 'SUBMITTING'
     RETURNING {_ORDER_LIST}
 ), e AS (
@@ -77,8 +87,6 @@ WITH o AS (
 )
 SELECT {_ORDER_LIST} FROM o
 """).columns(*ORDER_COLUMNS)
-
-_LOCK_ACCOUNT = text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))")
 
 _OPEN_EXPOSURE = text("""
 SELECT
@@ -122,7 +130,10 @@ class IntentRow:
 def consume_preview(
     conn: Connection, preview_id: uuid.UUID, correlation: uuid.UUID, intent: IntentRow
 ) -> TradePreview | None:
-    """Consume an ACTIVE preview and insert its order and events; None if the preview was not ACTIVE."""
+    """Consume an ACTIVE preview and insert its order and events; None if the preview was not ACTIVE.
+
+    An order to be sent also takes the holdings-check lock of its account and side (CHECK_LOCK_KEY) until
+    the transaction ends: the intent commits right after the check, never across a broker call."""
     order_status = OrderStatus.SUBMITTING if intent.sent else OrderStatus.SIMULATED
     row = conn.execute(_INTENT, {
         "preview_id": preview_id, "correlation_id": correlation, "order_id": intent.order_id, "now": intent.now,
@@ -130,14 +141,11 @@ def consume_preview(
         "preview_status": (PreviewStatus.EXECUTED if intent.sent else PreviewStatus.SIMULATED).value,
         "order_event": "ORDER_SUBMITTING" if intent.sent else "ORDER_SIMULATED",
         "message": None if intent.sent else "ORDERS_ENABLED=false: recorded, not sent",
-        "payload": _json({"client_order_ref": intent.client_order_ref}),
+        "payload": _json({"client_order_ref": intent.client_order_ref}), "lock_class": EXECUTE_CHECK_LOCK_CLASS,
     }).mappings().first()
-    return None if row is None else TradePreview(**row)
-
-
-def lock_account(conn: Connection, provider: str, account_id: str) -> None:
-    """Serialize execute-time checks per account until this transaction ends (never across a broker call)."""
-    conn.execute(_LOCK_ACCOUNT, {"lock_class": EXECUTE_CHECK_LOCK_CLASS, "key": f"{provider}:{account_id}"})
+    if row is None:
+        return None
+    return TradePreview(**{name: row[name] for name in _PREVIEW_NAMES})
 
 
 def open_exposure(conn: Connection, preview: TradePreview) -> tuple[Decimal, Decimal]:
@@ -155,11 +163,12 @@ def record_outcome(
 ) -> TradeOrder | None:
     """Write the placement's outcome onto a row still SUBMITTING; None if something else moved it first."""
     row = conn.execute(_OUTCOME, {
-        "order_id": order.id, "status": OrderStatus(order.status).value, "brokerage_order_id": order.brokerage_order_id,
+        "order_id": order.id, "status": order.status.value, "brokerage_order_id": order.brokerage_order_id,
         "broker_quantity": order.broker_quantity,
         "filled_quantity": order.filled_quantity, "remaining_quantity": order.remaining_quantity,
         "average_fill_price": order.average_fill_price, "commission": order.commission,
         "error_code": order.error_code, "error_message": order.error_message,
+        "executed_at": order.executed_at, "cancelled_at": order.cancelled_at,
         "brokerage_response": _json(order.brokerage_response or {}), "event_type": event_type,
         "correlation_id": correlation, "message": error.message if error else None, "payload": _json(payload),
     }).mappings().first()

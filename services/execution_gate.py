@@ -20,7 +20,7 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderRequest, OrderSide, parse_order_request
 from db.models import PreviewStatus, TradePreview
 from services import validation as checks
-from services.execute_sql import lock_account, open_exposure
+from services.execute_sql import open_exposure
 from services.preview import held_of
 from services.routing import AdapterRouter
 from services.validation import RiskLimits
@@ -135,10 +135,10 @@ class ExecutionGate:
         """Shares held minus working sells cover a sell; buying power minus working buys covers a buy.
 
         Runs inside the intent transaction, after this order's row is inserted (so it counts
-        itself), under a per-account advisory lock released at commit: two executes for the
-        same account cannot both pass on the same shares or cash.
+        itself), under the advisory lock of the account and side that the intent statement took
+        (execute_sql.consume_preview), released at commit: two executes for the same account
+        cannot both pass on the same shares or cash.
         """
-        lock_account(conn, preview.broker_provider, preview.account_id)
         open_sells, open_buys = open_exposure(conn, preview)
         if preview.side == OrderSide.SELL.value:
             held, _ = held_of(adapter.get_positions(preview.account_id), preview.ticker, preview.broker_symbol_id)

@@ -69,7 +69,7 @@ def _next_status(row: TradeOrder, current: OrderStatus, reported: OrderStatus, f
 
 def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] | None:
     """Fold a broker report into the row. Returns the changes made, or None if nothing changed."""
-    current = OrderStatus(row.status)
+    current = row.status
     if current is OrderStatus.SIMULATED:
         return None
     changes: dict[str, Any] = {}
@@ -84,6 +84,7 @@ def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] |
             row.recheck_until = None
             row.error_code = None
             row.error_message = None
+        _stamp_final(row, new_status)
     if update.brokerage_order_id and row.brokerage_order_id != update.brokerage_order_id:
         changes["brokerage_order_id"] = (row.brokerage_order_id, update.brokerage_order_id)
         row.brokerage_order_id = update.brokerage_order_id
@@ -99,6 +100,18 @@ def apply_broker_order(row: TradeOrder, update: BrokerOrder) -> dict[str, Any] |
     row.brokerage_response = _jsonable({**(row.brokerage_response or {}), "last_report": update.raw})
     row.updated_at = _now()
     return changes
+
+
+def _stamp_final(row: TradeOrder, status: OrderStatus) -> None:
+    """executed_at / cancelled_at: set when the status first becomes EXECUTED / CANCELED, never moved later.
+    A CANCELED the broker overturns (a fill, or the order still working) was no cancel: its time is cleared."""
+    now = _now()
+    if status is OrderStatus.EXECUTED and row.executed_at is None:
+        row.executed_at = now
+    if status is OrderStatus.CANCELED and row.cancelled_at is None:
+        row.cancelled_at = now
+    elif status is not OrderStatus.CANCELED:
+        row.cancelled_at = None
 
 
 def _apply_numbers(row: TradeOrder, update: BrokerOrder, filled: Decimal, changes: dict[str, Any]) -> None:
@@ -140,7 +153,7 @@ def record_report(
     `recheck`: a REJECTED that arrives as a report (not as the refusal of our placement) may be a
     warning the broker's library took for a rejection, so it stays re-checked this long.
     """
-    was = OrderStatus(row.status)
+    was = row.status
     changes = apply_broker_order(row, update)
     if not changes:
         return None

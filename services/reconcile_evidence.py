@@ -123,7 +123,7 @@ def not_found(
     *, suspect: bool,
 ) -> Outcome:
     """The broker has no trace of the order: FAILED (re-checked), flagged missing, or not yet anything."""
-    status = OrderStatus(row.status)
+    status = row.status
     if status in FINAL_STATUSES:
         return Outcome(status, unchanged_final=suspect)
     now = utcnow()
@@ -150,7 +150,7 @@ def _missing_working_order(
     session: Session, row: TradeOrder, lookup: OrderLookup, correlation: uuid.UUID, policy: ReconcilePolicy,
     now: datetime,
 ) -> Outcome:
-    status = OrderStatus(row.status)
+    status = row.status
     if row.missing_since is None:
         row.missing_since = now
         _event(session, row, correlation, "ORDER_NOT_LISTED", {

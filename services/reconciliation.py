@@ -205,7 +205,7 @@ class Reconciler:
             row = self.store.get_order(session, order_id)
             if row is None:
                 return Outcome(OrderStatus.FAILED)
-            status = OrderStatus(row.status)
+            status = row.status
             if self.in_flight(order_id):
                 return Outcome(status, skipped=True)
             lookup = lookup_for(session, row, self.policy.placement)
@@ -244,7 +244,7 @@ class Reconciler:
         attention = row.attention
         changes = record_report(session, row, found, event_type="ORDER_RECONCILED", correlation=correlation,
                                 recheck=self.policy.recheck)
-        status = OrderStatus(row.status)
+        status = row.status
         corrected = changes.get("corrected") if changes else None
         return Outcome(
             status,

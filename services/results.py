@@ -295,8 +295,7 @@ class OrderView(View):
             total_cost=_total_cost(row.filled_quantity, row.average_fill_price, multiplier),
             commission=row.commission, error_code=row.error_code, error_message=row.error_message,
             created_at=row.created_at, updated_at=row.updated_at,
-            executed_at=row.updated_at if row.status == OrderStatus.EXECUTED else None,
-            cancelled_at=row.updated_at if row.status == OrderStatus.CANCELED else None,
+            executed_at=row.executed_at, cancelled_at=row.cancelled_at,
             message=order_message(row.status, row.broker_provider, row.error_message),
             user_email=getattr(row, "user_email", None), stale=stale, attention=row.attention,
         )

@@ -6,11 +6,9 @@ callers (MCP) run it in a worker thread.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -25,6 +23,7 @@ from brokers.user_context import current_user_email, parse_user_email
 from db.engine import transaction
 from services import confirmation
 from services.account_label import account_label
+from services.background import Background
 from services.confirmation import ExecutablePreview
 from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
@@ -32,11 +31,12 @@ from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
 from services.modification import Modifications
 from services.modification_api import ModificationApi
+from services.order_sets import OrderSets
 from services.order_store import OrderStore, new_event
 from services.order_updates import record_report
 from services.preview import assess, preview_row
 from services.queries import OrderQueries
-from services.reconcile_worker import LoopIntervals, ReconcileWorker
+from services.reconcile_schedule import LoopIntervals, ReconcileSchedule
 from services.reconciliation import ReconcilePolicy, Reconciler, Scope
 from services.reports import BrokerErrorEntry, ReconcileReport, TradeableAccounts
 from services.results import OrderView, PreviewView
@@ -55,7 +55,7 @@ EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_bro
 
 
 
-class TradeExecutionService(PlatformContract, MarketDataReads, ModificationApi):
+class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, ModificationApi):
     _guarded = staticmethod(_guard)
     def __init__(
         self,
@@ -79,40 +79,40 @@ class TradeExecutionService(PlatformContract, MarketDataReads, ModificationApi):
         self.execution = ExecutePath(settings, _engine_of(session_factory), self.store, self.gate, self._checkpoint)
         self.modifications = Modifications(settings, self.store, self.router, self.gate, self.limits)
         self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
-        self.reconcile_worker = ReconcileWorker(self.reconciler, self._reconcile_scoped)
+        self.background = Background()
+        """The one worker for everything off the caller's path (services/background.py); closed in close()."""
+        self.reconcile_schedule = ReconcileSchedule(self.background, self._reconcile_scoped)
         self.gate.blockers.append(self._startup_block_reason)
         self.queries = OrderQueries(self.store, self.router, self.reconciler)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradeexec-refresh")
-        """Background work off the caller's path (the refresh after a trade); shut down in close()."""
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(self.handle_order_update)
-            adapter.set_reconnect_handler(self.reconcile_worker.request_run)
+            adapter.set_reconnect_handler(self.reconcile_schedule.request_run)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> ReconcileReport:
         """Settle orders a previous process left SUBMITTING/UNKNOWN; executes wait until this has succeeded."""
-        return self.reconcile_worker.run_startup()
+        return self.reconcile_schedule.run_startup()
 
     def start_continuous_reconciliation(self) -> None:
         """For long-running servers (MCP over HTTP, the ops API): in-flight checks and a working-orders poll."""
         s = self.settings
-        self.reconcile_worker.start_loops(LoopIntervals(
+        self.reconcile_schedule.start_loops(LoopIntervals(
             in_flight_every=s.reconcile_in_flight_interval_seconds,
             in_flight_min_age=s.reconcile_in_flight_threshold_seconds,
             poll_every=s.reconcile_poll_interval_seconds,
         ))
 
     def _startup_block_reason(self) -> str | None:
-        if not self.reconcile_worker.running:
-            self.reconcile_worker.retry_startup_if_due()
-        return self.reconcile_worker.startup.block_reason()
+        if not self.reconcile_schedule.looping:
+            self.reconcile_schedule.retry_startup_if_due()
+        return self.reconcile_schedule.startup.block_reason()
 
     def close(self) -> None:
-        self.reconcile_worker.stop()
+        """Stop the background worker (its running job finishes, queued ones are dropped), then the adapters."""
         for adapter in self.router.adapters:
             adapter.set_order_update_handler(None)
             adapter.set_reconnect_handler(None)
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.background.close()
         for adapter in self.router.adapters:
             adapter.close()
 
@@ -241,6 +241,10 @@ class TradeExecutionService(PlatformContract, MarketDataReads, ModificationApi):
         """
         return _guard(lambda: self.execution.executable(preview_id))
 
+    def executable_previews(self, preview_ids: Sequence[uuid.UUID]) -> list[confirmation.BasketLeg]:
+        """A basket's legs as its confirmation prompt shows them, in order (read-only)."""
+        return _guard(lambda: confirmation.basket_legs(self.store, preview_ids))
+
     def record_execute_refusal(self, preview_id: uuid.UUID, error: TradeError) -> None:
         confirmation.record_refusal(self.store, preview_id, error)
 
@@ -275,8 +279,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, ModificationApi):
             ) from None
         observe_order_outcome(view.broker_provider, view.status)
         if outcome is not None:
-            with contextlib.suppress(RuntimeError):  # RuntimeError: the service is closing
-                self.executor.submit(_refresh_quietly, intent.adapter, intent.preview.account_id)
+            self._refresh_later(intent.adapter, intent.preview.account_id)
         if error is None and view.status == OrderStatus.REJECTED:
             # Same refusal, same answer on every broker: a placement answered "rejected" is an error.
             raise BrokerRefused(
@@ -287,6 +290,11 @@ class TradeExecutionService(PlatformContract, MarketDataReads, ModificationApi):
             raise TradeError(error.code, error.message, {**error.details, "order_id": view.order_id,
                                                          "status": view.status})
         return view
+
+    def _refresh_later(self, adapter: BrokerAdapter, account_id: str) -> None:
+        """Best effort and off the caller's path; refreshes asked for while one waits are one refresh."""
+        self.background.submit(f"refresh:{adapter.provider.value}:{account_id}",
+                               lambda: _refresh_quietly(adapter, account_id))
 
     # --- tracking ----------------------------------------------------------------------
     def get_orders(self, account_id: str | None = None, state: str = "all", days: int = 30) -> list[OrderView]:

@@ -50,7 +50,7 @@ def build_service(
     reconcile_on_start: bool = True,
     continuous: bool = False,
 ) -> TradeExecutionService:
-    """continuous: a long-running server; reconciliation then also runs on its own (see reconcile_worker)."""
+    """continuous: a long-running server; reconciliation then also runs on its own (see reconcile_schedule)."""
     settings = settings or Settings()
     engine = make_engine(database_url(settings), pool_size=settings.database_pool_size)
     service = TradeExecutionService(

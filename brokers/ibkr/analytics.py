@@ -17,6 +17,7 @@ from ib_async import IB, AccountValue, PnL, PnLSingle
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.decimals import to_decimal
+from brokers.ibkr.portfolio import summary_values
 from brokers.market_models import AccountPnL, AccountSummary, CurrencySummary, PnLFigures, PositionPnL
 from brokers.models import BrokerProvider
 
@@ -117,11 +118,7 @@ def _base_currency(ib: IB, account_id: str) -> str:
 
 
 async def account_summary(ib: IB, account_id: str) -> AccountSummary:
-    values = await ib.accountSummaryAsync(account_id)
-    if not values:
-        raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"IB Gateway reports no summary for account {account_id}",
-                         {"account_id": account_id})
-    return summary_from(values, account_id)
+    return summary_from(await summary_values(ib, account_id, "summary"), account_id)
 
 
 def summary_from(values: list[AccountValue], account_id: str) -> AccountSummary:

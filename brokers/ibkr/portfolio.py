@@ -25,12 +25,17 @@ _BALANCE_TAGS = {
 }
 
 
-async def account_balance(ib: IB, account_id: str) -> AccountBalance:
+async def summary_values(ib: IB, account_id: str, what: str) -> list[AccountValue]:
+    """The account's summary tags; ACCOUNT_NOT_FOUND when the gateway reports none (`what`: for the message)."""
     values = await ib.accountSummaryAsync(account_id)
     if not values:
-        raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"IB Gateway reports no balances for account {account_id}",
+        raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"IB Gateway reports no {what} for account {account_id}",
                          {"account_id": account_id})
-    return balance_from(values, account_id)
+    return list(values)
+
+
+async def account_balance(ib: IB, account_id: str) -> AccountBalance:
+    return balance_from(await summary_values(ib, account_id, "balances"), account_id)
 
 
 def balance_from(values: list[AccountValue], account_id: str) -> AccountBalance:

@@ -135,14 +135,7 @@ class OrderDesk:
 
     # --- cancel ----------------------------------------------------------------------------
     async def cancel(self, ib: IB, lost: asyncio.Event, account_id: str, brokerage_order_id: str) -> BrokerOrder:
-        perm_id = _perm_id(brokerage_order_id)
-        trade = _session_trade(ib, perm_id)
-        fills: list[Fill] = []
-        if trade is None:
-            fills = await self._refresh(ib, account_id)
-            trade = _session_trade(ib, perm_id)
-        if trade is None or trade.order.account not in ("", account_id):
-            raise _not_found(account_id, brokerage_order_id)
+        trade, fills = await self._trade(ib, account_id, brokerage_order_id)
         if self._over(trade):
             return self._snapshot(trade, fills)  # nothing left to cancel: report the final state
         if trade.order.clientId not in (0, ib.client.clientId):
@@ -179,15 +172,21 @@ class OrderDesk:
 
     # --- lookups ---------------------------------------------------------------------------
     async def get(self, ib: IB, account_id: str, brokerage_order_id: str) -> BrokerOrder:
+        trade, fills = await self._trade(ib, account_id, brokerage_order_id)
+        return self._snapshot(trade, fills)
+
+    async def _trade(self, ib: IB, account_id: str, brokerage_order_id: str) -> tuple[Trade, list[Fill]]:
+        """The account's order by its broker id: this session's trade (kept current by the event stream, no round
+        trip), else after one refresh of open orders and executions (whose fills are returned)."""
         perm_id = _perm_id(brokerage_order_id)
-        trade = _session_trade(ib, perm_id)  # kept current by the event stream: no round trip
+        trade = _session_trade(ib, perm_id)
         fills: list[Fill] = []
         if trade is None:
             fills = await self._refresh(ib, account_id)
             trade = _session_trade(ib, perm_id)
         if trade is None or trade.order.account not in ("", account_id):
             raise _not_found(account_id, brokerage_order_id)
-        return self._snapshot(trade, fills)
+        return trade, fills
 
     async def find_by_ref(self, ib: IB, lookup: OrderLookup) -> BrokerOrder | None:
         """Open orders, completed orders, then executions, matched by orderRef."""

@@ -98,9 +98,6 @@ def service(
     yield created
     created.close()
     manager.shutdown()  # drain pushed events before the database is emptied
-    for thread in threading.enumerate():
-        if thread.name == "tradeexec-reconcile":
-            thread.join(5)
 
 
 def order_row(session_factory: sessionmaker[Session], order_id: str) -> TradeOrder:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -73,9 +72,6 @@ def market(session_factory: sessionmaker[Session], request: pytest.FixtureReques
             finally:
                 service.close()
                 manager.shutdown()
-                for thread in threading.enumerate():
-                    if thread.name in ("tradeexec-reconcile", "tradeexec-refresh"):
-                        thread.join(5)
     finally:
         manager.shutdown()
         gateway.close()

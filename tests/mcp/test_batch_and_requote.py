@@ -128,3 +128,24 @@ def test_batch_in_browser_mode_is_refused_whatever_the_client_answers(
             select(TradeEvent.preview_id).where(TradeEvent.event_type == "EXECUTE_REFUSED")
         ).scalars().all()
         assert len(refused) == 2
+
+
+def test_a_baskets_prompt_lines_come_from_the_service(
+    session_factory: sessionmaker[Session], ibkr: MemoryBroker
+) -> None:
+    """The tool layer opens no session: the service says what each leg is, and the prompt says what will happen."""
+    from mcp_tools.batch import leg_lines
+
+    service = TradeExecutionService(make_settings(), session_factory, [ibkr])
+    used, expired, fresh = (service.preview_order("DU111", t, "BUY", 1).preview_id for t in ("AAPL", "MSFT", "AAPL"))
+    service.execute_order(used)
+    _expire(session_factory, expired)
+    unknown = uuid.uuid4()
+    legs = service.executable_previews([uuid.UUID(p) for p in (used, expired, fresh)] + [unknown])
+    assert [leg.state for leg in legs] == ["used", "expired", "executable", "unknown"]
+    lines = leg_lines(legs)
+    assert lines[0].endswith(": already EXECUTED, not placed again") and "AAPL" in lines[0]
+    assert lines[1].endswith(": EXPIRED, will be re-quoted, not placed") and "MSFT" in lines[1]
+    assert lines[2].startswith("3. ") and "BUY 1 AAPL" in lines[2]
+    assert lines[3] == f"4. unknown preview {unknown}: nothing placed"
+    assert ibkr.place_calls == 1

@@ -12,10 +12,11 @@ from tests.mcp.conftest import ServerFactory, payload
 from tests.mcp.test_tools import TOOLS, call, preview, run
 
 READS = {"list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
-         "get_orders", "get_order_status", "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary",
-         "get_option_chain"}
+         "get_orders", "get_order_status", "get_orders_status", "get_historical_bars", "get_quotes", "get_pnl",
+         "get_account_summary", "get_option_chain"}
 TRADE_TOOLS = {"list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
-               "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "cancel_orders"}
+               "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "cancel_orders",
+               "get_orders_status"}
 
 
 def test_every_tool_declares_its_output_schema_hints_and_closed_inputs(make_server: ServerFactory) -> None:
@@ -57,6 +58,8 @@ def test_every_result_matches_the_published_output_schema(make_server: ServerFac
                                          quantity="2")),
             ("get_orders", await call(client, "get_orders", account_id="DU111", state="open")),
             ("get_order_status", await call(client, "get_order_status", order_id=placed["order_id"])),
+            ("get_orders_status", await call(client, "get_orders_status",
+                                             order_ids=[placed["order_id"], "1b4e28ba-2fa1-11d2-883f-0016d3cca427"])),
             ("cancel_order", await call(client, "cancel_order", order_id=placed["order_id"])),
             ("cancel_orders", await call(client, "cancel_orders", account_id="DU111")),
         ]

@@ -1,7 +1,7 @@
 """Reconciliation that runs on its own in long-running servers, and trading that waits for it.
 
 Real PostgreSQL (a private server that is stopped and started), the real SnapTrade SDK against
-the simulator, the service's own worker thread.
+the simulator, the service's one background worker.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_the_worker_settles_unknown_orders_and_records_fills_without_being_asked
     service: TradeExecutionService = make_service(**FAST_LOOPS)
     service.start()
     service.start_continuous_reconciliation()
-    assert service.reconcile_worker.running
+    assert service.background.alive
     resting = service.execute_trade(service.preview_trade(world.paper, "AAPL", "BUY", 2, "Limit", "185").preview_id)
     assert resting.status == "ACCEPTED"
     preview = service.preview_trade(world.paper, "MSFT", "BUY", 1)
@@ -85,7 +85,7 @@ def test_the_worker_settles_unknown_orders_and_records_fills_without_being_asked
                interval=0.1, what="the in-flight check")
     assert world.sim.placed_order_count == 2 and len(world.placements()) == 2
     service.close()
-    assert not service.reconcile_worker.running
+    assert not service.background.alive  # close() ended the one worker
 
 
 def test_one_reconciliation_per_account_across_processes(
