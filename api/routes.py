@@ -20,6 +20,7 @@ from api.errors import ERROR_RESPONSES
 from api.models import AccountsOverview, ExecuteRequest, service_result
 from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.models import OrderRequest
+from brokers.user_context import parse_user_email, scoped_to
 from mcp_tools.runtime import ServiceProvider
 from services.trade_execution import TradeExecutionService
 from telemetry.calls import note_arguments
@@ -29,6 +30,15 @@ AccountPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-
                                   description="An account id from GET /v1/accounts.")]
 TickerQuery = Annotated[str, Query(min_length=1, max_length=64, description="Ticker symbol, e.g. AAPL.")]
 OrderIdPath = Annotated[uuid.UUID, Path(description="The order_id an execute or GET /v1/orders returned.")]
+UserQuery = Annotated[str | None, Query(max_length=254, description=(
+    "Optional: the platform user (email) the call acts for: the broker is asked with that user's credentials, a "
+    "preview is recorded as theirs, and another user's preview or order is answered as not found."))]
+
+
+def for_user(user_email: str | None, call: Callable[[], T]) -> T:
+    """Run one service call as the platform user (their broker credentials); None keeps the default."""
+    with scoped_to(parse_user_email(user_email)):
+        return call()
 
 
 class ServiceCalls:
@@ -66,7 +76,7 @@ def trade_router(calls: ServiceCalls) -> APIRouter:
     router = APIRouter(responses=ERROR_RESPONSES)
 
     @router.get("/accounts", response_model=AccountsOverview, tags=["accounts"])
-    async def list_accounts() -> AccountsOverview:
+    async def list_accounts(user_email: UserQuery = None) -> AccountsOverview:
         """Every account the configured brokers can trade, and whether orders can be placed now."""
 
         def work(svc: TradeExecutionService) -> AccountsOverview:
@@ -78,66 +88,68 @@ def trade_router(calls: ServiceCalls) -> APIRouter:
                 orders_enabled=svc.settings.orders_enabled, trading_blocked=svc.settings.trading_block_reason(),
             )
 
-        return await calls.read(work)
+        return await calls.read(lambda svc: for_user(user_email, lambda: work(svc)))
 
     @router.get("/accounts/{account_id}/symbols", response_model=service_result("search_symbol"), tags=["market"])
-    async def search_symbol(account_id: AccountPath, ticker: TickerQuery) -> Any:
+    async def search_symbol(account_id: AccountPath, ticker: TickerQuery, user_email: UserQuery = None) -> Any:
         """Instruments matching a ticker at the account's broker."""
-        return await calls.read(lambda svc: svc.search_symbol(account_id, ticker))
+        return await calls.read(lambda svc: for_user(user_email, lambda: svc.search_symbol(account_id, ticker)))
 
     @router.get("/accounts/{account_id}/quote", response_model=service_result("get_quote"), tags=["market"])
-    async def get_quote(account_id: AccountPath, ticker: TickerQuery) -> Any:
+    async def get_quote(account_id: AccountPath, ticker: TickerQuery, user_email: UserQuery = None) -> Any:
         """The broker's current quote for a ticker."""
-        return await calls.read(lambda svc: svc.get_quote(account_id, ticker))
+        return await calls.read(lambda svc: for_user(user_email, lambda: svc.get_quote(account_id, ticker)))
 
     @router.get("/accounts/{account_id}/balance", response_model=service_result("get_account_balance"),
                 tags=["accounts"])
-    async def get_balance(account_id: AccountPath) -> Any:
+    async def get_balance(account_id: AccountPath, user_email: UserQuery = None) -> Any:
         """Cash, buying power and net liquidation of one account."""
-        return await calls.read(lambda svc: svc.get_account_balance(account_id))
+        return await calls.read(lambda svc: for_user(user_email, lambda: svc.get_account_balance(account_id)))
 
     @router.get("/accounts/{account_id}/positions", response_model=service_result("get_positions"),
                 tags=["accounts"])
-    async def get_positions(account_id: AccountPath) -> Any:
+    async def get_positions(account_id: AccountPath, user_email: UserQuery = None) -> Any:
         """Holdings of one account."""
-        return await calls.read(lambda svc: svc.get_positions(account_id))
+        return await calls.read(lambda svc: for_user(user_email, lambda: svc.get_positions(account_id)))
 
     @router.post("/previews", response_model=service_result("preview_trade"), status_code=201, tags=["trading"])
-    async def preview(order: Annotated[OrderRequest, Body()]) -> Any:
+    async def preview(order: Annotated[OrderRequest, Body()], user_email: UserQuery = None) -> Any:
         """Check and price an order and store it as a preview; nothing is sent to the broker.
 
         Show the result to a human; execute it (by its preview_id) only after they confirm.
         """
         terms = order.model_dump()
         note_arguments(**terms)
-        return await calls.read(lambda svc: svc.preview_trade(**terms))
+        return await calls.read(lambda svc: for_user(user_email, lambda: svc.preview_trade(**terms)))
 
     @router.post("/executions", response_model=service_result("execute_trade"), tags=["trading"])
-    async def execute(request: ExecuteRequest) -> Any:
+    async def execute(request: ExecuteRequest, user_email: UserQuery = None) -> Any:
         """Place a confirmed preview exactly once. Takes the preview id only; the terms are the stored preview's."""
         preview_id = str(request.preview_id)
         note_arguments(preview_id=preview_id)
-        return await calls.change(lambda svc: svc.execute_trade(preview_id), preview_id=preview_id)
+        return await calls.change(lambda svc: svc.execute_trade(preview_id, user_email=user_email),
+                                  preview_id=preview_id)
 
     @router.get("/orders", response_model=service_result("get_orders"), tags=["orders"])
     async def list_orders(
         account_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
         state: Literal["all", "open", "executed"] = "all",
         days: Annotated[int, Query(ge=1, le=3650)] = 30,
+        user_email: UserQuery = None,
     ) -> Any:
         """Orders placed through this module (and, where the service merges them, the broker's own)."""
-        return await calls.read(lambda svc: svc.get_orders(account_id, state, days))
+        return await calls.read(lambda svc: svc.get_orders(account_id, state, days, user_email=user_email))
 
     @router.get("/orders/{order_id}", response_model=service_result("get_order_status"), tags=["orders"])
-    async def order_status(order_id: OrderIdPath) -> Any:
+    async def order_status(order_id: OrderIdPath, user_email: UserQuery = None) -> Any:
         """One order's current status (re-checked at the broker when it is not final)."""
-        return await calls.read(lambda svc: svc.get_order_status(str(order_id)))
+        return await calls.read(lambda svc: svc.get_order_status(str(order_id), user_email=user_email))
 
     @router.post("/orders/{order_id}/cancel", response_model=service_result("cancel_order"), tags=["orders"])
-    async def cancel(order_id: OrderIdPath) -> Any:
+    async def cancel(order_id: OrderIdPath, user_email: UserQuery = None) -> Any:
         """Ask the broker to cancel a working order."""
         order = str(order_id)
-        return await calls.change(lambda svc: svc.cancel_order(order), order_id=order)
+        return await calls.change(lambda svc: svc.cancel_order(order, user_email=user_email), order_id=order)
 
     return router
 

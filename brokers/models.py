@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.instruments import FIELD_HINTS, FieldProblems, InstrumentFields
 
 MAX_QUANTITY_DIGITS = 12  # integer digits; the database stores Numeric(20, 8)
 MAX_DECIMAL_PLACES = 8
@@ -147,12 +147,17 @@ _TICKER = TypeAdapter(TickerText)
 PATTERN_HINTS = {
     "ticker": "ticker may contain only letters, digits, spaces and . : / - (e.g. 'AAPL', 'BRK.B')",
     "account_id": "account_id may contain only letters, digits and . _ - (take it from list_tradeable_accounts)",
+    **FIELD_HINTS,
 }
 
 
 def _problems_of(exc: ValidationError, field: str | None = None) -> list[dict[str, str]]:
-    problems = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+    problems: list[dict[str, str]] = []
+    for err in exc.errors(include_url=False, include_input=False):
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldProblems):  # a cross-field rule that names its own arguments
+            problems.extend(cause.problems)
+            continue
         name = field or ".".join(str(p) for p in err["loc"]) or "order"
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
@@ -183,8 +188,11 @@ def canonical_account_id(value: Any, field: str = "account_id") -> str:
         raise _invalid(field, _problems_of(exc, field)) from None
 
 
-class OrderRequest(BaseModel):
-    """What a caller asks to trade, checked for shape before anything else runs."""
+class OrderRequest(InstrumentFields):
+    """What a caller asks to trade, checked for shape before anything else runs.
+
+    The instrument fields (sec_type, exchange, currency, expiry, strike, right, multiplier) and the
+    rule that each fits the security type come from `InstrumentFields` (brokers/instruments.py)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 

@@ -28,6 +28,10 @@ class BrokerCapabilities(BrokerModel):
     """Orders may be flagged to trigger/fill outside regular trading hours (`OrderRequest.outside_rth`)."""
     modify_orders: bool = False
     """A working order's quantity and prices can be changed in place (`BrokerAdapter.modify_order`)."""
+    sec_types: frozenset[str] = frozenset({"STK"})
+    """Security types it trades (`OrderRequest.sec_type`): STK everywhere, FUT and OPT at IBKR."""
+    listing_choice: bool = False
+    """Orders may name the listing's `exchange` and `currency` (a non-US stock such as VOD on LSE in GBP)."""
 
 
 class BrokerAccount(BrokerModel):
@@ -98,6 +102,7 @@ class BrokerPreview(BrokerModel):
     estimated_commission: Decimal | None = None
     multiplier: Decimal = Decimal(1)
     currency: str = "USD"
+    commission_currency: str | None = None
     quote: Quote | None = None
     broker_trade_id: str | None = None
     broker_expires_at: datetime | None = None

@@ -40,3 +40,18 @@ def parse_user_email(value: Any) -> str | None:
         raise TradeError(ErrorCode.VALIDATION_ERROR, "user_email must be an email address",
                          {"field": "user_email"})
     return text
+
+
+@contextmanager
+def scoped_to(user_email: str | None) -> Iterator[None]:
+    """Act for this user when one is given; with None, keep whoever the caller already acts for."""
+    if user_email is None:
+        yield
+        return
+    with acting_for(user_email):
+        yield
+
+
+def belongs_to_another(owner: str | None, user: str | None) -> bool:
+    """A row is another user's when a user is given and the row records a different one (no user: no check)."""
+    return user is not None and owner is not None and owner != user

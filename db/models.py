@@ -119,6 +119,8 @@ class TradeOrder(Base):
         Index(None, "account_id", "created_at"),
         Index(None, "created_at"),
         Index("ix_trade_orders_unsettled", "updated_at", postgresql_where=text(ACTIVE_ORDER_FILTER)),
+        Index("ix_trade_orders_working_account", "account_id", "broker_provider",
+              postgresql_where=text(ACTIVE_ORDER_FILTER)),
         Index(None, "brokerage_order_id"),
         Index(None, "user_email", "created_at"),
         Index("ix_trade_orders_recheck_until", "recheck_until", postgresql_where=text("recheck_until IS NOT NULL")),

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from brokers.errors import TradeError
 from brokers.models import (
     OrderRequest,
     OrderSide,
@@ -26,6 +27,8 @@ from brokers.models import (
     canonical_ticker,
     parse_order_request,
 )
+from brokers.user_context import MAX_EMAIL_LENGTH, parse_user_email
+from mcp_tools.instrument_arguments import INSTRUMENT_TERMS, ORDER_TICKER_SCHEMA
 from mcp_tools.registry import REQUIRED, UNEXPECTED, Arg, ArgGroup
 from mcp_tools.results import validation_error
 
@@ -61,6 +64,17 @@ def account_id(name: str, value: Any) -> str:
 
 def ticker(name: str, value: Any) -> str:
     return canonical_ticker(value, name)
+
+
+def user_email(name: str, value: Any) -> str:
+    try:
+        parsed = parse_user_email(value)
+    except TradeError as exc:
+        raise validation_error(f"{name} must be the platform user's email address, e.g. alice@example.com",
+                               field=name) from exc
+    if parsed is None:
+        raise validation_error(f"{name} must be an email address", field=name)
+    return parsed
 
 
 def choice(allowed: list[str]) -> Any:
@@ -129,6 +143,12 @@ OrderState = Annotated[str, Arg({
     "description": "all (default); open: still working or not yet settled, whatever its age; executed: every "
                    "order with a fill (partly filled then cancelled included); cancelled: canceled or expired.",
 }, choice(["all", "open", "executed", "cancelled"]))]
+UserEmail = Annotated[str | None, Arg({
+    "anyOf": [{"type": "string", "minLength": 3, "maxLength": MAX_EMAIL_LENGTH}, {"type": "null"}], "default": None,
+    "description": "Optional: the platform user (email) this call acts for. The broker is asked with that user's "
+                   "credentials; a preview is recorded as theirs, and another user's preview or order is answered "
+                   "as not found. Leave it out to act as the server's configured user.",
+}, user_email)]
 Days = Annotated[int, Arg({
     "type": "integer", "minimum": 1, "maximum": 3650, "default": 30,
     "description": "How many days back to look (1 to 3650, default 30).",
@@ -136,13 +156,14 @@ Days = Annotated[int, Arg({
 
 ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
     "account_id": (Arg(ACCOUNT_ID_SCHEMA), REQUIRED),
-    "ticker": (Arg(TICKER_SCHEMA), REQUIRED),
+    "ticker": (Arg(ORDER_TICKER_SCHEMA), REQUIRED),
     "side": (Arg({
         "type": "string", "enum": [s.value for s in OrderSide],
         "description": "BUY to open or add to a position, SELL to reduce or close one.",
     }), REQUIRED),
     "quantity": (Arg(_decimal_schema(
-        "How many units to trade, greater than zero: shares for stocks and ETFs. A JSON number or a decimal "
+        "How many units to trade, greater than zero: shares for stocks and ETFs, contracts for futures and "
+        "options (1 ES contract is 50 x the index). A JSON number or a decimal "
         "string such as '2.5' (exact; at most 8 decimal places). Fractions only where the account allows them.",
         optional=False)), REQUIRED),
     "order_type": (Arg({
@@ -184,6 +205,7 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
         "description": "true: the order may also trigger or fill outside regular trading hours, where the "
                        "broker allows it. Default false.",
     }), False),
+    **INSTRUMENT_TERMS,
 }
 OrderTerms = Annotated[OrderRequest, ArgGroup(ORDER_TERMS, parse_order_request)]
 

@@ -16,7 +16,7 @@ from mcp_types import ToolAnnotations
 from pydantic import ConfigDict
 
 from brokers.errors import ErrorCode, TradeError
-from mcp_tools.arguments import canonical_id_list
+from mcp_tools.arguments import UserEmail, canonical_id_list
 from mcp_tools.confirmation import (
     Confirmer,
     ConfirmOrder,
@@ -94,7 +94,8 @@ class BatchConfirmer(Confirmer):
             reason = service.settings.trading_block_reason()
             if reason:
                 return NotAsked("refused", TradeError(ErrorCode.TRADING_DISABLED, reason))
-            legs = await anyio.to_thread.run_sync(service.executable_previews, parsed.values["preview_ids"])
+            legs = await anyio.to_thread.run_sync(lambda: service.executable_previews(
+                parsed.values["preview_ids"], user_email=parsed.values.get("user_email")))
         except TradeError as exc:
             return NotAsked("refused", exc)
         lines, executable = leg_lines(legs), sum(1 for leg in legs if leg.state == "executable")
@@ -126,13 +127,15 @@ def _settle(service: TradeExecutionService, preview_ids: list[uuid.UUID], outcom
 
 
 @BATCH_TOOLS.tool("Execute a basket of confirmed previews", PLACE, confirm=BatchConfirmer, output=BatchToolResult)
-def execute_trades(service: TradeExecutionService, preview_ids: PreviewIds, confirmation: Any) -> dict[str, Any]:
+def execute_trades(
+    service: TradeExecutionService, preview_ids: PreviewIds, confirmation: Any, user_email: UserEmail = None,
+) -> dict[str, Any]:
     """Execute several confirmed previews as one basket (best effort per leg). Call it ONLY after the human has
     explicitly confirmed every leg's summary. Each leg is placed at most once; one leg's refusal does not stop the
     others. status: completed (every leg placed), partial, failed (none placed), or needs_confirmation (some
     previews had expired: reprieved_legs gives each new_preview_id and its figures, which the human must confirm
     again before it is executed with execute_trade or execute_trades). Nothing expired is ever placed."""
     _settle(service, preview_ids, confirmation)
-    result = service.execute_orders([str(p) for p in preview_ids]).as_json()
+    result = service.execute_orders([str(p) for p in preview_ids], user_email=user_email).as_json()
     result["placed_legs"] = [leg["preview_id"] for leg in result["legs"] if leg["status"] == "placed"]
     return result

@@ -126,7 +126,9 @@ class OrderConfirmer(Confirmer):
         try:
             if service.settings.execute_confirmation == "browser":
                 return await ask_in_browser(service, parsed.values["preview_id"], ctx)
-            executable = await anyio.to_thread.run_sync(service.executable_preview, parsed.values["preview_id"])
+            executable = await anyio.to_thread.run_sync(
+                lambda: service.executable_preview(parsed.values["preview_id"],
+                                                   user_email=parsed.values.get("user_email")))
         except TradeError as exc:
             return NotAsked("refused", exc)
         if executable.simulated:

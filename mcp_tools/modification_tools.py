@@ -96,7 +96,8 @@ class ModificationConfirmer:
         if mode in ("never", "browser"):
             return NotAsked("disabled") if mode == "never" else NotAsked("refused", BROWSER_ONLY)
         try:
-            found = await anyio.to_thread.run_sync(service.executable_modification, parsed.values["modification_id"])
+            found = await anyio.to_thread.run_sync(lambda: service.executable_modification(
+                parsed.values["modification_id"], user_email=parsed.values.get("user_email")))
         except TradeError as exc:
             return NotAsked("refused", exc)
         if found.simulated or not client_can_elicit(ctx):
@@ -128,7 +129,9 @@ def settle(service: TradeExecutionService, modification_id: uuid.UUID, outcome: 
 
 
 @MODIFICATION_TOOLS.tool("Preview a change to a working order (step 1 of 2)", PREVIEW, output=ModificationResult)
-def preview_modification(service: TradeExecutionService, order_id: args.OrderId, terms: Terms) -> dict[str, Any]:
+def preview_modification(
+    service: TradeExecutionService, order_id: args.OrderId, terms: Terms, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Step 1 of 2 for changing a working order (PENDING, ACCEPTED or PARTIAL) in place: its quantity, limit
     price, stop price or trailing distance. Side, ticker, order type and time in force cannot change (cancel and
     preview a new order for that). Give only what changes; quantity is the new TOTAL (more than what has filled).
@@ -137,15 +140,15 @@ def preview_modification(service: TradeExecutionService, order_id: args.OrderId,
     execute_modification. Refused without asking anyone: an unknown or finished order (ORDER_NOT_FOUND,
     ORDER_NOT_MODIFIABLE), a field the order type does not use (VALIDATION_ERROR), nothing changed, a broker that
     cannot modify orders (UNSUPPORTED_ORDER: cancel and preview a new order instead)."""
-    view = service.preview_modification_parsed(order_id, terms)
+    view = service.preview_modification_parsed(order_id, terms, user_email=user_email)
     return {**view.as_json(), "next_step": "Show this summary to the human. Call execute_modification with this "
                                            "modification_id only after they explicitly confirm this change."}
 
 
 @MODIFICATION_TOOLS.tool("Apply a confirmed change (step 2 of 2)", PLACE, confirm=ModificationConfirmer,
                          output=ModificationResult)
-def execute_modification(service: TradeExecutionService, modification_id: ModificationId,
-                         confirmation: Any) -> dict[str, Any]:
+def execute_modification(service: TradeExecutionService, modification_id: ModificationId, confirmation: Any,
+                         user_email: args.UserEmail = None) -> dict[str, Any]:
     """Step 2 of 2: send one previewed change to the broker, exactly once. Call it ONLY after the human has
     explicitly confirmed that change; never as a retry. A second call is refused with ALREADY_EXECUTED. The server
     may ask the human to confirm; if they decline, nothing changes (CONFIRMATION_DECLINED). status APPLIED: the
@@ -153,4 +156,4 @@ def execute_modification(service: TradeExecutionService, modification_id: Modifi
     status UNKNOWN: the change may have been applied; check get_order_status and do not execute again. A change
     can race a fill."""
     settle(service, modification_id, confirmation)
-    return service.execute_modification(modification_id).as_json()
+    return service.execute_modification(modification_id, user_email=user_email).as_json()

@@ -63,11 +63,13 @@ def _outcomes(result: OrdersResult, flag: str) -> list[dict[str, Any]]:
 
 
 @tool("Get the status of several orders", READ, output=out.OrdersStatusResult)
-def get_orders_status(service: TradeExecutionService, order_ids: OrderIds) -> dict[str, Any]:
+def get_orders_status(
+    service: TradeExecutionService, order_ids: OrderIds, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Current status of several orders at once (for example the entry, take-profit and stop-loss of a bracket,
     by the order_ids execute_trade returned), each refreshed from the broker when it may have changed. An id that
     is unknown is listed with found false and its error; the others still answer. Read-only."""
-    result = service.get_orders_status(order_ids)
+    result = service.get_orders_status(order_ids, user_email=user_email)
     listed = _outcomes(result, "found")
     return {"order_ids": [str(i) for i in order_ids], "orders": listed, "count": len(listed),
             "found": result.succeeded, "not_found": result.failed}
@@ -76,6 +78,7 @@ def get_orders_status(service: TradeExecutionService, order_ids: OrderIds) -> di
 @tool("Cancel several orders", CANCEL, output=out.CancelOrdersResult)
 def cancel_orders(
     service: TradeExecutionService, account_id: CancelAccountId = None, order_ids: OptionalOrderIds = None,
+    user_email: args.UserEmail = None,
 ) -> dict[str, Any]:
     """Cancel several working orders: either every order placed through this service in one account (account_id,
     "cancel all my open orders") or exactly the orders listed (order_ids, e.g. the legs of a bracket; cancelling a
@@ -86,24 +89,25 @@ def cancel_orders(
     if (account_id is None) == (order_ids is None):
         raise validation_error("give exactly one of account_id and order_ids", field="order_ids")
     if order_ids is not None:
-        listed = _outcomes(service.cancel_orders(order_ids), "canceled")
+        listed = _outcomes(service.cancel_orders(order_ids, user_email=user_email), "canceled")
     else:
-        listed = _cancel_account(service, str(account_id))
+        listed = _cancel_account(service, str(account_id), user_email)
     canceled = sum(1 for o in listed if o["canceled"])
     return {"account_id": account_id, "order_ids": [str(i) for i in order_ids or []], "orders": listed,
             "count": len(listed), "canceled": canceled, "not_canceled": len(listed) - canceled}
 
 
-def _cancel_account(service: TradeExecutionService, account_id: str) -> list[dict[str, Any]]:
+def _cancel_account(service: TradeExecutionService, account_id: str, user: str | None) -> list[dict[str, Any]]:
     if account_id not in {a.account_id for a in service.list_tradeable_accounts()}:
         raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"account {account_id} is not a tradeable account",
                          {"account_id": account_id})
     outcomes: list[dict[str, Any]] = []
-    for order in service.get_orders(account_id, "open", MAX_DAYS):
+    for order in service.get_orders(account_id, "open", MAX_DAYS, user_email=user):
         if order.source != "local" or order.order_id is None:
             continue  # placed outside this module: listed by get_orders, not cancelled in bulk
         try:
-            outcomes.append({**order_payload(service.cancel_order(uuid.UUID(order.order_id))), "canceled": True})
+            done = service.cancel_order(uuid.UUID(order.order_id), user_email=user)
+            outcomes.append({**order_payload(done), "canceled": True})
         except TradeError as exc:
             outcomes.append({**order_payload(order), "canceled": False, "error": exc.to_dict()})
     return outcomes

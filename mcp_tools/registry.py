@@ -31,6 +31,7 @@ from pydantic import BaseModel, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.user_context import scoped_to
 from mcp_tools import hints
 from mcp_tools.results import Redactor, failure, internal_error, ok
 from mcp_tools.runtime import ServiceProvider, secret_values
@@ -182,10 +183,12 @@ class ToolRuntime:
     ) -> CallToolResult:
         def work() -> dict[str, Any]:
             service = self.service()
-            try:
-                return _json_ready(call(service))
-            except TradeError as exc:
-                raise hints.specific(service, exc, arguments or {}) from None
+            # a tool taking user_email acts for that user (their broker credentials) for the whole call
+            with scoped_to((arguments or {}).get("user_email")):
+                try:
+                    return _json_ready(call(service))
+                except TradeError as exc:
+                    raise hints.specific(service, exc, arguments or {}) from None
 
         try:
             payload = await anyio.to_thread.run_sync(work)

@@ -45,7 +45,7 @@ def _answered_at() -> str:
     return datetime.now(UTC).isoformat()
 
 @tool("List tradeable accounts", READ, output=out.AccountsResult)
-def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
+def list_tradeable_accounts(service: TradeExecutionService, user_email: args.UserEmail = None) -> dict[str, Any]:
     """List the brokerage accounts this server can trade in: account_id, provider (ibkr or snaptrade), name,
     currency and whether it is a paper account. Start here: every other tool needs an account_id from this
     list; never invent one. Also reports trading_mode (paper or live), orders_enabled (false means
@@ -61,7 +61,9 @@ def list_tradeable_accounts(service: TradeExecutionService) -> dict[str, Any]:
 
 
 @tool("Search a symbol", READ, output=out.SymbolsResult)
-def search_symbol(service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker) -> dict[str, Any]:
+def search_symbol(
+    service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Find the instruments matching a ticker at the broker of one account (ticker, broker_symbol_id,
     description, exchange, currency). Use it when the ticker is uncertain. Read-only."""
     matches = [m.model_dump(mode="json") for m in service.search_symbol(account_id, ticker)]
@@ -69,7 +71,9 @@ def search_symbol(service: TradeExecutionService, account_id: args.AccountId, ti
 
 
 @tool("Get a quote", READ, output=out.QuoteResult)
-def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker) -> dict[str, Any]:
+def get_quote(
+    service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Current bid, ask, last and close for a ticker as the account's broker reports it, plus the
     reference_price used by the risk checks. 'delayed' is true for delayed data. Prices are decimal strings.
     Read-only."""
@@ -80,7 +84,9 @@ def get_quote(service: TradeExecutionService, account_id: args.AccountId, ticker
 
 
 @tool("Get account balance", READ, output=out.BalanceResult)
-def get_account_balance(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
+def get_account_balance(
+    service: TradeExecutionService, account_id: args.AccountId, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Cash, buying power, available funds and net liquidation value of one account, as decimal strings.
     Read-only."""
     balance = service.get_account_balance(account_id).model_dump(mode="json")
@@ -89,14 +95,18 @@ def get_account_balance(service: TradeExecutionService, account_id: args.Account
 
 
 @tool("Get positions", READ, output=out.PositionsResult)
-def get_positions(service: TradeExecutionService, account_id: args.AccountId) -> dict[str, Any]:
+def get_positions(
+    service: TradeExecutionService, account_id: args.AccountId, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Holdings of one account: ticker, quantity, average cost, market price and value. Read-only."""
     positions = [p.model_dump(mode="json") for p in service.get_positions(account_id)]
     return {"account_id": account_id, "positions": positions, "count": len(positions), "as_of": _answered_at()}
 
 
 @tool("Preview a trade (step 1 of 2)", PREVIEW, output=out.PreviewResult)
-def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dict[str, Any]:
+def preview_trade(
+    service: TradeExecutionService, order: args.OrderTerms, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Step 1 of 2 for placing an order. Validates the order, applies the risk limits and asks the broker for an
     estimate; NOTHING is placed. Returns preview_id, a one-line summary, estimated price, commission and total,
     warnings and expires_at. You MUST then show the summary and any warnings to the human and obtain an explicit
@@ -104,7 +114,7 @@ def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dic
     (RISK_LIMIT, INSUFFICIENT_FUNDS, SYMBOL_NOT_FOUND, VALIDATION_ERROR, ...) is a tool error: explain it to the
     human instead of working around it. To change a working order's quantity or prices use preview_modification
     (brokers that cannot modify in place answer UNSUPPORTED_ORDER: then cancel it and preview a new one)."""
-    view = service.preview_request(order)
+    view = service.preview_request(order, user_email=user_email)
     return {
         **view.as_json(), "orders_enabled": service.settings.orders_enabled,
         "next_step": "Show this summary (and any warnings) to the human. Call execute_trade with this preview_id "
@@ -113,7 +123,9 @@ def preview_trade(service: TradeExecutionService, order: args.OrderTerms) -> dic
 
 
 @tool("Execute a confirmed preview (step 2 of 2)", PLACE, confirm=OrderConfirmer, output=out.ExecuteResult)
-def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, confirmation: Any) -> dict[str, Any]:
+def execute_trade(
+    service: TradeExecutionService, preview_id: args.PreviewId, confirmation: Any, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Step 2 of 2: place the order described by one preview, exactly once. Call it ONLY after the human has
     explicitly confirmed that preview's summary in this conversation - never on your own initiative and never as
     a retry. A preview executes at most once: a second call returns ALREADY_EXECUTED. An expired preview places
@@ -126,37 +138,41 @@ def execute_trade(service: TradeExecutionService, preview_id: args.PreviewId, co
     A filled order cannot be changed; a working one's quantity or prices can (preview_modification, then
     execute_modification), or cancel it (which can race a fill) and preview a new one."""
     answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
-    return answer if answer is not None else order_payload(service.execute_order(preview_id))
+    return answer if answer is not None else order_payload(service.execute_order(preview_id, user_email=user_email))
 
 
 @tool("List orders", READ, output=out.OrdersResult)
 def get_orders(
     service: TradeExecutionService, account_id: args.OptionalAccountId = None, state: args.OrderState = "all",
-    days: args.Days = 30,
+    days: args.Days = 30, user_email: args.UserEmail = None,
 ) -> dict[str, Any]:
     """Orders of one account, newest first: those placed through this service (source "local") merged with
     orders the broker reports that were placed elsewhere (source "brokerage", id and preview_id null). Filtered
     by state (all, open, executed, cancelled) and age in days (open ignores days). account_id may be left out
     only when there is one tradeable account. Read-only."""
-    orders = [order_payload(o) for o in service.get_orders(account_id, state, days)]
+    orders = [order_payload(o) for o in service.get_orders(account_id, state, days, user_email=user_email)]
     return {"orders": orders, "count": len(orders), "account_id": account_id, "state": state, "days": days}
 
 
 @tool("Get order status", READ, output=out.OrderResult)
-def get_order_status(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
+def get_order_status(
+    service: TradeExecutionService, order_id: args.OrderId, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Current status of one order (PENDING, ACCEPTED, PARTIAL, EXECUTED, CANCELED, REJECTED, FAILED, EXPIRED,
     UNKNOWN, SIMULATED) with filled quantity and average price, refreshed from the broker when it may have
     changed. 'stale': true means the broker could not be asked and the stored status is shown. Read-only."""
-    return order_payload(service.get_order_status(order_id))
+    return order_payload(service.get_order_status(order_id, user_email=user_email))
 
 
 @tool("Cancel an order", CANCEL, output=out.OrderResult)
-def cancel_order(service: TradeExecutionService, order_id: args.OrderId) -> dict[str, Any]:
+def cancel_order(
+    service: TradeExecutionService, order_id: args.OrderId, user_email: args.UserEmail = None,
+) -> dict[str, Any]:
     """Ask the broker to cancel a working order (PENDING, ACCEPTED or PARTIAL). Confirm with the human first.
     Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the status the
     broker reported; a cancel can race a fill. To change a working order's quantity or prices instead, use
     preview_modification."""
-    return order_payload(service.cancel_order(order_id))
+    return order_payload(service.cancel_order(order_id, user_email=user_email))
 
 
 TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, ORDER_SET_TOOLS, MARKET_TOOLS, BATCH_TOOLS, MODIFICATION_TOOLS]

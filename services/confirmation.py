@@ -16,6 +16,7 @@ from typing import Literal
 
 from brokers.base import BrokerAdapter
 from brokers.errors import TradeError
+from brokers.user_context import belongs_to_another
 from db.models import PreviewStatus
 from services.order_store import OrderStore, new_event, utcnow
 from services.results import PreviewView
@@ -46,13 +47,13 @@ class BasketLeg:
     """The preview's status when it was already used (EXECUTED, ...)."""
 
 
-def basket_legs(store: OrderStore, preview_ids: Sequence[uuid.UUID]) -> list[BasketLeg]:
+def basket_legs(store: OrderStore, preview_ids: Sequence[uuid.UUID], user: str | None = None) -> list[BasketLeg]:
     """Read-only: each leg's preview and its state, in the order given (expired legs are re-quoted, not placed)."""
     legs: list[BasketLeg] = []
     with store.session_factory() as session:
         for preview_id in preview_ids:
             row = store.get_preview(session, preview_id)
-            if row is None:
+            if row is None or belongs_to_another(row.user_email, user):
                 legs.append(BasketLeg(preview_id, "unknown"))
                 continue
             view = PreviewView.of(row)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderStatus
-from brokers.user_context import acting_for, parse_user_email
+from brokers.user_context import acting_for, belongs_to_another, parse_user_email
 from services.order_store import OrderStore, new_event
 from services.reports import BatchLeg, BatchResult
 from services.results import OrderView, PreviewView
@@ -128,7 +128,7 @@ class PlatformContract:
             error_code=error, error_message=expired.message, message=message, new_preview=fresh,
         )
 
-    def _preview_owner(self, raw_preview_id: Any, user: str | None) -> str | None:
+    def _preview_owner(self, raw_preview_id: Any, user: str | None, *, audit: bool = True) -> str | None:
         """The preview's user; refuses (audited, as not found) when a different user is given."""
         try:
             preview_id = uuid.UUID(str(raw_preview_id))
@@ -137,9 +137,11 @@ class PlatformContract:
         with self.store.session_factory() as session:
             row = self.store.get_preview(session, preview_id)
         owner = row.user_email if row is not None else None
-        if user is not None and owner is not None and owner != user:
-            error = TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no preview has this id for this user",
-                               {"preview_id": str(preview_id)})
+        if belongs_to_another(owner, user):
+            error = TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no preview has this id for this user (it belongs to "
+                               "another user): preview the order as this user", {"preview_id": str(preview_id)})
+            if not audit:
+                raise error
             self.store.audit(new_event("EXECUTE_REFUSED", correlation_id=uuid.uuid4(), preview_id=preview_id,
                                        error=error, payload={"reason": "another user's preview"}))
             raise error

@@ -27,6 +27,7 @@ from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import OrderRequest, OrderStatus
 from brokers.records import BrokerOrder, OrderToPlace
+from brokers.user_context import acting_for
 from db.engine import transaction
 from db.models import PreviewStatus, TradeOrder, TradePreview
 from services import execute_sql as sql
@@ -86,7 +87,8 @@ class ExecutePath:
         if preview is None or facts is None or preview.status != PreviewStatus.ACTIVE or facts[1] or facts[2]:
             status, expired, order_id, order_status = facts or (None, False, None, None)
             raise not_active_refusal(preview_id, status, expired, order_id, order_status)
-        self.gate.check_preview(preview)
+        with acting_for(preview.user_email):  # the broker is asked as the user who made the preview
+            self.gate.check_preview(preview)
         return ExecutablePreview(PreviewView.of(preview), simulated=not self.settings.orders_enabled)
 
     # --- execute -----------------------------------------------------------------------------
@@ -131,9 +133,10 @@ class ExecutePath:
             preview = sql.consume_preview(conn, preview_id, correlation, row)
             if preview is None:
                 raise _NotConsumed
-            adapter = self.gate.check_preview(preview)
-            if row.sent:
-                self.gate.check_holdings(conn, preview, adapter)
+            with acting_for(preview.user_email):
+                adapter = self.gate.check_preview(preview)
+                if row.sent:
+                    self.gate.check_holdings(conn, preview, adapter)
             self.checkpoint("before_intent_commit")
             progress.committing = True
         order = TradeOrder(
@@ -184,7 +187,8 @@ class ExecutePath:
             broker_trade_id=preview.snaptrade_trade_id, preview_data=preview.broker_preview_data,
         )
         try:
-            return adapter.place_order(preview.account_id, to_place, intent.order.client_order_ref or ""), None
+            with acting_for(preview.user_email):  # placed with the credentials of the preview's user
+                return adapter.place_order(preview.account_id, to_place, intent.order.client_order_ref or ""), None
         except TradeError as exc:
             if not isinstance(exc, (BrokerRefused, NothingSent, OrderOutcomeUnknown)):
                 log.warning("%s place_order raised an unclassified %s; the order may exist",

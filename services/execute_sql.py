@@ -18,12 +18,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, text
 
 from brokers.errors import TradeError
 from brokers.models import OrderStatus
-from db.models import WORKING_ORDER_STATUSES, PreviewStatus, TradeOrder, TradePreview
+from db.models import ACTIVE_ORDER_FILTER, PreviewStatus, TradeOrder, TradePreview
 from services.order_store import jsonable
 
 PREVIEW_COLUMNS = TradePreview.__table__.c
@@ -88,15 +87,17 @@ WITH o AS (
 SELECT {_ORDER_LIST} FROM o
 """).columns(*ORDER_COLUMNS)
 
-_OPEN_EXPOSURE = text("""
+_OPEN_EXPOSURE = text(f"""
 SELECT
     coalesce(sum(coalesce(o.remaining_quantity, p.quantity))
         FILTER (WHERE p.side = 'SELL' AND (p.ticker = :ticker OR p.broker_symbol_id = :symbol)), 0),
     coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity)
         FILTER (WHERE p.side = 'BUY'), 0)
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
-WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.status = ANY(:working)
-""").bindparams(bindparam("working", type_=ARRAY(ORDER_COLUMNS.status.type)))
+WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
+""")
+"""The working-status filter is spelled as the partial index ix_trade_orders_working_account's predicate, so the
+planner reads only the account's working orders (a bound array parameter could not be matched to it)."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status
@@ -152,7 +153,7 @@ def open_exposure(conn: Connection, preview: TradePreview) -> tuple[Decimal, Dec
     """(open sell quantity of this instrument, open buy value) of the account's working orders, this one included."""
     sells, buys = conn.execute(_OPEN_EXPOSURE, {
         "ticker": preview.ticker, "symbol": preview.broker_symbol_id, "account_id": preview.account_id,
-        "provider": preview.broker_provider, "working": sorted(WORKING_ORDER_STATUSES),
+        "provider": preview.broker_provider,
     }).one()
     return Decimal(sells), Decimal(buys)
 

@@ -50,6 +50,7 @@ def request_of(preview: TradePreview) -> OrderRequest:
         account_id=preview.account_id, ticker=preview.ticker, side=preview.side, quantity=preview.quantity,
         order_type=preview.order_type, limit_price=preview.limit_price, stop_price=preview.stop_price,
         time_in_force=preview.time_in_force, **(preview.order_options or {}),
+        **((preview.broker_preview_data or {}).get("instrument") or {}),  # the instrument as confirmed
     )
 
 

@@ -26,7 +26,7 @@ from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import ACTIVE_STATUSES, OrderRequest, OrderStatus
 from brokers.records import BrokerOrder, OrderToPlace
-from brokers.user_context import current_user_email
+from brokers.user_context import belongs_to_another, current_user_email
 from db.engine import transaction
 from db.models import ModificationStatus, TradeModification, TradeOrder, TradePreview
 from services import modification_sql as sql
@@ -111,8 +111,7 @@ class Modifications:
         """The order and its preview; another user's order is not found."""
         order = self.store.get_order(session, order_id)
         preview = self.store.get_preview(session, order.preview_id) if order is not None else None
-        user = current_user_email()
-        if order is None or preview is None or (user is not None and order.user_email not in (None, user)):
+        if order is None or preview is None or belongs_to_another(order.user_email, current_user_email()):
             raise _refusal(ErrorCode.ORDER_NOT_FOUND, "no order has this id (use the order_id from execute_trade "
                            "or get_orders)", order_id)
         return order, preview

@@ -6,13 +6,12 @@ canonical objects; platform code calls the plain names with raw values, parsed h
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.user_context import acting_for, parse_user_email
+from brokers.user_context import parse_user_email, scoped_to
 from services.modification import ExecutableModification
 from services.modification_terms import ModificationTerms, parse_modification_terms
 from services.modification_view import ModificationView
@@ -31,16 +30,6 @@ def parse_modification_id(value: Any) -> uuid.UUID:
     except (ValueError, TypeError, AttributeError):
         raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "modification_id is not a valid modification id",
                          {"modification_id": str(value)[:80]}) from None
-
-
-@contextlib.contextmanager
-def _as_user(user_email: Any) -> Iterator[None]:
-    user = parse_user_email(user_email)
-    if user is None:
-        yield
-        return
-    with acting_for(user):
-        yield
 
 
 class ModificationApi:
@@ -62,21 +51,28 @@ class ModificationApi:
         terms = self._guarded(lambda: parse_modification_terms(
             quantity=quantity, limit_price=limit_price, stop_price=stop_price, trailing_amount=trailing_amount,
             trailing_percent=trailing_percent))
-        with _as_user(user_email):
-            return self.preview_modification_parsed(parsed_id, terms)
+        return self.preview_modification_parsed(parsed_id, terms, user_email=user_email)
 
-    def preview_modification_parsed(self, order_id: uuid.UUID, terms: ModificationTerms) -> ModificationView:
-        return self._guarded(lambda: self.modifications.preview(order_id, terms, current_correlation()))
+    def preview_modification_parsed(self, order_id: uuid.UUID, terms: ModificationTerms, *,
+                                    user_email: Any = None) -> ModificationView:
+        """With `user_email`, another user's order is ORDER_NOT_FOUND (audited)."""
+        user = self._guarded(lambda: parse_user_email(user_email))
+        with scoped_to(user):
+            return self._guarded(lambda: self.modifications.preview(order_id, terms, current_correlation()))
 
     def execute_modification(self, modification_id: Any, *, user_email: Any = None) -> ModificationView:
         """Apply a confirmed modification exactly once (a second call is ALREADY_EXECUTED)."""
         parsed = self._guarded(lambda: parse_modification_id(modification_id))
-        with _as_user(user_email):
+        user = self._guarded(lambda: parse_user_email(user_email))
+        with scoped_to(user):
             return self._guarded(lambda: self.modifications.execute(parsed, current_correlation()))
 
     # --- confirmation support (mcp_tools/modification_tools.py, the CLI) ---
-    def executable_modification(self, modification_id: uuid.UUID) -> ExecutableModification:
-        return self._guarded(lambda: self.modifications.executable(modification_id))
+    def executable_modification(self, modification_id: uuid.UUID, *, user_email: Any = None
+                                ) -> ExecutableModification:
+        user = self._guarded(lambda: parse_user_email(user_email))
+        with scoped_to(user):
+            return self._guarded(lambda: self.modifications.executable(modification_id))
 
     def record_modification_refusal(self, modification_id: uuid.UUID, error: TradeError) -> None:
         self.modifications.record_refusal(modification_id, error)

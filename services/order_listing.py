@@ -22,6 +22,7 @@ from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
 from brokers.records import BrokerOrder
+from brokers.user_context import belongs_to_another
 from db.models import TradeOrder, TradePreview
 from services.order_store import OrderStore, utcnow
 from services.results import OrderView
@@ -91,14 +92,16 @@ class OrderListing:
             {"accounts": [a for a, _ in accounts], "field": "account_id"},
         )
 
-    def orders(self, account_id: Any, state: Any, days: Any) -> list[OrderView]:
+    def orders(self, account_id: Any, state: Any, days: Any, *, user: str | None = None) -> list[OrderView]:
+        """With `user`: without other users' rows (theirs are still never shown as the broker's own)."""
         check_listing_arguments(account_id, state, days)
         account, adapter = self.scope(account_id)
         since = utcnow() - timedelta(days=days)
         broker_orders, broker_error = self._broker_orders(adapter, account, state, days, since)
         with self.store.session_factory() as session:
             rows = self._local(session, account, state, since)
-            local = [OrderView.of(o, p, stale=broker_error and o.status not in FINAL_STATUSES) for o, p in rows]
+            local = [OrderView.of(o, p, stale=broker_error and o.status not in FINAL_STATUSES) for o, p in rows
+                     if not belongs_to_another(o.user_email, user)]
             foreign = self._not_ours(session, adapter, account, broker_orders)
         merged = local + [OrderView.of_broker(o, adapter.provider.value) for o in foreign]
         merged.sort(key=lambda v: v.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)

@@ -77,10 +77,14 @@ class OrderSets:
         @staticmethod
         def _guarded(action: Callable[[], Any]) -> Any: ...
 
-    def get_orders_status(self, order_ids: Any) -> OrdersResult:
-        """The status of each order (refreshed from the broker when it may have moved)."""
+    def get_orders_status(self, order_ids: Any, *, user_email: Any = None) -> OrdersResult:
+        """The status of each order (refreshed from the broker when it may have moved); with `user_email`,
+        another user's order is not found (audited)."""
+        from brokers.user_context import parse_user_email
+
         ids: list[uuid.UUID] = self._guarded(lambda: parse_order_ids(order_ids))
-        return OrdersResult.of([self._each(oid, self.queries.status) for oid in ids])
+        user = parse_user_email(user_email)
+        return OrdersResult.of([self._each(oid, lambda o: self.queries.status(o, user=user)) for oid in ids])
 
     def cancel_orders(self, order_ids: Any, *, user_email: Any = None) -> OrdersResult:
         """Cancel each order on its own (a bracket's entry cancels its set at the broker); each one audited."""

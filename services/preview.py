@@ -11,6 +11,7 @@ from brokers.models import OrderRequest, OrderSide, OrderType
 from brokers.records import BrokerPreview, Position
 from db.models import TradePreview
 from services import validation as checks
+from services.margin_checks import check_funds, check_instrument_supported, margin_figures
 from services.order_store import jsonable, utcnow
 from services.validation import RiskAssessment, RiskLimits
 
@@ -44,6 +45,7 @@ def assess(
 ) -> tuple[BrokerPreview, RiskAssessment]:
     """Ask the broker, then run the checks; raises the first blocking TradeError."""
     checks.check_supported(order, adapter.capabilities, adapter.provider.value)
+    check_instrument_supported(order, adapter.capabilities, adapter.provider.value)
     checks.check_quantity_limit(order.quantity, limits)
     preview = adapter.preview_order(order)
     risk = RiskAssessment(warnings=list(preview.warnings))
@@ -77,11 +79,9 @@ def assess(
         fee = commission or Decimal(0)
         risk.estimated_total = notional + fee if order.side is OrderSide.BUY else notional - fee
     checks.check_storable(risk.estimated_total)
-    buying_power = balance.buying_power if balance.buying_power is not None else balance.cash
-    risk.buying_power = buying_power
-    checks.check_buying_power(order.side, risk.estimated_total, buying_power)
-    if order.side is OrderSide.BUY:
-        ran.append("buying_power")
+    funds_check = check_funds(order, preview, risk, balance)  # fits the instrument (services/margin_checks.py)
+    if funds_check is not None:
+        ran.append(funds_check)
 
     account_value = balance.net_liquidation
     if notional is not None:
@@ -127,6 +127,9 @@ def preview_row(
                 "multiplier": preview.multiplier,
                 "currency": preview.currency,
                 "margin_impact": preview.margin_impact,
+                "margin": margin_figures(preview, risk.funds_currency),
+                "commission_currency": preview.commission_currency,
+                "instrument": order.instrument_arguments(),
                 "quote": preview.quote.model_dump() if preview.quote else None,
                 "price_basis": _price_basis(order),
             }

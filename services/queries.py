@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, BrokerProvider
+from brokers.user_context import acting_for, belongs_to_another
 from db.engine import transaction
 from db.models import TradeOrder, TradePreview
 from services.order_listing import OrderListing
@@ -40,12 +41,17 @@ class OrderQueries:
     def view(self, session: Session, row: TradeOrder, *, stale: bool = False) -> OrderView:
         return OrderView.of(row, session.get(TradePreview, row.preview_id), stale=stale)
 
-    def list(self, account_id: Any, state: Any, days: Any) -> list[OrderView]:
-        return self.listing.orders(account_id, state, days)
+    def list(self, account_id: Any, state: Any, days: Any, *, user: str | None = None) -> list[OrderView]:
+        return self.listing.orders(account_id, state, days, user=user)
 
-    def status(self, raw_order_id: Any) -> OrderView:
+    def status(self, raw_order_id: Any, *, user: str | None = None) -> OrderView:
         order_id = parse_order_id(raw_order_id)
         row = self._load(order_id)
+        self._refuse_another_users(row, user, "STATUS_REFUSED")
+        with acting_for(row.user_email):  # the broker is asked as the user who placed it
+            return self._status(order_id, row)
+
+    def _status(self, order_id: uuid.UUID, row: TradeOrder) -> OrderView:
         self._check_scope(row)
         status = row.status
         if status in FINAL_STATUSES and not self.reconciler.is_suspect(row):
@@ -59,13 +65,22 @@ class OrderQueries:
 
     def cancel(self, raw_order_id: Any, *, user: str | None = None) -> OrderView:
         order_id = parse_order_id(raw_order_id)
-        correlation = current_correlation()
         row = self._load(order_id)
-        self._check_scope(row)
-        if user is not None and row.user_email is not None and row.user_email != user:
-            error = TradeError(ErrorCode.ORDER_NOT_FOUND, "no such order for this user", {"order_id": str(order_id)})
-            self._audit(row, correlation, "CANCEL_REFUSED", error)
+        self._refuse_another_users(row, user, "CANCEL_REFUSED")
+        with acting_for(row.user_email):  # cancelled with the credentials of the user who placed it
+            return self._cancel(order_id, row)
+
+    def _refuse_another_users(self, row: TradeOrder, user: str | None, event: str) -> None:
+        """Another platform user's order is answered as not found (audited), whatever its state."""
+        if belongs_to_another(row.user_email, user):
+            error = TradeError(ErrorCode.ORDER_NOT_FOUND, "no such order for this user (it belongs to another "
+                               "user): list this user's orders with get_orders", {"order_id": str(row.id)})
+            self._audit(row, current_correlation(), event, error)
             raise error
+
+    def _cancel(self, order_id: uuid.UUID, row: TradeOrder) -> OrderView:
+        correlation = current_correlation()
+        self._check_scope(row)
         if row.status in UNSETTLED_STATUSES:
             self.reconciler.settle(order_id, correlation)
             row = self._load(order_id)

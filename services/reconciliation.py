@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
 from brokers.records import BrokerOrder
+from brokers.user_context import acting_for
 from db.engine import transaction
 from db.models import TradeOrder
 from services.order_store import OrderStore, utcnow
@@ -213,10 +214,11 @@ class Reconciler:
         adapter = self.router.for_provider(row.broker_provider)
         found: BrokerOrder | None
         try:
-            if lookup.brokerage_order_id and status not in UNSETTLED_STATUSES:
-                found = adapter.get_order(lookup.account_id, lookup.brokerage_order_id)
-            else:
-                found = adapter.find_order_by_ref(lookup)
+            with acting_for(row.user_email):  # the credentials of the user who placed it
+                if lookup.brokerage_order_id and status not in UNSETTLED_STATUSES:
+                    found = adapter.get_order(lookup.account_id, lookup.brokerage_order_id)
+                else:
+                    found = adapter.find_order_by_ref(lookup)
         except TradeError as exc:
             if exc.code is not ErrorCode.ORDER_NOT_FOUND:
                 raise

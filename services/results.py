@@ -94,7 +94,11 @@ class PreviewView(View):
     estimated_proceeds: PlainDecimal | None = None
     currency: str = "USD"
     instrument: dict[str, Any] | None = None
-    """For a derivative: sec_type, local_symbol, expiry, multiplier and the quantity unit ("contracts")."""
+    """For a derivative (or a stock on a named non-US listing): sec_type, local_symbol, expiry, strike, right,
+    multiplier, exchange, currency and the quantity unit ("contracts" for derivatives)."""
+    commission_currency: str | None = None
+    margin: dict[str, Any] | None = None
+    """The broker's what-if margin figures: initial/maintenance before, change and after, and their currency."""
     pre_trade_weight: PlainDecimal | None = None
     post_trade_weight: PlainDecimal | None = None
     pre_trade_weight_percent: PlainDecimal | None = None
@@ -137,6 +141,8 @@ class PreviewView(View):
             estimated_proceeds=None if buy else row.estimated_total,
             currency=str(data.get("currency") or "USD"),
             instrument=derivative_of(row),
+            commission_currency=data.get("commission_currency"),
+            margin=_margin(data.get("margin")),
             pre_trade_weight=_decimal(impact.get("position_weight_before")),
             post_trade_weight=weight_after,
             pre_trade_weight_percent=_percent(_decimal(impact.get("position_weight_before"))),
@@ -174,6 +180,12 @@ def _object(value: Any) -> dict[str, Any] | None:
     return dict(value) if isinstance(value, dict) else None
 
 
+def _margin(figures: Any) -> dict[str, Any] | None:
+    if not isinstance(figures, dict):
+        return None
+    return {k: v if k == "currency" else plain_json_number(v) for k, v in figures.items()}
+
+
 def _market_data(quote: Any) -> dict[str, Any] | None:
     if not isinstance(quote, dict):
         return None
@@ -184,26 +196,46 @@ DERIVATIVE_TYPES = frozenset({"FUT", "OPT", "FOP"})
 
 
 def derivative_of(row: TradePreview) -> dict[str, Any] | None:
-    """What a derivative preview is (type, month, multiplier), so nobody mistakes contracts for shares."""
+    """What a derivative preview is (type, month, strike, multiplier, listing), so nobody mistakes contracts
+    for shares; also for a stock on a named non-US listing (exchange and currency), else None."""
     data: dict[str, Any] = row.broker_preview_data or {}
     raw = _object(data.get("raw")) or {}
     contract = _object(raw.get("contract")) or {}
-    if contract.get("sec_type") not in DERIVATIVE_TYPES:
+    derivative = contract.get("sec_type") in DERIVATIVE_TYPES
+    listed = contract.get("exchange") not in (None, "SMART") or contract.get("currency") not in (None, "USD")
+    if not derivative and not listed:
         return None
     return {"sec_type": contract["sec_type"], "local_symbol": contract.get("local_symbol"),
-            "expiry": contract.get("expiry"), "multiplier": str(data.get("multiplier") or contract.get("multiplier")),
-            "quantity_unit": "contracts"}
+            "expiry": contract.get("expiry"), "strike": plain_json_number(contract.get("strike")),
+            "right": contract.get("right"),
+            "multiplier": str(data.get("multiplier") or contract.get("multiplier")),
+            "exchange": contract.get("exchange"), "currency": contract.get("currency"),
+            "quantity_unit": "contracts" if derivative else "shares"}
+
+
+_RIGHTS = {"C": "call", "P": "put"}
+
+
+def _instrument_text(instrument: dict[str, Any]) -> str:
+    """' (FUT MESZ6 on CME, expiry 20261218, multiplier 5, USD)' for the one-line summary."""
+    parts = [f"{instrument['sec_type']} {instrument['local_symbol'] or ''}".rstrip() + f" on {instrument['exchange']}"]
+    if instrument["quantity_unit"] == "contracts":
+        parts.append(f"expiry {instrument['expiry']}")
+        if instrument.get("strike"):
+            parts.append(f"strike {instrument['strike']} {_RIGHTS.get(instrument.get('right') or '', '')}".rstrip())
+        parts.append(f"multiplier {instrument['multiplier']}")
+    parts.append(str(instrument.get("currency") or "USD"))
+    return f" ({', '.join(parts)})"
 
 
 def describe(row: TradePreview) -> str:
     """The one-line order summary a human confirms."""
     qty = _plain(row.quantity)
     ticker = row.ticker
-    derivative = derivative_of(row)
-    if derivative is not None:
-        qty += " contracts"
-        ticker += (f" ({derivative['sec_type']} {derivative['local_symbol']}, expiry {derivative['expiry']}, "
-                   f"multiplier {derivative['multiplier']})")
+    instrument = derivative_of(row)
+    if instrument is not None:
+        qty += " contracts" if instrument["quantity_unit"] == "contracts" else ""
+        ticker += _instrument_text(instrument)
     price = ""
     if row.order_type == "Limit":
         price = f" limit {_plain(row.limit_price)}"
@@ -269,6 +301,8 @@ class OrderView(View):
     user_email: str | None = None
     stale: bool = False
     attention: str | None = None
+    instrument: dict[str, Any] | None = None
+    """As in the preview: type, expiry, strike/right, multiplier, exchange, currency, "contracts"."""
 
     @model_validator(mode="before")
     @classmethod
@@ -298,6 +332,7 @@ class OrderView(View):
             executed_at=row.executed_at, cancelled_at=row.cancelled_at,
             message=order_message(row.status, row.broker_provider, row.error_message),
             user_email=getattr(row, "user_email", None), stale=stale, attention=row.attention,
+            instrument=derivative_of(preview) if preview is not None else None,
         )
 
     @classmethod

@@ -19,7 +19,7 @@ from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, OrderOutcomeUnknown, TradeError
 from brokers.models import BrokerProvider, OrderRequest, OrderStatus, canonical_ticker, parse_order_request
 from brokers.records import AccountBalance, BrokerAccount, BrokerOrder, Position, Quote, SymbolMatch
-from brokers.user_context import current_user_email, parse_user_email
+from brokers.user_context import acting_for, current_user_email, parse_user_email, scoped_to
 from db.engine import transaction
 from services import confirmation
 from services.account_label import account_label
@@ -186,8 +186,14 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
             raise
         return self.preview_request(order)
 
-    def preview_request(self, order: OrderRequest) -> PreviewView:
-        """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge)."""
+    def preview_request(self, order: OrderRequest, *, user_email: Any = None) -> PreviewView:
+        """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge).
+        `user_email`: the platform user it is made for (stored; only they may execute it)."""
+        user = parse_user_email(user_email)
+        with scoped_to(user):
+            return self._preview(order)
+
+    def _preview(self, order: OrderRequest) -> PreviewView:
         correlation = current_correlation()
 
         def run() -> PreviewView:
@@ -232,18 +238,26 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         )
 
     # --- confirmation support (for the MCP layer; see services/confirmation.py) ---
-    def executable_preview(self, preview_id: uuid.UUID) -> ExecutablePreview:
+    def executable_preview(self, preview_id: uuid.UUID, *, user_email: Any = None) -> ExecutablePreview:
         """What a human must confirm before `execute_trade`, or the refusal that needs no human.
 
         Kill switch, orders off (then `simulated` is true), paper mode with a live account, expired or
         used preview, a preview made in another mode, no adapter for its broker: all decided here, by the
-        rules the execute path applies. Read-only: the caller records a refusal it acts on.
+        rules the execute path applies; with `user_email`, another user's preview is PREVIEW_NOT_FOUND.
+        Read-only: the caller records a refusal it acts on.
         """
+        user = parse_user_email(user_email)
+        if user is not None:
+            _guard(lambda: self._preview_owner(preview_id, user, audit=False))
         return _guard(lambda: self.execution.executable(preview_id))
 
-    def executable_previews(self, preview_ids: Sequence[uuid.UUID]) -> list[confirmation.BasketLeg]:
-        """A basket's legs as its confirmation prompt shows them, in order (read-only)."""
-        return _guard(lambda: confirmation.basket_legs(self.store, preview_ids))
+    def executable_previews(
+        self, preview_ids: Sequence[uuid.UUID], *, user_email: Any = None
+    ) -> list[confirmation.BasketLeg]:
+        """A basket's legs as its confirmation prompt shows them, in order (read-only); with `user_email`,
+        another user's preview is shown as unknown."""
+        user = parse_user_email(user_email)
+        return _guard(lambda: confirmation.basket_legs(self.store, preview_ids, user))
 
     def record_execute_refusal(self, preview_id: uuid.UUID, error: TradeError) -> None:
         confirmation.record_refusal(self.store, preview_id, error)
@@ -252,8 +266,12 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         confirmation.record_not_confirmed(self.store, preview_id, answer)
 
     # --- execute -----------------------------------------------------------------------
-    def execute_trade(self, preview_id: uuid.UUID | str) -> OrderView:
-        """Exactly once: the intent is committed before the broker is called (see services/execute_path.py)."""
+    def execute_trade(self, preview_id: uuid.UUID | str, *, user_email: Any = None) -> OrderView:
+        """Exactly once: the intent is committed before the broker is called (see services/execute_path.py).
+        With `user_email`, another user's preview is refused as not found (audited)."""
+        user = parse_user_email(user_email)
+        if user is not None:
+            _guard(lambda: self._preview_owner(preview_id, user))
         correlation = current_correlation()
         intent, simulated = _guard(lambda: self.execution.execute(parse_preview_id(preview_id), correlation))
         if simulated is not None:
@@ -279,7 +297,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
             ) from None
         observe_order_outcome(view.broker_provider, view.status)
         if outcome is not None:
-            self._refresh_later(intent.adapter, intent.preview.account_id)
+            self._refresh_later(intent.adapter, intent.preview.account_id, intent.preview.user_email)
         if error is None and view.status == OrderStatus.REJECTED:
             # Same refusal, same answer on every broker: a placement answered "rejected" is an error.
             raise BrokerRefused(
@@ -291,17 +309,23 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
                                                          "status": view.status})
         return view
 
-    def _refresh_later(self, adapter: BrokerAdapter, account_id: str) -> None:
+    def _refresh_later(self, adapter: BrokerAdapter, account_id: str, user_email: str | None) -> None:
         """Best effort and off the caller's path; refreshes asked for while one waits are one refresh."""
         self.background.submit(f"refresh:{adapter.provider.value}:{account_id}",
-                               lambda: _refresh_quietly(adapter, account_id))
+                               lambda: _refresh_quietly(adapter, account_id, user_email))
 
     # --- tracking ----------------------------------------------------------------------
-    def get_orders(self, account_id: str | None = None, state: str = "all", days: int = 30) -> list[OrderView]:
-        return _guard(lambda: self.queries.list(account_id, state, days))
+    def get_orders(
+        self, account_id: str | None = None, state: str = "all", days: int = 30, *, user_email: Any = None
+    ) -> list[OrderView]:
+        """With `user_email`: as that user (their broker credentials), without other users' orders."""
+        user = parse_user_email(user_email)
+        with scoped_to(user):
+            return _guard(lambda: self.queries.list(account_id, state, days, user=user))
 
-    def get_order_status(self, order_id: Any) -> OrderView:
-        return _guard(lambda: self.queries.status(order_id))
+    def get_order_status(self, order_id: Any, *, user_email: Any = None) -> OrderView:
+        """With `user_email`, another user's order is ORDER_NOT_FOUND (audited)."""
+        return _guard(lambda: self.queries.status(order_id, user=parse_user_email(user_email)))
 
     def cancel_order(self, account_id: Any, order_id: Any = None, *, user_email: Any = None) -> OrderView:
         """Contract form: (account_id, broker's order id). One argument: our order row id (tools, CLI).
@@ -331,10 +355,11 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
             log.exception("could not record a pushed order update; reconciliation will pick it up")
 
 
-def _refresh_quietly(adapter: BrokerAdapter, account_id: str) -> None:
+def _refresh_quietly(adapter: BrokerAdapter, account_id: str, user_email: str | None) -> None:
     """Best effort and off the caller's path: a slow holdings refresh must not delay the answer."""
     try:
-        adapter.refresh_after_trade(account_id)
+        with acting_for(user_email):  # another thread: the placing user's credentials, said again
+            adapter.refresh_after_trade(account_id)
     except Exception as exc:
         log.warning("refresh after trade failed for %s: %s", adapter.provider.value, exc)
 

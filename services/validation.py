@@ -34,6 +34,9 @@ class RiskAssessment:
     weight_before: Decimal | None = None
     weight_after: Decimal | None = None
     buying_power: Decimal | None = None
+    funds_currency: str | None = None
+    initial_margin_change: Decimal | None = None
+    """Set when the funds check used the what-if's initial margin (futures, options sold, other currencies)."""
     warnings: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
 
@@ -44,6 +47,7 @@ class RiskAssessment:
             "position_weight_before": _s(self.weight_before),
             "position_weight_after": _s(self.weight_after),
             "buying_power": _s(self.buying_power),
+            **({} if self.initial_margin_change is None else {"initial_margin_change": _s(self.initial_margin_change)}),
             "warnings": list(self.warnings),
             "checks_passed": list(self.checks),
         }

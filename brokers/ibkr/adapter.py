@@ -51,7 +51,8 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True,
-        oca_groups=True, modify_orders=True,
+        oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True,
+        modify_orders=True,
     )
 
     def __init__(

@@ -4,11 +4,17 @@ The module's tickers are plain text, so the notation is fixed here:
 
 * stocks and ETFs: ``AAPL``, ``BRK.B`` (sent as ``BRK B``) - SMART routed, USD
 * futures, front month: ``/ES``, ``/MES`` (``/ROOT`` for any root);
-  a specific month: ``ES 202512`` or ``/ES 202512``. A bare ticker (``ES``) always means the
-  stock or ETF: a derivative is only chosen when the notation says so, and a bare futures
-  root with no stock behind it is refused with the notation to use.
+  a specific month: ``ES 202512``, ``/ES 202512`` or ``/ESZ5``. A bare ticker (``ES``) always means
+  the stock or ETF: a derivative is only chosen when the notation (or an order's ``sec_type``) says
+  so, and a bare futures root with no stock behind it is refused with the notation to use.
 * indexes: ``SPX``, ``NDX``, ``VIX``, ``RUT``, ``XSP`` (quotes only; IB does not trade them)
 * options: ``SPY 20251219 500 C`` or the OCC form ``SPY 251219C00500000``
+(the notations themselves are read by `brokers.instruments.parse_notation`; orders with explicit
+instrument fields are turned into a `ContractSpec` by `brokers.ibkr.instrument_contracts`).
+
+The front month of a future is the listed contract with the earliest last trading day strictly
+after today: on its last trading day a contract is no longer chosen, so an order never lands on a
+contract that stops trading within hours.
 
 Qualification costs a round trip, so resolved contracts are cached per process: stocks,
 indexes and options for good, front-month futures for an hour (the front month rolls).
@@ -19,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from ib_async import IB, Contract, ContractDetails, RequestError
@@ -27,6 +33,7 @@ from ib_async import IB, Contract, ContractDetails, RequestError
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.decimals import to_decimal
 from brokers.ibkr.status import NO_SECURITY_CODES
+from brokers.instruments import SecType, parse_notation
 
 FUTURE_EXCHANGES: dict[str, str] = {
     "ES": "CME", "MES": "CME", "NQ": "CME", "MNQ": "CME", "RTY": "CME", "M2K": "CME",
@@ -36,9 +43,6 @@ FUTURE_EXCHANGES: dict[str, str] = {
 INDEX_EXCHANGES: dict[str, str] = {"SPX": "CBOE", "XSP": "CBOE", "VIX": "CBOE", "NDX": "NASDAQ", "RUT": "RUSSELL"}
 FRONT_MONTH_TTL_SECONDS = 3600.0
 
-_OPTION = re.compile(r"^([A-Z][A-Z0-9.]{0,9}) (\d{8}) (\d+(?:\.\d+)?) ?(C|P|CALL|PUT)$")
-_OCC = re.compile(r"^([A-Z][A-Z0-9.]{0,5}) *(\d{6})([CP])(\d{8})$")
-_FUTURE = re.compile(r"^/?([A-Z0-9]{1,5})(?: (\d{6}))?$")
 _CLASS_SHARE = re.compile(r"^([A-Z]{1,5})[. ]([A-Z])$")
 
 
@@ -53,12 +57,16 @@ class ContractSpec:
     expiry: str = ""
     strike: Decimal | None = None
     right: str = ""
+    multiplier: str = ""
+    continuous: bool = False
+    """Quotes of a front-month future: qualified as IB's continuous future (secType CONTFUT)."""
 
     def query(self) -> Contract:
         return Contract(
-            secType=self.sec_type, symbol=self.symbol, exchange=self.exchange, currency=self.currency,
-            lastTradeDateOrContractMonth=self.expiry, strike=float(self.strike) if self.strike is not None else 0.0,
-            right=self.right,
+            secType="CONTFUT" if self.continuous else self.sec_type, symbol=self.symbol, exchange=self.exchange,
+            currency=self.currency, lastTradeDateOrContractMonth=self.expiry,
+            strike=float(self.strike) if self.strike is not None else 0.0, right=self.right,
+            multiplier=self.multiplier,
         )
 
     @property
@@ -69,17 +77,13 @@ class ContractSpec:
 def parse_ticker(ticker: str) -> ContractSpec:
     """Read the notation above; anything else is a stock symbol."""
     text = " ".join(ticker.strip().upper().split())
-    if match := _OPTION.match(text):
-        symbol, expiry, strike, right = match.groups()
-        return ContractSpec("OPT", symbol.replace(".", " "), expiry=expiry, strike=Decimal(strike), right=right[0])
-    if match := _OCC.match(text):
-        symbol, yymmdd, right, strike = match.groups()
-        return ContractSpec(
-            "OPT", symbol.replace(".", " "), expiry=f"20{yymmdd}", strike=Decimal(strike) / 1000, right=right
-        )
-    if (match := _FUTURE.match(text)) and (text.startswith("/") or match.group(2)):
-        root, month = match.groups()
-        return ContractSpec("FUT", root, exchange=FUTURE_EXCHANGES.get(root, ""), expiry=month or "")
+    notation = parse_notation(text)
+    if notation is not None and notation.sec_type is SecType.OPTION:
+        return ContractSpec("OPT", notation.symbol.replace(".", " "), expiry=notation.expiry or "",
+                            strike=notation.strike, right=notation.right or "")
+    if notation is not None:
+        root = notation.symbol
+        return ContractSpec("FUT", root, exchange=FUTURE_EXCHANGES.get(root, ""), expiry=notation.expiry or "")
     if text in INDEX_EXCHANGES:
         return ContractSpec("IND", text, exchange=INDEX_EXCHANGES[text])
     if match := _CLASS_SHARE.match(text):
@@ -104,6 +108,10 @@ class ResolvedContract:
     multiplier: Decimal
     description: str | None
     category: str | None
+    expiry: str = ""
+    strike: Decimal | None = None
+    right: str = ""
+    trading_class: str = ""
 
     @property
     def label(self) -> str:
@@ -117,6 +125,8 @@ class ResolvedContract:
     @classmethod
     def of(cls, details: ContractDetails, exchange: str) -> ResolvedContract:
         contract = details.contract or Contract()
+        if contract.secType == "CONTFUT":  # a continuous future is quoted and traded as its front month
+            contract = Contract(**{**vars(contract), "secType": "FUT"})
         if exchange:
             contract.exchange = exchange
         return cls(
@@ -126,6 +136,8 @@ class ResolvedContract:
             multiplier=to_decimal(contract.multiplier) or Decimal(1),
             description=details.longName or None,
             category=(getattr(details, "stockType", "") or details.category or None),
+            expiry=contract.lastTradeDateOrContractMonth or "", strike=to_decimal(contract.strike) or None,
+            right=contract.right or "", trading_class=contract.tradingClass or "",
         )
 
 
@@ -141,8 +153,14 @@ class ContractResolver:
         self._by_spec.clear()
         self._by_con_id.clear()
 
-    async def resolve(self, ib: IB, ticker: str) -> ResolvedContract:
+    async def resolve(self, ib: IB, ticker: str, *, continuous: bool = False) -> ResolvedContract:
+        """A ticker in the notation above; `continuous`: a front-month future via IB's continuous future."""
         spec = parse_ticker(ticker)
+        if continuous and spec.front_month:
+            spec = replace(spec, continuous=True)
+        return await self.resolve_spec(ib, spec, ticker)
+
+    async def resolve_spec(self, ib: IB, spec: ContractSpec, ticker: str) -> ResolvedContract:
         cached = self._by_spec.get(spec)
         if cached is not None and (cached[1] is None or cached[1] > time.monotonic()):
             return cached[0]
@@ -153,24 +171,26 @@ class ContractResolver:
         self._by_con_id[resolved.con_id] = resolved
         return resolved
 
-    async def by_con_id(self, ib: IB, con_id: int) -> ResolvedContract:
-        """The exact contract a preview priced (orders use it, so a rolled front month cannot change it)."""
+    async def by_con_id(self, ib: IB, con_id: int, exchange: str | None = None) -> ResolvedContract:
+        """The exact contract a preview priced (orders use it, so a rolled front month cannot change it),
+        routed to `exchange` (the one the preview used) when given."""
         cached = self._by_con_id.get(con_id)
-        if cached is not None:
+        if cached is not None and (exchange is None or cached.exchange == exchange):
             return cached
         details = await _details(ib, Contract(conId=con_id))
         if not details:
             raise TradeError(ErrorCode.SYMBOL_NOT_FOUND, f"IBKR has no contract with conId {con_id}",
                              {"con_id": con_id})
         kind = details[0].contract.secType if details[0].contract else ""
-        resolved = ResolvedContract.of(details[0], "SMART" if kind in ("STK", "OPT") else "")
+        default = "SMART" if kind in ("STK", "OPT") else ""
+        resolved = ResolvedContract.of(details[0], default if exchange is None else exchange)
         self._by_con_id[con_id] = resolved
         return resolved
 
     def _choose(self, spec: ContractSpec, details: list[ContractDetails], ticker: str) -> ResolvedContract:
         if spec.front_month:
             today = dt.date.today().strftime("%Y%m%d")
-            live = [d for d in details if d.contract and d.contract.lastTradeDateOrContractMonth[:8] >= today]
+            live = [d for d in details if d.contract and d.contract.lastTradeDateOrContractMonth[:8] > today]
             details = sorted(live, key=lambda d: d.contract.lastTradeDateOrContractMonth if d.contract else "")[:1]
         if not details and spec.sec_type == "STK" and spec.symbol in FUTURE_EXCHANGES:
             raise TradeError(

@@ -14,6 +14,7 @@ from ib_async import IB, OrderState, RequestError
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.contracts import ContractResolver, ResolvedContract
 from brokers.ibkr.decimals import to_decimal
+from brokers.ibkr.instrument_contracts import contract_record, resolve_instrument
 from brokers.ibkr.market_data import snapshot_quote
 from brokers.ibkr.orders import build_order
 from brokers.ibkr.portfolio import account_balance, positions
@@ -72,7 +73,7 @@ class IBKROperations:
 
     async def quote(self, ib: IB, account_id: str, ticker: str) -> Quote:
         self.check_account(ib, account_id)
-        resolved = await self.resolver.resolve(ib, ticker)
+        resolved = await self.resolver.resolve(ib, ticker, continuous=True)
         return await snapshot_quote(ib, resolved, ticker, self.snapshot_timeout)
 
     async def balance(self, ib: IB, account_id: str) -> AccountBalance:
@@ -86,7 +87,7 @@ class IBKROperations:
     async def preview(self, ib: IB, order: OrderRequest) -> BrokerPreview:
         """whatIf for commission and margin, a snapshot for the price (whatIf has none), concurrently."""
         self.check_account(ib, order.account_id)
-        resolved = await self.resolver.resolve(ib, order.ticker)
+        resolved = await resolve_instrument(self.resolver, ib, order.instrument, order.ticker)
         state, quote = await asyncio.gather(
             self._what_if(ib, resolved, order), snapshot_quote(ib, resolved, order.ticker, self.snapshot_timeout)
         )
@@ -106,10 +107,11 @@ class IBKROperations:
             estimated_commission=commission,
             multiplier=resolved.multiplier,
             currency=resolved.currency,
+            commission_currency=state.commissionCurrency or None,
             quote=quote,
             margin_impact={name: to_decimal(getattr(state, attr)) for name, attr in _MARGIN_FIELDS.items()},
             warnings=warnings,
-            raw={"contract": _contract_raw(resolved), "what_if": _what_if_raw(state),
+            raw={"contract": contract_record(resolved), "what_if": _what_if_raw(state),
                  "market_data": "delayed" if quote.delayed else "live"},
         )
 
@@ -125,15 +127,6 @@ class IBKROperations:
         if not isinstance(state, OrderState):
             raise TradeError(ErrorCode.BROKER_ERROR, "IBKR returned no whatIf result for the order")
         return state
-
-
-def _contract_raw(resolved: ResolvedContract) -> dict[str, Any]:
-    return {
-        "con_id": resolved.con_id, "symbol": resolved.symbol, "sec_type": resolved.sec_type,
-        "local_symbol": resolved.local_symbol, "exchange": resolved.exchange, "currency": resolved.currency,
-        "multiplier": str(resolved.multiplier), "description": resolved.description,
-        "expiry": resolved.contract.lastTradeDateOrContractMonth or None,
-    }
 
 
 def _what_if_raw(state: OrderState) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from eventkit import Event
 from ib_async import IB, ExecutionFilter, Fill, Trade
 
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
-from brokers.ibkr.contracts import ContractResolver, ResolvedContract, parse_ticker
+from brokers.ibkr.contracts import ContractResolver, ResolvedContract
+from brokers.ibkr.instrument_contracts import confirmed_contract
 from brokers.ibkr.orders import (
     broker_order,
     build_order,
@@ -119,19 +120,8 @@ class OrderDesk:
         return result
 
     async def _contract_for(self, ib: IB, to_place: OrderToPlace) -> ResolvedContract:
-        """The contract the preview priced, by conId; checked against the ticker so a mixed-up row cannot trade."""
-        request = to_place.request
-        if not (to_place.broker_symbol_id or "").isdigit():
-            return await self.resolver.resolve(ib, request.ticker)
-        resolved = await self.resolver.by_con_id(ib, int(to_place.broker_symbol_id or 0))
-        spec = parse_ticker(request.ticker)
-        if resolved.symbol != spec.symbol or resolved.sec_type != spec.sec_type:
-            raise TradeError(
-                ErrorCode.VALIDATION_ERROR,
-                f"the previewed contract {resolved.label} does not match ticker {request.ticker}; nothing was sent",
-                {"con_id": resolved.con_id, "ticker": request.ticker},
-            )
-        return resolved
+        """The contract the preview priced, by conId: exactly what the human confirmed (instrument_contracts)."""
+        return await confirmed_contract(self.resolver, ib, to_place)
 
     # --- cancel ----------------------------------------------------------------------------
     async def cancel(self, ib: IB, lost: asyncio.Event, account_id: str, brokerage_order_id: str) -> BrokerOrder:

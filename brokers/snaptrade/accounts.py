@@ -79,3 +79,33 @@ class AccountDirectory:
         if found is None and self._age() > self._miss_reload:
             found = self.all(fresh=True).get(account_id)
         return found
+
+
+class AccountDirectories:
+    """One `AccountDirectory` per SnapTrade user: each user's accounts are cached apart, never shared.
+
+    `user_key` names the SnapTrade user the current call acts for (from the credentials provider);
+    `load` lists that same user's accounts, since both run inside the same call.
+    """
+
+    def __init__(
+        self,
+        user_key: Callable[[], str],
+        load: Callable[[], Mapping[str, AccountEntry]],
+        ttl_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._user_key = user_key
+        self._load = load
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._by_user: dict[str, AccountDirectory] = {}
+
+    def current(self) -> AccountDirectory:
+        key = self._user_key()
+        with self._lock:
+            found = self._by_user.get(key)
+            if found is None:
+                found = self._by_user[key] = AccountDirectory(self._load, self._ttl, clock=self._clock)
+            return found

@@ -34,7 +34,7 @@ from brokers.records import (
     SymbolMatch,
 )
 from brokers.snaptrade import impact, parsing
-from brokers.snaptrade.accounts import AccountDirectory, AccountEntry, entries, is_uuid
+from brokers.snaptrade.accounts import AccountDirectories, AccountEntry, entries, is_uuid
 from brokers.snaptrade.client import SnapTradeApi, SnapTradeCredentials, TransportError
 from brokers.snaptrade.errors import (
     UNKNOWN_HINT,
@@ -74,7 +74,8 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
         self._redactor = credentials.redactor()
         protect_logs(self._redactor)
         self._clock = clock
-        self._directory = AccountDirectory(self._load_accounts, account_ttl_seconds, clock=clock)
+        self._directories = AccountDirectories(self._api.user_key, self._load_accounts, account_ttl_seconds,
+                                               clock=clock)
         self._symbols: dict[tuple[str, str], tuple[str, float]] = {}
         self._symbols_lock = threading.Lock()
 
@@ -116,7 +117,7 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
             return entries(self._call(self._api.sdk.account_information.list_all_user_accounts))
 
     def _entry(self, account_id: str) -> AccountEntry:
-        found = self._directory.get(account_id)
+        found = self._directories.current().get(account_id)
         if found is None:
             raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"account {account_id} is not a SnapTrade account of "
                              "this user", {"account_id": account_id})
@@ -124,13 +125,19 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
 
     # --- accounts ------------------------------------------------------------------------
     def owns_account(self, account_id: str) -> bool:
-        return self._directory.get(account_id) is not None
+        try:
+            directory = self._directories.current()
+        except TradeError as exc:
+            if exc.code is ErrorCode.ACCOUNT_NOT_FOUND:
+                return False  # this platform user has no SnapTrade user, so no SnapTrade account
+            raise
+        return directory.get(account_id) is not None
 
     def list_accounts(self) -> list[BrokerAccount]:
-        return [e.account for e in self._directory.all(fresh=True).values()]
+        return [e.account for e in self._directories.current().all(fresh=True).values()]
 
     def is_paper_account(self, account_id: str) -> bool:
-        found = self._directory.get(account_id)
+        found = self._directories.current().get(account_id)
         return found is not None and found.account.is_paper
 
     def get_account_balance(self, account_id: str) -> AccountBalance:

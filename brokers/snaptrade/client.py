@@ -167,6 +167,10 @@ class SnapTradeApi:
         self.sdk.trading.api_client.rest_client = self._rest  # every API group shares this ApiClient
         self._users = user_credentials or SettingsUserCredentials(credentials.user_id, credentials.user_secret)
 
+    def user_key(self) -> str:
+        """The SnapTrade user id the current call acts for (per platform user; see user_credentials)."""
+        return self._users.credentials_for(current_user_email())[0]
+
     def call(self, operation: Callable[..., Any], **arguments: Any) -> Any:
         """Run one SDK operation as the SnapTrade user of the platform user this call acts for."""
         user_id, user_secret = self._users.credentials_for(current_user_email())

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from .instruments import Instrument
+from .listings import to_usd
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -52,9 +53,9 @@ def margin_for(inst: Instrument, quantity: Decimal, mark: Decimal) -> tuple[Deci
         if quantity > 0:
             return ZERO, ZERO
         under = mark_price(inst.underlying) if inst.underlying else ZERO
-        amount = size * inst.mult * (mark + _SHORT_OPTION_UNDERLYING_RATE * under)
+        amount = to_usd(inst, size * inst.mult * (mark + _SHORT_OPTION_UNDERLYING_RATE * under))
         return amount, amount
-    value = size * mark * inst.mult
+    value = to_usd(inst, size * mark * inst.mult)
     return value * inst.init_margin, value * inst.maint_margin
 
 
@@ -126,15 +127,15 @@ class Account:
             pos.realized_pnl += realized
             self.realized_pnl += realized
             if inst.sec_type == "FUT":
-                self.cash += gross
+                self.cash += to_usd(inst, gross)
             if abs(signed_qty) > abs(old):
                 pos.avg_price = price
         pos.quantity = old + signed_qty
         if pos.quantity == 0:
             pos.avg_price = ZERO
         if inst.sec_type != "FUT":
-            self.cash -= signed_qty * price * mult
-        self.cash -= commission
+            self.cash -= to_usd(inst, signed_qty * price * mult)
+        self.cash -= to_usd(inst, commission)
         return realized
 
     def metrics(self, extra: tuple[Instrument, Decimal] | None = None, extra_cost: Decimal = ZERO) -> Metrics:
@@ -151,12 +152,12 @@ class Account:
             init += i
             maint += m
             pos = self.positions.get(con_id)
-            open_pnl = pos.unrealized_pnl() if pos is not None else ZERO
+            open_pnl = to_usd(inst, pos.unrealized_pnl()) if pos is not None else ZERO
             unrealized += open_pnl
             if inst.sec_type == "FUT":
                 futures_pnl += open_pnl
                 continue
-            value = qty * mark * inst.mult
+            value = to_usd(inst, qty * mark * inst.mult)
             gross += abs(value)
             if inst.sec_type == "OPT":
                 option_value += value
@@ -164,7 +165,7 @@ class Account:
                 stock_value += value
         cash = self.cash + self.foreign_cash_in_base() - extra_cost
         if extra is not None and extra[0].sec_type != "FUT":
-            cash -= extra[1] * mark_price(extra[0]) * extra[0].mult
+            cash -= to_usd(extra[0], extra[1] * mark_price(extra[0]) * extra[0].mult)
         nlv = cash + stock_value + option_value + futures_pnl
         available = nlv - init
         return Metrics(

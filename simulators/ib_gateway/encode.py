@@ -30,6 +30,7 @@ class MarginImpact:
     maint_after: Decimal
     ewl_after: Decimal
     commission: Decimal
+    commission_currency: str = "USD"
 
     def state_fields(self) -> tuple[str, ...]:
         values = (
@@ -38,7 +39,7 @@ class MarginImpact:
             self.ewl_after - self.ewl_before, self.init_after, self.maint_after, self.ewl_after,
         )
         commission = fmt_decimal(self.commission)
-        return (*(str(money(v)) for v in values), commission, commission, commission, "USD", "")
+        return (*(str(money(v)) for v in values), commission, commission, commission, self.commission_currency, "")
 
 
 def ib_time(epoch: float) -> str:
@@ -105,7 +106,7 @@ def open_order(o: OrderRecord, server_version: int, impact: MarginImpact | None 
         state = list(_UNSET_STATE)
         if o.is_done and o.commission:
             state[9] = fmt_decimal(o.commission)
-            state[12] = "USD"
+            state[12] = o.instrument.currency
         fields += ["0", o.status, *state]
     if o.is_trailing:  # tail: randomize x2, nConditions, adjustedOrderType, triggerPrice, trailStopPrice, offset
         tail = list(tail)
@@ -147,7 +148,7 @@ def exec_details(server_version: int, req_id: int, e: ExecutionRecord) -> list[s
 
 def commission_report(e: ExecutionRecord) -> list[str]:
     pnl = UNSET_DOUBLE_TEXT if e.realized_pnl is None else fmt_decimal(money(e.realized_pnl))
-    return ["59", "1", e.exec_id, fmt_decimal(e.commission), "USD", pnl, UNSET_DOUBLE_TEXT, ""]
+    return ["59", "1", e.exec_id, fmt_decimal(e.commission), e.order.instrument.currency, pnl, UNSET_DOUBLE_TEXT, ""]
 
 
 def completed_order(o: OrderRecord, server_version: int) -> list[str]:
@@ -174,10 +175,10 @@ def completed_order(o: OrderRecord, server_version: int) -> list[str]:
     return fields
 
 
-def contract_data(server_version: int, req_id: int, inst: Instrument, exchange: str) -> list[str]:
+def contract_data(server_version: int, req_id: int, inst: Instrument, exchange: str, sec_type: str = "") -> list[str]:
     fields = ["10", "8", str(req_id)] if server_version < 164 else ["10", str(req_id)]
     fields += [
-        inst.symbol, inst.sec_type, inst.last_trade_date, fmt_decimal(inst.strike), inst.right,
+        inst.symbol, sec_type or inst.sec_type, inst.last_trade_date, fmt_decimal(inst.strike), inst.right,
         exchange, inst.currency, inst.local_symbol, inst.trading_class, inst.trading_class,
         str(inst.con_id), fmt_decimal(inst.min_tick),
     ]

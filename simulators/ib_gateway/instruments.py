@@ -171,6 +171,8 @@ _FUTURES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("MES", "5", "Micro E-Mini S&P 500 Stock Price Index", "0.62", "1600", "1450"),
 )
 OPTION_UNDERLYING = "SPY"
+FUTURE_MONTHS = 4
+"""Quarterly contracts listed per futures root (the front month is the nearest)."""
 _OPTION_STRIKES = ("480", "490", "500", "510", "520")
 _OPTION_TIME_VALUE = Decimal("4.00")
 
@@ -208,7 +210,7 @@ class InstrumentBook:
         )
         next_con_id = 700000001
         for symbol, multiplier, name, fee, init, maint in _FUTURES:
-            for expiry in quarterly_expiries(self.today, 2):
+            for expiry in quarterly_expiries(self.today, FUTURE_MONTHS):
                 local = f"{symbol}{_MONTH_CODES[expiry.month - 1]}{expiry.year % 10}"
                 inst = Instrument(
                     next_con_id, symbol, "FUT", name, Decimal("0.25"), exchange="CME",
@@ -222,6 +224,10 @@ class InstrumentBook:
                 next_con_id += 1
                 self._add(inst, Decimal("5000.00"))
         self._build_options()
+        from .listings import listed_beyond_us  # listings builds on this module's types
+
+        for inst, listed_price in listed_beyond_us(self):
+            self._add(inst, listed_price)
 
     def _build_options(self) -> None:
         underlying = self.lookup(OPTION_UNDERLYING)

@@ -21,6 +21,7 @@ from decimal import Decimal
 from .accounts import Account, commission_for, mark_price
 from .encode import MarginImpact
 from .instruments import ContractQuery, Instrument, InstrumentBook
+from .listings import to_usd
 from .orders import ExecutionRecord, OrderRecord, OrderRequest
 from .trailing import follow
 
@@ -183,10 +184,10 @@ class Broker:
     def impact(self, account: Account, inst: Instrument, signed_qty: Decimal, price: Decimal) -> MarginImpact:
         commission = commission_for(inst, abs(signed_qty), abs(signed_qty) * price * inst.mult)
         before = account.metrics()
-        after = account.metrics(extra=(inst, signed_qty), extra_cost=commission)
+        after = account.metrics(extra=(inst, signed_qty), extra_cost=to_usd(inst, commission))
         return MarginImpact(
             before.init_margin, before.maint_margin, before.equity_with_loan,
-            after.init_margin, after.maint_margin, after.equity_with_loan, commission,
+            after.init_margin, after.maint_margin, after.equity_with_loan, commission, inst.currency,
         )
 
     def check_funds(self, impact: MarginImpact) -> None:

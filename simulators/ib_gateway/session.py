@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from . import encode, market_data, unsupported
+from . import encode, listings, market_data, unsupported
 from .accounts import Account
 from .gateway import Gateway
 from .instruments import ContractQuery, Instrument
@@ -206,14 +206,17 @@ class Session(asyncio.Protocol):
         r = FieldReader(fields, 2)
         req_id = r.integer()
         query = ContractQuery.read(r)
-        matches = self.gw.broker.book.match(query)
+        continuous = query.sec_type.upper() == listings.CONTINUOUS
+        book = self.gw.broker.book
+        matches = listings.continuous_matches(book, query) if continuous else book.match(query)
         if not matches:
             self._error(req_id, 200, "No security definition has been found for the request")
             return
         for inst in matches:
             wanted = query.exchange.upper()
             exchange = wanted if wanted in inst.valid_exchanges else inst.exchange
-            self.send(encode.contract_data(self.server_version, req_id, inst, exchange))
+            self.send(encode.contract_data(self.server_version, req_id, inst, exchange,
+                                           listings.CONTINUOUS if continuous else inst.sec_type))
         self.send(["52", "1", str(req_id)])
 
     def _matching_symbols(self, fields: list[str]) -> None:

@@ -51,8 +51,8 @@ def test_bare_es_is_not_silently_the_e_mini_future(market: Market) -> None:
     instrument = future["instrument"]
     assert (instrument["sec_type"], instrument["multiplier"], instrument["quantity_unit"]) == ("FUT", "50", "contracts")
     assert instrument["expiry"] and instrument["local_symbol"].startswith("ES")
-    assert future["summary"].startswith(f"BUY 1 contracts /ES (FUT {instrument['local_symbol']}, expiry "
-                                        f"{instrument['expiry']}, multiplier 50) Market Day in ")
+    assert future["summary"].startswith(f"BUY 1 contracts /ES (FUT {instrument['local_symbol']} on CME, expiry "
+                                        f"{instrument['expiry']}, multiplier 50, USD) Market Day in ")
     stock = payload(call(market, "preview_trade", account_id=ACCOUNT, ticker="SPY", side="BUY", quantity="1"))
     assert stock["status"] == "ACTIVE" and stock["instrument"] is None and "contracts" not in stock["summary"]
 

@@ -201,7 +201,8 @@ def test_futures_options_and_index(sim: IBGatewaySimulator, service: TradeExecut
     assert quote.last == D("5000.00") and quote.bid is None
     with pytest.raises(TradeError) as caught:
         service.preview_trade(ACCOUNT, "SPX", "BUY", "1")
-    assert caught.value.code is ErrorCode.BROKER_REJECTED  # indexes are quotes only
+    assert caught.value.code is ErrorCode.UNSUPPORTED_ORDER  # indexes are quotes only
+    assert "sec_type='OPT'" in caught.value.message
 
 
 def test_balances_and_positions(sim: IBGatewaySimulator, service: TradeExecutionService,
