@@ -48,6 +48,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BROKER_UNAVAILABLE: 502,
     ErrorCode.BROKER_ERROR: 502,
     ErrorCode.DATABASE_UNAVAILABLE: 503,
+    ErrorCode.SHUTTING_DOWN: 503,
     ErrorCode.ORDER_OUTCOME_UNKNOWN: 504,
 }
 """Codes added later without an entry here answer 400: a refusal, never a silent 200."""

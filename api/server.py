@@ -11,8 +11,6 @@ import socket
 import sys
 from typing import Any
 
-from fastapi import FastAPI
-
 from api.app import api_token, create_app
 from mcp_tools.auth import AuthConfigurationError
 from mcp_tools.http_guard import LoopbackOnly, is_loopback
@@ -34,7 +32,7 @@ def check_exposure(host: str, token: str | None) -> None:
         raise AuthConfigurationError(f"the API token is too short: use at least {MIN_TOKEN_LENGTH} random characters")
 
 
-def guard_hosts(app: FastAPI, host: str, port: int, token: str | None) -> Any:
+def guard_hosts(app: Any, host: str, port: int, token: str | None) -> Any:
     """Without a token (a loopback bind), only requests addressed to the bound loopback name get through."""
     return app if token else LoopbackOnly(app, host, port)
 
@@ -53,6 +51,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     import anyio
     import uvicorn
 
+    from mcp_tools.http_shutdown import DrainingServer, DrainRequests
+
     token = api_token(settings)
     check_exposure(host, token)
     app = create_app(None, settings)
@@ -64,11 +64,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None
     print(f"tradeexec API listening on http://{shown}:{bound} ({auth})", file=sys.stderr, flush=True)
     print(confirmation_page_note(settings), file=sys.stderr, flush=True)
     provider.warm_up()
-    config = uvicorn.Config(
-        guard_hosts(app, host, bound, token), log_level="warning", lifespan="on", access_log=False,
-        timeout_graceful_shutdown=int(grace_seconds(settings) + 0.999),  # a placement in flight gets its whole timeout
-    )
+    drain = DrainRequests(app)  # SIGTERM: requests in flight finish and are answered, new ones get 503 SHUTTING_DOWN
+    config = uvicorn.Config(guard_hosts(drain, host, bound, token), log_level="warning", lifespan="on",
+                            access_log=False)
     try:
-        anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
+        anyio.run(lambda: DrainingServer(config, drain, grace_seconds(settings)).serve(sockets=[sock]))
     finally:
         provider.close()

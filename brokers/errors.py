@@ -41,6 +41,9 @@ class ErrorCode(StrEnum):
     NO_DATA = "NO_DATA"
     PACING_VIOLATION = "PACING_VIOLATION"
     """The broker throttled a data request; details.retry_after_seconds says how long to wait."""
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+    """The process was told to stop (SIGTERM) and takes no new calls; nothing was done. Retry on another
+    instance, or once it is back."""
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

@@ -96,16 +96,15 @@ def serve(settings: Settings, transport: Transport = "stdio", host: str = "127.0
         require_token_for(host, token)
         require_session_for_elicitation(settings)
     server, provider = build_server(settings, default_factory(settings, continuous=transport == "http"))
+    drain = DrainOnShutdown()  # SIGTERM: calls in flight finish and are answered, new ones get SHUTTING_DOWN
+    server.middleware.append(drain)
     try:
         if transport == "stdio":
             import anyio
 
-            drain = DrainOnShutdown()
-            server.middleware.append(drain)
             anyio.run(run_stdio_until_terminated, server, drain, grace_seconds(settings), provider.close)
         else:
-            _serve_http(server, provider, host, port, token, settings.mcp_max_sessions, grace_seconds(settings),
-                        settings.mcp_stateless_http)
+            _serve_http(server, provider, drain, host, port, token, settings)
     finally:
         provider.close()
 
@@ -120,11 +119,13 @@ def require_session_for_elicitation(settings: Settings) -> None:
 
 
 def _serve_http(
-    server: MCPServer[Any], provider: ServiceProvider, host: str, port: int, token: str | None, max_sessions: int,
-    grace: float, stateless: bool = False,
+    server: MCPServer[Any], provider: ServiceProvider, drain: DrainOnShutdown, host: str, port: int,
+    token: str | None, settings: Settings,
 ) -> None:
     import anyio
     import uvicorn
+
+    from mcp_tools.http_shutdown import DrainingServer
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -133,7 +134,8 @@ def _serve_http(
     sock.listen(128)
     bound = sock.getsockname()[1]
     app: Any = server.streamable_http_app(
-        streamable_http_path=MCP_PATH, host=host, max_sessions=max_sessions, stateless_http=stateless,
+        streamable_http_path=MCP_PATH, host=host, max_sessions=settings.mcp_max_sessions,
+        stateless_http=settings.mcp_stateless_http,
     )
     # Without a token the bind is loopback (checked at start-up): only requests addressed to it get through.
     app = BearerTokenAuth(app, token, open_paths=[HEALTH_PATH]) if token else LoopbackOnly(app, host, bound)
@@ -141,6 +143,6 @@ def _serve_http(
     auth = "bearer token required" if token else "no token (loopback only)"
     print(f"tradeexec MCP server listening on http://{shown}:{bound}{MCP_PATH} ({auth})", file=sys.stderr, flush=True)
     provider.warm_up()
-    # SIGTERM: uvicorn stops accepting, and waits this long for calls in flight (a placement's whole timeout).
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=int(grace + 0.999))
-    anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    # SIGTERM: new calls are answered SHUTTING_DOWN while those in flight get a placement's whole timeout.
+    anyio.run(lambda: DrainingServer(config, drain, grace_seconds(settings)).serve(sockets=[sock]))

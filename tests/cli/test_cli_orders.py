@@ -124,3 +124,21 @@ def test_bad_terms_are_one_validation_error_and_store_nothing(env: dict[str, str
     assert malformed.returncode == 1 and "PREVIEW_NOT_FOUND" in malformed.stderr
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM trade_previews")).scalar_one() == 0
+
+
+def test_preview_trade_takes_the_instrument_options(env: dict[str, str], engine: Engine) -> None:
+    exposure = {**env, "MAX_ORDER_NOTIONAL": "100000"}  # 1 MES is 25,000 of notional exposure
+    future = run_cli("preview-trade", "--account-id", IBKR_ACCOUNT, "--ticker", "MES", "--sec-type", "FUT",
+                     "--side", "BUY", "--quantity", "1", env=exposure)
+    assert future.returncode == 0, future.stderr
+    assert "BUY 1 contracts MES (FUT MES" in future.stdout and "on CME, expiry" in future.stdout
+    option = run_cli("preview-trade", "--account-id", IBKR_ACCOUNT, "--ticker", "SPY", "--sec-type", "OPT",
+                     "--strike", "510", "--right", "C", "--side", "BUY", "--quantity", "1", "--json", env=env)
+    assert option.returncode == 1 and "VALIDATION_ERROR" in option.stderr and "expiry" in option.stderr
+    listing = run_cli("preview-trade", "--account-id", IBKR_ACCOUNT, "--ticker", "VOD", "--exchange", "LSE",
+                      "--side", "BUY", "--quantity", "10", "--json", env=env)
+    assert listing.returncode == 0, listing.stderr
+    shown = json.loads(listing.stdout)
+    assert (shown["currency"], shown["instrument"]["exchange"]) == ("GBP", "LSE")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM trade_previews")).scalar_one() == 2

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from mcp import Client
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from simulators.ib_gateway.orders import parse_place_order
 from tests.assistant.test_truthful_results import over_mcp
@@ -29,7 +30,13 @@ def test_buy_one_mes_front_month_checks_initial_margin_and_places_a_future(small
         status = payload(await client.call_tool("get_order_status", {"order_id": order["order_id"]}))
         return preview, order, status
 
-    preview, order, status = over_mcp(small, scenario)
+    asked: list[str] = []
+
+    async def human(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    preview, order, status = over_mcp(small, scenario, elicitation_callback=human)
     front = small.gateway.front_month("MES")
     instrument = preview["instrument"]
     assert (instrument["sec_type"], instrument["expiry"], instrument["multiplier"]) == ("FUT", front, "5")
@@ -37,6 +44,7 @@ def test_buy_one_mes_front_month_checks_initial_margin_and_places_a_future(small
     assert instrument["strike"] is None and instrument["right"] is None
     assert preview["summary"].startswith(
         f"BUY 1 contracts MES (FUT {instrument['local_symbol']} on CME, expiry {front}, multiplier 5, USD) Market")
+    assert asked and preview["summary"] in asked[0]  # the human confirms the contract, month and multiplier
     checks = preview["validation"]["checks_passed"]
     assert "initial_margin" in checks and "buying_power" not in checks
     margin = preview["margin"]

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,29 +37,54 @@ def stdio_client(env: dict[str, str], mode: str = "legacy", **options: Any) -> C
     return Client(params, mode=mode, **options)
 
 
+@dataclass
+class Served:
+    """A `tradeexec` server subprocess: its URL, the process, and its log (stdout and stderr)."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
 @contextmanager
 def http_server(env: dict[str, str], tmp_path: Path, *args: str, timeout: float = 60) -> Iterator[str]:
     """Start `tradeexec mcp --transport http --port 0 ...`, yield its URL, stop it afterwards."""
-    log_path = tmp_path / f"mcp-http-{time.monotonic_ns()}.log"
+    with serving(["mcp", "--transport", "http", *args], env, tmp_path, LISTENING, timeout, name="mcp-http") as served:
+        yield served.url
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str], tmp_path: Path, listening: re.Pattern[str],
+            timeout: float = 60, name: str | None = None) -> Iterator[Served]:
+    """Start `tradeexec <args> --port 0`, yield it once `listening` finds its URL in the log; stop it afterwards
+    (unless the test already has). Its log is `<name>-<n>.log` in tmp_path (name: the command's)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    log_path = tmp_path / f"{name or args[0]}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            command("mcp", "--transport", "http", "--port", "0", *args),
+            command(*args, "--port", "0"),
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )
+    served = Served("", proc, log_path)
     try:
         deadline = time.monotonic() + timeout
         while True:
-            match = LISTENING.search(log_path.read_text(errors="replace"))
+            match = listening.search(served.log())
             if match:
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"MCP HTTP server did not start:\n{log_path.read_text(errors='replace')}")
+                raise AssertionError(f"`tradeexec {args[0]}` did not start:\n{served.log()}")
             time.sleep(0.05)
-        yield match.group(1)
+        served.url = match.group(1)
+        yield served
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
