@@ -32,6 +32,8 @@ class BrokerCapabilities(BrokerModel):
     """Security types it trades (`OrderRequest.sec_type`): STK everywhere, FUT and OPT at IBKR."""
     listing_choice: bool = False
     """Orders may name the listing's `exchange` and `currency` (a non-US stock such as VOD on LSE in GBP)."""
+    brackets: bool = False
+    """An order may be the entry of a bracket (take-profit / stop-loss children): `place_order_set`."""
 
 
 class BrokerAccount(BrokerModel):

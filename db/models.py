@@ -20,6 +20,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -124,12 +125,27 @@ class TradeOrder(Base):
         Index(None, "brokerage_order_id"),
         Index(None, "user_email", "created_at"),
         Index("ix_trade_orders_recheck_until", "recheck_until", postgresql_where=text("recheck_until IS NOT NULL")),
+        CheckConstraint("leg_role IN ('entry', 'take_profit', 'stop_loss')", name="leg_role"),
+        CheckConstraint(
+            "(preview_id IS NOT NULL AND parent_order_id IS NULL) OR "
+            "(preview_id IS NULL AND parent_order_id IS NOT NULL AND leg_role IN ('take_profit', 'stop_loss'))",
+            name="leg_anchor",
+        ),
+        UniqueConstraint("parent_order_id", "leg_role"),
+        Index(None, "parent_order_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    preview_id: Mapped[uuid.UUID] = mapped_column(
+    preview_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("trade_previews.id", ondelete="RESTRICT"), unique=True
     )
+    """The exactly-once anchor: the order (or a set's entry) of one preview. NULL on a set's child legs."""
+    parent_order_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("trade_orders.id", ondelete="RESTRICT")
+    )
+    """A child leg's entry row (brackets, te0008_order_sets)."""
+    leg_role: Mapped[str | None] = mapped_column(String(16))
+    """entry / take_profit / stop_loss for the legs of a set; NULL for a single order."""
     account_id: Mapped[str] = mapped_column(String(64))
     broker_provider: Mapped[str] = mapped_column(String(16), server_default=text("'snaptrade'"))
     client_order_ref: Mapped[str | None] = mapped_column(String(64), unique=True)

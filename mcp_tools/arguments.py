@@ -200,6 +200,16 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
         "description": "Optional one-cancels-all group name: when any order of the group fills, the broker "
                        "cancels the group's other working orders. Use the same name for each order of the group.",
     }), None),
+    "take_profit_price": (Arg(_decimal_schema(
+        "Optional: makes this order the entry of a bracket with a take-profit Limit exit at this price (opposite "
+        "side, same quantity). For a BUY it must be above the entry price (limit_price, stop_price, or for a "
+        "Market entry the current price); for a SELL, below. Entry types: Market, Limit, Stop, StopLimit.",
+        optional=True)), None),
+    "stop_loss_price": (Arg(_decimal_schema(
+        "Optional: makes this order the entry of a bracket with a stop-loss Stop exit at this price (opposite "
+        "side, same quantity). For a BUY it must be below the entry price; for a SELL, above. With "
+        "take_profit_price too, the two exits are one-cancels-the-other and work only once the entry fills.",
+        optional=True)), None),
     "outside_rth": (Arg({
         "type": "boolean", "default": False,
         "description": "true: the order may also trigger or fill outside regular trading hours, where the "

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from brokers.base import BrokerAdapter
+from brokers.bracket_rules import LegRole
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import OrderRequest, OrderStatus
 from brokers.records import BrokerOrder, OrderToPlace
@@ -41,6 +42,7 @@ from services.execution_gate import (
 from services.order_store import OrderStore, new_event, utcnow
 from services.order_updates import apply_broker_order
 from services.results import OrderView, PreviewView
+from services.set_legs import insert_children
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ class Intent:
     order: TradeOrder
     request: OrderRequest
     adapter: BrokerAdapter
+    legs: tuple[TradeOrder, ...] = ()
+    """A bracket's child legs (their rows committed with the entry's); empty for a single order."""
 
 
 class _NotConsumed(Exception):
@@ -137,17 +141,20 @@ class ExecutePath:
                 adapter = self.gate.check_preview(preview)
                 if row.sent:
                     self.gate.check_holdings(conn, preview, adapter)
+            values = {
+                "id": row.order_id, "preview_id": preview.id, "account_id": preview.account_id,
+                "broker_provider": preview.broker_provider, "client_order_ref": row.client_order_ref,
+                "status": OrderStatus.SUBMITTING if row.sent else OrderStatus.SIMULATED, "brokerage_order_id": None,
+                "filled_quantity": Decimal(0), "remaining_quantity": preview.quantity, "brokerage_response": {},
+                "created_at": row.now, "submitted_at": row.now if row.sent else None, "updated_at": row.now,
+                "user_email": preview.user_email,
+            }
+            legs = insert_children(conn, values, preview, correlation)  # a bracket's legs: the same intent
             self.checkpoint("before_intent_commit")
             progress.committing = True
-        order = TradeOrder(
-            id=row.order_id, preview_id=preview.id, account_id=preview.account_id,
-            broker_provider=preview.broker_provider, client_order_ref=row.client_order_ref,
-            status=OrderStatus.SUBMITTING if row.sent else OrderStatus.SIMULATED, brokerage_order_id=None,
-            filled_quantity=Decimal(0), remaining_quantity=preview.quantity, average_fill_price=None, commission=None,
-            error_code=None, error_message=None, brokerage_response={}, created_at=row.now,
-            submitted_at=row.now if row.sent else None, updated_at=row.now, user_email=preview.user_email,
-        )
-        return Intent(preview=preview, order=order, request=request_of(preview), adapter=adapter)
+        order = TradeOrder(**values, average_fill_price=None, commission=None, error_code=None, error_message=None,
+                           leg_role=LegRole.ENTRY.value if legs else None)
+        return Intent(preview=preview, order=order, request=request_of(preview), adapter=adapter, legs=tuple(legs))
 
     def _refuse_unconsumed(self, preview_id: uuid.UUID, correlation: uuid.UUID) -> TradeError:
         """Explain, expire if due, and audit in one short transaction."""

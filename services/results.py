@@ -120,6 +120,8 @@ class PreviewView(View):
     summary: str
     order_options: dict[str, Any] = {}
     """Trailing amount/percent, trail stop, limit offset, outside_rth: for the order types that use them."""
+    legs: list[dict[str, Any]] = []
+    """A bracket: entry, take_profit and stop_loss legs (type, side, quantity, prices, estimated_notional)."""
 
     @classmethod
     def of(cls, row: TradePreview) -> PreviewView:
@@ -159,8 +161,14 @@ class PreviewView(View):
             user_email=getattr(row, "user_email", None),
             status=row.status, created_at=row.created_at, expires_at=row.expires_at,
             impact=impact, warnings=warnings, summary=describe(row),
-            order_options=dict(row.order_options or {}),
+            order_options=dict(row.order_options or {}), legs=_legs(row),
         )
+
+
+def _legs(row: TradePreview) -> list[dict[str, Any]]:
+    from services.set_legs import preview_legs
+
+    return preview_legs(row)
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -244,7 +252,7 @@ def describe(row: TradePreview) -> str:
     elif row.order_type == "StopLimit":
         price = f" stop {_plain(row.stop_price)} limit {_plain(row.limit_price)}"
     price += "".join(f" {name.replace('_', ' ')} {value}" for name, value in (row.order_options or {}).items()
-                     if name != "outside_rth")
+                     if name not in ("outside_rth", "take_profit_price", "stop_loss_price"))
     if (row.order_options or {}).get("outside_rth"):
         price += " outside regular hours"
     data = row.broker_preview_data or {}
@@ -253,8 +261,11 @@ def describe(row: TradePreview) -> str:
         f": est. {'cost' if row.side == 'BUY' else 'proceeds'} {currency} {row.estimated_total:,.2f}")
     account = data.get("account_label") or f"{row.broker_provider} account {row.account_id}"
     simulated = data.get("execute_simulated")
+    from services.set_legs import legs_summary
+
     return (
         f"{row.side} {qty} {ticker} {row.order_type}{price} {row.time_in_force} in {account}{total}"
+        + legs_summary(row)
         + (" [SIMULATED ONLY: orders are off; executing records the order and sends nothing to the broker]"
            if simulated else "")
     )
@@ -303,6 +314,14 @@ class OrderView(View):
     attention: str | None = None
     instrument: dict[str, Any] | None = None
     """As in the preview: type, expiry, strike/right, multiplier, exchange, currency, "contracts"."""
+    leg_role: str | None = None
+    """entry / take_profit / stop_loss for a leg of an order set (a bracket); null for a single order."""
+    parent_order_id: str | None = None
+    """A child leg's entry order (cancelling the entry cancels the set)."""
+    order_ids: list[str | None] | None = None
+    order_roles: list[str | None] | None = None
+    """An executed set: every leg's order_id and its role, the entry first (null for a single order)."""
+    legs: list[dict[str, Any]] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -313,15 +332,32 @@ class OrderView(View):
 
     @classmethod
     def of(cls, row: TradeOrder, preview: TradePreview | None = None, *, stale: bool = False) -> OrderView:
+        from services.set_legs import leg_terms
+
         multiplier = _multiplier(preview)
+<<<<<<< HEAD
         terms = row if row.quantity is not None else preview  # a modified order's terms are on its row
+=======
+        leg = leg_terms(row, preview)  # a bracket's child leg: its own side, type and price
+>>>>>>> main
         return cls(
-            order_id=str(row.id), id=str(row.id), preview_id=str(row.preview_id), account_id=row.account_id,
+            order_id=str(row.id), id=str(row.id), preview_id=str(row.preview_id) if row.preview_id else None,
+            account_id=row.account_id, leg_role=getattr(row, "leg_role", None),
+            parent_order_id=str(row.parent_order_id) if getattr(row, "parent_order_id", None) else None,
             broker_provider=row.broker_provider, client_order_ref=row.client_order_ref,
             brokerage_order_id=row.brokerage_order_id, status=row.status, order_status=row.status,
+<<<<<<< HEAD
             ticker=preview.ticker if preview else None, side=preview.side if preview else None,
             quantity=terms.quantity if terms else None, order_type=preview.order_type if preview else None,
             limit_price=terms.limit_price if terms else None, stop_price=terms.stop_price if terms else None,
+=======
+            ticker=preview.ticker if preview else None,
+            side=leg.side if leg else preview.side if preview else None,
+            quantity=preview.quantity if preview else None,
+            order_type=leg.order_type if leg else preview.order_type if preview else None,
+            limit_price=leg.limit_price if leg else preview.limit_price if preview else None,
+            stop_price=leg.stop_price if leg else preview.stop_price if preview else None,
+>>>>>>> main
             time_in_force=preview.time_in_force if preview else None,
             currency=str((preview.broker_preview_data or {}).get("currency") or "USD") if preview else None,
             filled_quantity=row.filled_quantity, remaining_quantity=row.remaining_quantity,

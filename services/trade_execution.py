@@ -29,8 +29,12 @@ from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
+<<<<<<< HEAD
 from services.modification import Modifications
 from services.modification_api import ModificationApi
+=======
+from services.order_set_execute import SetExecution, simulated_set
+>>>>>>> main
 from services.order_sets import OrderSets
 from services.order_store import OrderStore, new_event
 from services.order_updates import record_report
@@ -50,7 +54,8 @@ from telemetry.metrics import observe_order_outcome
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Checkpoint = Callable[[str], None]
-EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
+EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_entry_sent", "after_broker_call",
+                       "before_outcome_commit")
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
 
 
@@ -79,6 +84,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         self.execution = ExecutePath(settings, _engine_of(session_factory), self.store, self.gate, self._checkpoint)
         self.modifications = Modifications(settings, self.store, self.router, self.gate, self.limits)
         self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
+        self.sets = SetExecution(self.execution, self.reconciler, self._checkpoint)
         self.background = Background()
         """The one worker for everything off the caller's path (services/background.py); closed in close()."""
         self.reconcile_schedule = ReconcileSchedule(self.background, self._reconcile_scoped)
@@ -276,7 +282,9 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         intent, simulated = _guard(lambda: self.execution.execute(parse_preview_id(preview_id), correlation))
         if simulated is not None:
             observe_order_outcome(simulated.broker_provider, simulated.status)
-            return simulated
+            return simulated_set(intent) if intent.legs else simulated
+        if intent.legs:  # a bracket: every leg once (services/order_set_execute.py)
+            return self.sets.place_and_record(intent, correlation)
         with self.reconciler.placing(intent.order.id):
             return self._place_and_record(intent, correlation)
 
@@ -331,7 +339,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         """Contract form: (account_id, broker's order id). One argument: our order row id (tools, CLI).
         With user_email, another user's order is refused (ORDER_NOT_FOUND, audited)."""
         if order_id is None:
-            return _guard(lambda: self.queries.cancel(account_id, user=parse_user_email(user_email)))
+            return _guard(lambda: self.cancel_with_set(account_id, parse_user_email(user_email)))
         return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id, user=parse_user_email(user_email)))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:

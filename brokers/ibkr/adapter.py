@@ -16,6 +16,10 @@ from ib_async import IB, Trade
 
 from brokers.base import BrokerAdapter, OrderUpdateHandler
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+<<<<<<< HEAD
+=======
+from brokers.ibkr.brackets import BracketPlacer
+>>>>>>> main
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.lifecycle import CallKind, unavailable
@@ -28,6 +32,7 @@ from brokers.ibkr.portfolio import refresh_summary
 from brokers.ibkr.registry import shared_manager
 from brokers.ibkr.trading import OrderDesk, SendGuard
 from brokers.models import ACTIVE_STATUSES, BrokerProvider, OrderRequest, OrderStatus, OrderType, TimeInForce
+from brokers.order_legs import LegOutcome, OrderSetLeg
 from brokers.records import (
     AccountBalance,
     BrokerAccount,
@@ -51,8 +56,12 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True,
+<<<<<<< HEAD
         oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True,
         modify_orders=True,
+=======
+        oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True, brackets=True,
+>>>>>>> main
     )
 
     def __init__(
@@ -165,6 +174,17 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
         except TradeError as exc:
             raise guard.classify(exc) from None
 
+
+    def place_order_set(
+        self, account_id: str, legs: list[OrderSetLeg], between: Callable[[str], None]
+    ) -> list[LegOutcome]:
+        """A bracket: parent and children with transmit semantics (brokers/ibkr/brackets.py)."""
+        try:
+            self._refuse_unsafe(account_id)
+        except TradeError as exc:
+            return [LegOutcome(leg.role, None, NothingSent.of(exc)) for leg in legs]
+        return BracketPlacer(self.manager, self.desk, self.ops, self.timeout, self._placing).place(
+            account_id, legs, between)
 
     def _placement(
         self, account_id: str, order: OrderToPlace, ref: str, guard: SendGuard

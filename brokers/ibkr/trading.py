@@ -87,7 +87,7 @@ class OrderDesk:
     async def place(
         self, ib: IB, lost: asyncio.Event, account_id: str, to_place: OrderToPlace, ref: str, guard: SendGuard
     ) -> BrokerOrder:
-        resolved = await self._contract_for(ib, to_place)
+        resolved = await self.contract_for(ib, to_place)
         order = build_order(to_place.request, account_id, ref)
         if not guard.begin_send():
             raise NothingSent("the caller gave up before the order was sent")
@@ -119,7 +119,7 @@ class OrderDesk:
             )
         return result
 
-    async def _contract_for(self, ib: IB, to_place: OrderToPlace) -> ResolvedContract:
+    async def contract_for(self, ib: IB, to_place: OrderToPlace) -> ResolvedContract:
         """The contract the preview priced, by conId: exactly what the human confirmed (instrument_contracts)."""
         return await confirmed_contract(self.resolver, ib, to_place)
 

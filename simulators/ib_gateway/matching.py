@@ -132,8 +132,6 @@ class Broker:
             raise rejected(f"Invalid action {req.action or '(none)'}.")
         if req.tif not in TIFS:
             raise rejected(f"Invalid time in force {req.tif}.")
-        if req.parent_id or not req.transmit:
-            raise rejected("Attached (parent/child) and untransmitted orders are not supported.")
         qty = req.quantity
         if qty is None or qty <= 0:
             raise rejected("The order size must be positive.")
@@ -205,7 +203,7 @@ class Broker:
             perm_id=self._next_perm_id if assign_perm_id else 0, account=account,
             instrument=inst, action=req.action, quantity=quantity, order_type=req.order_type,
             lmt_price=None, aux_price=None, tif=req.tif, order_ref=req.order_ref, outside_rth=req.outside_rth,
-            oca_group=req.oca_group,
+            oca_group=req.oca_group, oca_type=req.oca_type, parent_id=req.parent_id, transmitted=req.transmit,
         )
         set_prices(order, req)
         if assign_perm_id:
@@ -234,7 +232,7 @@ class Broker:
 
     def plan(self, order: OrderRecord, arriving: bool) -> tuple[bool, FillPlan | None]:
         """(stop triggered just now, fill to make now or None)."""
-        if not order.is_active or order.fill_pending or order.remaining <= 0:
+        if not order.is_active or order.fill_pending or order.remaining <= 0 or order.held:
             return False, None
         quote = order.instrument.quote
         buy = order.action == "BUY"

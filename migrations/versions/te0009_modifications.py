@@ -1,7 +1,7 @@
 """Modifications of working orders (issue 16): previewed, confirmed, applied once.
 
-Revision ID: te0008_modify
-Revises: te0007_working_orders
+Revision ID: te0009_modify
+Revises: te0008_order_sets
 Create Date: 2026-11-30
 
 `trade_modifications` holds one row per previewed change of a working order: the old and the
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "te0008_modify"
-down_revision: str | None = "te0007_working_orders"
+revision: str = "te0009_modify"
+down_revision: str | None = "te0008_order_sets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
