@@ -5,11 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-<<<<<<< HEAD
 from brokers.errors import ErrorCode, NothingSent, TradeError
-=======
-from brokers.errors import ErrorCode, NothingSent
->>>>>>> main
 from brokers.models import BrokerProvider, OrderRequest
 from brokers.order_legs import LegOutcome, OrderSetLeg
 from brokers.records import (
@@ -68,7 +64,6 @@ class BrokerAdapter(ABC):
     @abstractmethod
     def find_order_by_ref(self, lookup: OrderLookup) -> BrokerOrder | None: ...
 
-<<<<<<< HEAD
     def modify_order(
         self, account_id: str, brokerage_order_id: str, order: OrderToPlace, client_order_ref: str
     ) -> BrokerOrder:
@@ -77,7 +72,7 @@ class BrokerAdapter(ABC):
         Only adapters whose `capabilities.modify_orders` is true implement it."""
         raise NothingSent.of(TradeError(ErrorCode.UNSUPPORTED_ORDER,
                                         f"{self.provider.value} orders cannot be modified in place"))
-=======
+
     def place_order_set(
         self, account_id: str, legs: list[OrderSetLeg], between: Callable[[str], None]
     ) -> list[LegOutcome]:
@@ -86,7 +81,6 @@ class BrokerAdapter(ABC):
         the capability never get here: the preview refused the order already."""
         raise NothingSent(f"{self.provider.value} does not place order sets; nothing was sent",
                           code=ErrorCode.UNSUPPORTED_ORDER)
->>>>>>> main
 
     def refresh_after_trade(self, account_id: str) -> None:  # noqa: B027 - optional hook
         """Ask the broker to refresh cached holdings; a no-op where nothing is cached."""

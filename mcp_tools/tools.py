@@ -112,15 +112,11 @@ def preview_trade(
     warnings and expires_at. You MUST then show the summary and any warnings to the human and obtain an explicit
     yes for this exact order before calling execute_trade. Previews expire after a few minutes. A refusal
     (RISK_LIMIT, INSUFFICIENT_FUNDS, SYMBOL_NOT_FOUND, VALIDATION_ERROR, ...) is a tool error: explain it to the
-<<<<<<< HEAD
-    human instead of working around it. To change a working order's quantity or prices use preview_modification
-    (brokers that cannot modify in place answer UNSUPPORTED_ORDER: then cancel it and preview a new one)."""
-=======
     human instead of working around it. With take_profit_price and/or stop_loss_price the order is the entry of a
     bracket: the preview lists every leg in legs (role entry, take_profit, stop_loss) and the summary names them
-    all; the human confirms the whole set at once. Orders cannot be amended once placed: to change a working
-    order, cancel it (cancel_order) and preview a new one."""
->>>>>>> main
+    all; the human confirms the whole set at once. To change a working order's quantity or prices use
+    preview_modification (brokers that cannot modify in place answer UNSUPPORTED_ORDER: then cancel it and preview
+    a new one)."""
     view = service.preview_request(order, user_email=user_email)
     return {
         **view.as_json(), "orders_enabled": service.settings.orders_enabled,
@@ -142,15 +138,10 @@ def execute_trade(
     placed (CONFIRMATION_DECLINED). If the result says
     simulated=true (ORDERS_ENABLED is off), the order was only recorded and nothing was sent to the broker: say
     so plainly. If the status is UNKNOWN the order may exist: do not execute again, check get_order_status.
-<<<<<<< HEAD
-    A filled order cannot be changed; a working one's quantity or prices can (preview_modification, then
-    execute_modification), or cancel it (which can race a fill) and preview a new one."""
-=======
     A bracket preview places all its legs at once: the result is the entry's order with order_ids and order_roles
     listing every leg (check them with get_orders_status; cancel_order on the entry cancels the whole set).
-    A placed order cannot be amended and a filled one cannot be changed: to change a working order, cancel it
-    (which can race a fill) and preview a new one."""
->>>>>>> main
+    A filled order cannot be changed; a working one's quantity or prices can (preview_modification, then
+    execute_modification), or cancel it (which can race a fill) and preview a new one."""
     answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
     return answer if answer is not None else order_payload(service.execute_order(preview_id, user_email=user_email))
 

@@ -45,8 +45,8 @@ from services.modification_view import ModificationView
 from services.order_store import OrderStore, new_event, utcnow
 from services.order_updates import apply_broker_order
 from services.preview import assess
-from services.results import OrderView
 from services.routing import AdapterRouter
+from services.set_legs import preview_of
 from services.validation import RiskAssessment, RiskLimits
 from settings import Settings, TradingMode
 
@@ -105,12 +105,12 @@ class Modifications:
         except TradeError as exc:
             self._audit(order_id, None, correlation, "MODIFICATION_REFUSED", exc, stage="preview")
             raise
-        return ModificationView.of(row, preview)
+        return ModificationView.of(row, order, preview)
 
     def _own_order(self, session: Session, order_id: uuid.UUID) -> tuple[TradeOrder, TradePreview]:
         """The order and its preview; another user's order is not found."""
         order = self.store.get_order(session, order_id)
-        preview = self.store.get_preview(session, order.preview_id) if order is not None else None
+        preview = preview_of(session, order) if order is not None else None  # a bracket leg's: its entry's
         if order is None or preview is None or belongs_to_another(order.user_email, current_user_email()):
             raise _refusal(ErrorCode.ORDER_NOT_FOUND, "no order has this id (use the order_id from execute_trade "
                            "or get_orders)", order_id)
@@ -123,6 +123,9 @@ class Modifications:
 
     def _refuse_pointless(self, order: TradeOrder, old: OrderRequest, new: OrderRequest) -> None:
         _refuse_filled(order, new.quantity)
+        if order.leg_role is not None and new.quantity != old.quantity:
+            raise _refusal(ErrorCode.UNSUPPORTED_ORDER, "the legs of a bracket share one quantity, so one leg's "
+                           "quantity cannot change on its own; its prices can", order.id)
         if terms_of(old) == terms_of(new):
             raise _refusal(ErrorCode.VALIDATION_ERROR, "nothing to change: the order already has these terms",
                            order.id, problems=[{"field": "order", "problem": "nothing changed"}])
@@ -171,7 +174,8 @@ class Modifications:
             self._refuse_other_mode(row)
             self._refuse_live_in_paper(self.router.for_provider(row.broker_provider), order)
             _refuse_stale(row, order, preview)
-            return ExecutableModification(ModificationView.of(row, preview), simulated=not self.settings.orders_enabled)
+            view = ModificationView.of(row, order, preview)
+            return ExecutableModification(view, simulated=not self.settings.orders_enabled)
 
     def _refuse_other_mode(self, row: TradeModification) -> None:
         mode = self.settings.trading_mode.value
@@ -207,7 +211,7 @@ class Modifications:
             self._audit(None, modification_id, correlation, "MODIFICATION_REFUSED", exc, stage="execute")
             raise
         if claim.modification.status is ModificationStatus.SIMULATED:
-            return ModificationView.of(claim.modification, claim.preview, OrderView.of(claim.order, claim.preview))
+            return ModificationView.of(claim.modification, claim.order, claim.preview, with_order=True)
         outcome, error = self._send(claim)
         return self._record(claim, correlation, outcome, error)
 
@@ -268,7 +272,7 @@ class Modifications:
                                     payload={"changes": changes or {}, "new": row.new_terms,
                                              "broker": outcome.raw if outcome else None}))
             session.flush()
-            view = ModificationView.of(row, claim.preview, OrderView.of(order, claim.preview))
+            view = ModificationView.of(row, order, claim.preview, with_order=True)
         if error is not None and status is not ModificationStatus.UNKNOWN:
             raise TradeError(error.code, error.message, {**error.details, "modification_id": view.modification_id,
                                                          "order_id": view.order_id, "status": status.value})

@@ -15,8 +15,8 @@ from typing import Any
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import ORDER_OPTION_FIELDS, OrderRequest, parse_order_request
 from db.models import TradeOrder, TradePreview
-from services.execution_gate import request_of
 from services.results import plain_text
+from services.set_legs import request_of_row
 
 MODIFIABLE_FIELDS = ("quantity", "limit_price", "stop_price", "trailing_amount", "trailing_percent")
 TERM_FIELDS = ("quantity", "limit_price", "stop_price", *ORDER_OPTION_FIELDS)
@@ -83,7 +83,7 @@ def with_terms(base: OrderRequest, terms: dict[str, Any]) -> OrderRequest:
 
 def current_request(order: TradeOrder, preview: TradePreview) -> OrderRequest:
     """The order's terms now: as previewed, or as the last applied modification left them."""
-    base = request_of(preview)
+    base = request_of_row(order, preview)  # a bracket leg's own side, type and price
     if order.quantity is None:
         return base
     options = order.order_options or {}

@@ -29,12 +29,9 @@ from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
-<<<<<<< HEAD
 from services.modification import Modifications
 from services.modification_api import ModificationApi
-=======
 from services.order_set_execute import SetExecution, simulated_set
->>>>>>> main
 from services.order_sets import OrderSets
 from services.order_store import OrderStore, new_event
 from services.order_updates import record_report

@@ -16,10 +16,7 @@ from ib_async import IB, Trade
 
 from brokers.base import BrokerAdapter, OrderUpdateHandler
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
-<<<<<<< HEAD
-=======
 from brokers.ibkr.brackets import BracketPlacer
->>>>>>> main
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.lifecycle import CallKind, unavailable
@@ -56,12 +53,8 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True,
-<<<<<<< HEAD
-        oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True,
-        modify_orders=True,
-=======
         oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True, brackets=True,
->>>>>>> main
+        modify_orders=True,
     )
 
     def __init__(
