@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,11 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.ibkr.adapter import IBKRBrokerAdapter
+from brokers.ibkr.connection import IBKRConnectionManager
 from db.models import ModificationStatus, TradeModification
 from mcp_tools.server import build_server
 from services.trade_execution import TradeExecutionService
+from settings import TradingMode
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import ACCOUNT, event_types, order_row, placed_orders, wait_until
+from tests.ibkr.conftest import ACCOUNT, event_types, make_settings, order_row, placed_orders, wait_until
 from tests.mcp.test_confirmation import Human
 
 D = Decimal
@@ -198,3 +202,71 @@ def test_a_market_order_has_no_limit_price_to_change(
     with pytest.raises(TradeError) as caught:
         service.preview_modification(order.order_id, limit_price="190")
     assert caught.value.code is ErrorCode.VALIDATION_ERROR and "limit_price" in caught.value.message
+
+
+@pytest.fixture
+def second_service(
+    sim: IBGatewaySimulator, manager: IBKRConnectionManager, session_factory: sessionmaker[Session],
+) -> Iterator[Callable[..., TradeExecutionService]]:
+    """Another process's service on the same gateway and database, in another mode."""
+    made: list[TradeExecutionService] = []
+
+    def factory(**overrides: Any) -> TradeExecutionService:
+        service = TradeExecutionService(make_settings(sim.port, **overrides), session_factory,
+                                        [IBKRBrokerAdapter(manager, trading_mode=TradingMode.PAPER)])
+        made.append(service)
+        return service
+
+    yield factory
+    for service in made:
+        service.close()
+
+
+def test_orders_off_records_a_simulated_change_and_sends_nothing(
+    sim: IBGatewaySimulator, service: TradeExecutionService, second_service: Callable[..., TradeExecutionService],
+) -> None:
+    order_id = working_limit_order(sim, service)
+    off = second_service(ORDERS_ENABLED=False)
+    human = Human()
+    preview, executed = mcp_calls(
+        off, human,
+        ("preview_modification", {"order_id": order_id, "limit_price": "186"}),
+        ("execute_modification", {"modification_id": "$0.modification_id"}),
+    )
+    shown = data(preview)
+    assert shown["simulated"] is True and "SIMULATED ONLY" in shown["summary"]
+    result = data(executed)
+    assert result["status"] == "SIMULATED" and result["simulated"] is True and "NOT sent" in result["message"]
+    assert human.asked == []  # nothing can reach the broker: nobody is asked
+    assert sim.modification_count == 0 and sim_order(sim, service, order_id).lmt_price == D("185.00")
+    assert service.get_order_status(order_id).limit_price == D(185)
+    with pytest.raises(TradeError) as caught:  # made with orders off: this process (orders on) refuses it
+        service.execute_modification(off.preview_modification(order_id, limit_price="187").modification_id)
+    assert caught.value.code is ErrorCode.TRADING_DISABLED and sim.modification_count == 0
+
+
+def test_the_kill_switch_refuses_before_anything_is_stored(
+    sim: IBGatewaySimulator, service: TradeExecutionService, second_service: Callable[..., TradeExecutionService],
+    session_factory: sessionmaker[Session],
+) -> None:
+    order_id = working_limit_order(sim, service)
+    halted = second_service(TRADING_KILL_SWITCH=True)
+    with pytest.raises(TradeError) as caught:
+        halted.preview_modification(order_id, limit_price="186")
+    assert caught.value.code is ErrorCode.TRADING_DISABLED
+    with session_factory() as session:
+        assert session.execute(select(TradeModification)).first() is None
+
+
+def test_another_users_order_is_not_found(sim: IBGatewaySimulator, service: TradeExecutionService) -> None:
+    sim.auto_fill = False
+    preview = service.preview_order(ACCOUNT, "AAPL", "BUY", "10", "Limit", "185", user_email="ann@example.com")
+    order = service.execute_order(preview.preview_id, user_email="ann@example.com")
+    with pytest.raises(TradeError) as caught:
+        service.preview_modification(order.order_id, limit_price="186", user_email="bob@example.com")
+    assert caught.value.code is ErrorCode.ORDER_NOT_FOUND
+    mine = service.preview_modification(order.order_id, limit_price="186", user_email="ann@example.com")
+    with pytest.raises(TradeError) as stolen:
+        service.execute_modification(mine.modification_id, user_email="bob@example.com")
+    assert stolen.value.code is ErrorCode.ORDER_NOT_FOUND and sim.modification_count == 0
+    assert service.execute_modification(mine.modification_id, user_email="ann@example.com").status == "APPLIED"
