@@ -303,7 +303,10 @@ class Modifications:
             payload={"modification_id": str(modification_id), "answer": answer}))
 
     def record_refusal(self, modification_id: uuid.UUID, error: TradeError) -> None:
-        self._audit(None, modification_id, uuid.uuid4(), "MODIFICATION_REFUSED", error, stage="confirmation")
+        with self.store.session_factory() as session:
+            row = session.get(TradeModification, modification_id)
+        self._audit(row.order_id if row else None, modification_id, uuid.uuid4(), "MODIFICATION_REFUSED", error,
+                    stage="confirmation")
 
 
 def _refuse_not_working(order: TradeOrder) -> None:
