@@ -55,7 +55,7 @@ BASIC_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
 TRAILING_ORDER_TYPES = frozenset({OrderType.TRAILING_STOP, OrderType.TRAILING_STOP_LIMIT})
 AUCTION_ORDER_TYPES = frozenset({OrderType.MARKET_ON_CLOSE, OrderType.MARKET_ON_OPEN})
 ORDER_OPTION_FIELDS = ("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset",
-                       "take_profit_price", "stop_loss_price")
+                       "take_profit_price", "stop_loss_price", "notional")
 
 
 class TimeInForce(StrEnum):
@@ -216,6 +216,9 @@ class OrderRequest(InstrumentFields):
     take_profit_price: Decimal | None = None
     stop_loss_price: Decimal | None = None
     """Either makes this order the entry of a bracket (brokers/bracket_rules.py); both make the full bracket."""
+    notional: Decimal | None = None
+    """A cash amount asked for instead of a quantity (services/notional.py): the broker turns it into units, and
+    `quantity` is then the estimate the broker gave."""
 
     @field_validator("side", mode="before")
     @classmethod
@@ -227,7 +230,8 @@ class OrderRequest(InstrumentFields):
     def _canonical_enum(cls, value: Any, info: Any) -> Any:
         return _enum_member(OrderType if info.field_name == "order_type" else TimeInForce, value)
 
-    @field_validator("quantity", "limit_price", "stop_price", "take_profit_price", "stop_loss_price", mode="before")
+    @field_validator("quantity", "limit_price", "stop_price", "take_profit_price", "stop_loss_price", "notional",
+                     mode="before")
     @classmethod
     def _no_bool_or_float_junk(cls, value: Any) -> Any:
         if isinstance(value, bool):
@@ -241,7 +245,7 @@ class OrderRequest(InstrumentFields):
     def _quantity(cls, value: Decimal) -> Decimal:
         return _check_decimal(value, name="quantity")
 
-    @field_validator("limit_price", "stop_price", "take_profit_price", "stop_loss_price")
+    @field_validator("limit_price", "stop_price", "take_profit_price", "stop_loss_price", "notional")
     @classmethod
     def _price(cls, value: Decimal | None, info: Any) -> Decimal | None:
         return None if value is None else _check_decimal(value, name=info.field_name)

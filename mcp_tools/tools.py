@@ -105,7 +105,7 @@ def get_positions(
 
 @tool("Preview a trade (step 1 of 2)", PREVIEW, output=out.PreviewResult)
 def preview_trade(
-    service: TradeExecutionService, order: args.OrderTerms, user_email: args.UserEmail = None,
+    service: TradeExecutionService, order: args.PreviewTerms, user_email: args.UserEmail = None,
 ) -> dict[str, Any]:
     """Step 1 of 2 for placing an order. Validates the order, applies the risk limits and asks the broker for an
     estimate; NOTHING is placed. Returns preview_id, a one-line summary, estimated price, commission and total,
@@ -115,8 +115,10 @@ def preview_trade(
     human instead of working around it. With take_profit_price and/or stop_loss_price the order is the entry of a
     bracket: the preview lists every leg in legs (role entry, take_profit, stop_loss) and the summary names them
     all; the human confirms the whole set at once. To change a working order's quantity or prices use
-    preview_modification (brokers that cannot modify in place answer UNSUPPORTED_ORDER: then cancel it and preview
-    a new one)."""
+    preview_modification (or cancel it and preview a new one where that answers UNSUPPORTED_ORDER). A future or
+    option (IBKR) is chosen only when the human asked for one (see ticker and sec_type); its quantity counts
+    contracts and its result carries `instrument` (type, expiry, strike/right, multiplier, exchange, currency)
+    and `margin`: tell the human all of it."""
     view = service.preview_request(order, user_email=user_email)
     return {
         **view.as_json(), "orders_enabled": service.settings.orders_enabled,

@@ -15,7 +15,7 @@ from typing import Any
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import ORDER_OPTION_FIELDS, OrderRequest, parse_order_request
 from db.models import TradeOrder, TradePreview
-from services.results import plain_text
+from services.plain_numbers import plain_text
 from services.set_legs import request_of_row
 
 MODIFIABLE_FIELDS = ("quantity", "limit_price", "stop_price", "trailing_amount", "trailing_percent")

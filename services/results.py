@@ -16,37 +16,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, mod
 from brokers.models import OrderStatus
 from brokers.records import BrokerOrder
 from db.models import TradeOrder, TradePreview
+from services.instrument_view import derivative_of, instrument_text
 from services.order_terms import current_terms
+from services.plain_numbers import plain_decimal, plain_json_number
 
 ZERO = Decimal(0)
-
-
-def plain_decimal(value: Decimal) -> Decimal:
-    """3.00000000 -> 3, 0E-8 -> 0, 1E+2 -> 100: the value without scale padding or a positive exponent."""
-    if not value.is_finite():
-        return value
-    reduced = value.normalize()
-    exponent = reduced.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:
-        reduced = reduced.quantize(Decimal(1))
-    return reduced
-
-
-def plain_text(value: Decimal | None) -> str | None:
-    """The decimal as JSON text, never in scientific notation."""
-    return None if value is None else format(plain_decimal(value), "f")
-
-
-def plain_json_number(value: Any) -> Any:
-    """A stored numeric string ("0.00095000", "1.5E-7") in plain form; anything else unchanged."""
-    if isinstance(value, Decimal):
-        return plain_text(value)
-    if isinstance(value, str):
-        try:
-            return plain_text(Decimal(value))
-        except InvalidOperation:
-            return value
-    return value
 
 
 PlainDecimal = Annotated[
@@ -123,6 +97,10 @@ class PreviewView(View):
     """Trailing amount/percent, trail stop, limit offset, outside_rth: for the order types that use them."""
     legs: list[dict[str, Any]] = []
     """A bracket: entry, take_profit and stop_loss legs (type, side, quantity, prices, estimated_notional)."""
+    notional: PlainDecimal | None = None
+    """The cash amount (in `currency`) asked for instead of a quantity; `quantity` is then the broker's estimate."""
+    estimated_quantity: PlainDecimal | None = None
+    """With notional: the quantity the amount is estimated to buy or sell (the fill decides the exact one)."""
 
     @classmethod
     def of(cls, row: TradePreview) -> PreviewView:
@@ -163,6 +141,8 @@ class PreviewView(View):
             status=row.status, created_at=row.created_at, expires_at=row.expires_at,
             impact=impact, warnings=warnings, summary=describe(row),
             order_options=dict(row.order_options or {}), legs=_legs(row),
+            notional=_decimal((row.order_options or {}).get("notional")),
+            estimated_quantity=row.quantity if (row.order_options or {}).get("notional") else None,
         )
 
 
@@ -201,42 +181,6 @@ def _market_data(quote: Any) -> dict[str, Any] | None:
     return {k: plain_json_number(v) if k in ("bid", "ask", "last", "close") else v for k, v in quote.items()}
 
 
-DERIVATIVE_TYPES = frozenset({"FUT", "OPT", "FOP"})
-
-
-def derivative_of(row: TradePreview) -> dict[str, Any] | None:
-    """What a derivative preview is (type, month, strike, multiplier, listing), so nobody mistakes contracts
-    for shares; also for a stock on a named non-US listing (exchange and currency), else None."""
-    data: dict[str, Any] = row.broker_preview_data or {}
-    raw = _object(data.get("raw")) or {}
-    contract = _object(raw.get("contract")) or {}
-    derivative = contract.get("sec_type") in DERIVATIVE_TYPES
-    listed = contract.get("exchange") not in (None, "SMART") or contract.get("currency") not in (None, "USD")
-    if not derivative and not listed:
-        return None
-    return {"sec_type": contract["sec_type"], "local_symbol": contract.get("local_symbol"),
-            "expiry": contract.get("expiry"), "strike": plain_json_number(contract.get("strike")),
-            "right": contract.get("right"),
-            "multiplier": str(data.get("multiplier") or contract.get("multiplier")),
-            "exchange": contract.get("exchange"), "currency": contract.get("currency"),
-            "quantity_unit": "contracts" if derivative else "shares"}
-
-
-_RIGHTS = {"C": "call", "P": "put"}
-
-
-def _instrument_text(instrument: dict[str, Any]) -> str:
-    """' (FUT MESZ6 on CME, expiry 20261218, multiplier 5, USD)' for the one-line summary."""
-    parts = [f"{instrument['sec_type']} {instrument['local_symbol'] or ''}".rstrip() + f" on {instrument['exchange']}"]
-    if instrument["quantity_unit"] == "contracts":
-        parts.append(f"expiry {instrument['expiry']}")
-        if instrument.get("strike"):
-            parts.append(f"strike {instrument['strike']} {_RIGHTS.get(instrument.get('right') or '', '')}".rstrip())
-        parts.append(f"multiplier {instrument['multiplier']}")
-    parts.append(str(instrument.get("currency") or "USD"))
-    return f" ({', '.join(parts)})"
-
-
 def describe(row: TradePreview) -> str:
     """The one-line order summary a human confirms."""
     qty = _plain(row.quantity)
@@ -244,7 +188,7 @@ def describe(row: TradePreview) -> str:
     instrument = derivative_of(row)
     if instrument is not None:
         qty += " contracts" if instrument["quantity_unit"] == "contracts" else ""
-        ticker += _instrument_text(instrument)
+        ticker += instrument_text(instrument)
     price = ""
     if row.order_type == "Limit":
         price = f" limit {_plain(row.limit_price)}"
@@ -253,11 +197,15 @@ def describe(row: TradePreview) -> str:
     elif row.order_type == "StopLimit":
         price = f" stop {_plain(row.stop_price)} limit {_plain(row.limit_price)}"
     price += "".join(f" {name.replace('_', ' ')} {value}" for name, value in (row.order_options or {}).items()
-                     if name not in ("outside_rth", "take_profit_price", "stop_loss_price"))
+                     if name not in ("outside_rth", "take_profit_price", "stop_loss_price", "notional"))
     if (row.order_options or {}).get("outside_rth"):
         price += " outside regular hours"
     data = row.broker_preview_data or {}
     currency = str(data.get("currency") or "USD")
+    notional = _decimal((row.order_options or {}).get("notional"))
+    if notional is not None:  # a cash amount: the amount first, the quantity as the estimate it is
+        qty = f"{currency} {notional:,.2f} of"
+        ticker += f" (est. {_plain(row.quantity)} shares)"
     total = "" if row.estimated_total is None else (
         f": est. {'cost' if row.side == 'BUY' else 'proceeds'} {currency} {row.estimated_total:,.2f}")
     account = data.get("account_label") or f"{row.broker_provider} account {row.account_id}"

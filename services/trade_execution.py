@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, OrderOutcomeUnknown, TradeError
-from brokers.models import BrokerProvider, OrderRequest, OrderStatus, canonical_ticker, parse_order_request
+from brokers.models import BrokerProvider, OrderRequest, OrderStatus, canonical_ticker
 from brokers.records import AccountBalance, BrokerAccount, BrokerOrder, Position, Quote, SymbolMatch
 from brokers.user_context import acting_for, current_user_email, parse_user_email, scoped_to
 from db.engine import transaction
@@ -31,6 +31,7 @@ from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
 from services.modification import Modifications
 from services.modification_api import ModificationApi
+from services.notional import NotionalOrder, parse_order_or_notional, resolve_notional
 from services.order_set_execute import SetExecution, simulated_set
 from services.order_sets import OrderSets
 from services.order_store import OrderStore, new_event
@@ -168,7 +169,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         account_id: Any,
         ticker: Any,
         side: Any,
-        quantity: Any,
+        quantity: Any = None,
         order_type: Any = "Market",
         limit_price: Any = None,
         stop_price: Any = None,
@@ -176,32 +177,36 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         **order_options: Any,
     ) -> PreviewView:
         """`order_options`: trailing_amount, trailing_percent, trail_stop_price, limit_offset, outside_rth
-        (issue 16; only the order types that use them accept them)."""
+        (issue 16; only the order types that use them accept them); `notional`: a cash amount instead of a
+        quantity (services/notional.py)."""
         request = {
             "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
             "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
             "time_in_force": time_in_force, **{k: v for k, v in order_options.items() if v is not None},
         }
         try:
-            order = _guard(lambda: parse_order_request(**request))
+            order = _guard(lambda: parse_order_or_notional(**request))
         except TradeError as exc:
             self._audit_preview_refused(current_correlation(), exc, request)
             raise
         return self.preview_request(order)
 
-    def preview_request(self, order: OrderRequest, *, user_email: Any = None) -> PreviewView:
+    def preview_request(self, order: OrderRequest | NotionalOrder, *, user_email: Any = None) -> PreviewView:
         """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge).
         `user_email`: the platform user it is made for (stored; only they may execute it)."""
         user = parse_user_email(user_email)
         with scoped_to(user):
             return self._preview(order)
 
-    def _preview(self, order: OrderRequest) -> PreviewView:
+    def _preview(self, asked: OrderRequest | NotionalOrder) -> PreviewView:
         correlation = current_correlation()
 
         def run() -> PreviewView:
-            adapter = self.router.for_account(order.account_id)
+            adapter = self.router.for_account(asked.account_id)
+            order = resolve_notional(asked, adapter) if isinstance(asked, NotionalOrder) else asked
             broker_preview, risk = assess(order, adapter, self.limits)
+            if broker_preview.quantity is not None:  # the broker chose the units (a cash amount)
+                order = order.model_copy(update={"quantity": broker_preview.quantity})
             risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
             row.orders_enabled = self.settings.orders_enabled
@@ -227,7 +232,8 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         try:
             return _guard(run)
         except TradeError as exc:
-            self._audit_preview_refused(correlation, exc, order.model_dump(mode="json"))
+            terms = asked.terms if isinstance(asked, NotionalOrder) else asked
+            self._audit_preview_refused(correlation, exc, terms.model_dump(mode="json"))
             raise
 
     def _audit_preview_refused(self, correlation: uuid.UUID, exc: TradeError, request: dict[str, Any]) -> None:
