@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from . import encode, market_data
 from .brackets import Brackets
 from .instruments import Instrument
-from .matching import Broker, Refusal, rejected
+from .matching import Broker, Refusal, modify_refusal, rejected
 from .orders import OrderRecord, OrderRequest, OrderSnapshot, parse_place_order
 from .trailing import auction_price
 
@@ -195,8 +195,9 @@ class Gateway:
         session.send(encode.open_order(order, session.server_version, impact))
 
     def _modify(self, session: Session, order: OrderRecord, req: OrderRequest, inst: Instrument) -> None:
-        if order.is_done or inst is not order.instrument:
-            self._refuse(session, req.order_id, Refusal(103, "Duplicate order id"))
+        refused = modify_refusal(order, req, inst)
+        if refused is not None:
+            self._refuse(session, req.order_id, refused)
             return
         try:
             quantity = self.broker.validate(req, inst)
@@ -302,8 +303,7 @@ class Gateway:
                 session.send(encode.commission_report(execution))
         self._mark_dirty(order.account, order.instrument.con_id, quantity_changed=True)
         self._cancel_oca(order)
-        if order.status == "Filled":
-            self.brackets.parent_filled(order)
+        self.brackets.parent_filled(order)
 
     def _cancel_oca(self, filled: OrderRecord) -> None:
         """One-cancels-all (ocaType 1): a fill cancels the other working orders of its OCA group."""
