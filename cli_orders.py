@@ -70,12 +70,25 @@ def preview_trade(
         "--take-profit-price", help="Makes the order the entry of a bracket: the take-profit limit.")] = None,
     stop_loss_price: Annotated[str | None, typer.Option(
         "--stop-loss-price", help="Makes the order the entry of a bracket: the stop-loss trigger.")] = None,
+    sec_type: Annotated[str | None, typer.Option("--sec-type", help="STK (default), FUT or OPT.")] = None,
+    exchange: Annotated[str | None, typer.Option("--exchange", help="Listing exchange, e.g. LSE, CME, CBOE.")] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="Listing currency, e.g. GBP.")] = None,
+    expiry: Annotated[str | None, typer.Option("--expiry", help="FUT: YYYYMM (none: front month); OPT: YYYYMMDD.")]
+    = None,
+    strike: Annotated[str | None, typer.Option("--strike", help="OPT: strike price.")] = None,
+    right: Annotated[str | None, typer.Option("--right", help="OPT: C or P.")] = None,
+    multiplier: Annotated[str | None, typer.Option("--multiplier", help="FUT/OPT: multiplier to insist on.")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Step 1 of 2: validate, run the risk checks and ask the broker for an estimate; NOTHING is placed."""
+    """Step 1 of 2: validate, run the risk checks and ask the broker for an estimate; NOTHING is placed.
+
+    Futures and options (IBKR): --ticker /ES (front month), 'MES 202612', /MESZ6, or the root with --sec-type FUT;
+    an option by its OCC symbol or --sec-type OPT --expiry --strike --right (see preview_trade's description)."""
     from cli import emit_json, guarded, out
 
     options = {
+        "sec_type": sec_type, "exchange": exchange, "currency": currency, "expiry": expiry, "strike": strike,
+        "right": right, "multiplier": multiplier,
         "trailing_amount": trailing_amount, "trailing_percent": trailing_percent,
         "trail_stop_price": trail_stop_price, "limit_offset": limit_offset, "oca_group": oca_group,
         "outside_rth": outside_rth or None, "take_profit_price": take_profit_price,
@@ -126,7 +139,10 @@ def execute_trade(
     if json_output:
         emit_json(_order_json(view))
         return
-    out.print(orders_table([view], "order"))
+    from services.results import OrderView
+
+    legs = [OrderView.model_validate(leg) for leg in view.legs or []]  # a bracket: every leg
+    out.print(orders_table(legs or [view], "order set" if legs else "order"))
     if view.message:
         out.print(view.message, highlight=False)
 
@@ -182,7 +198,7 @@ def orders_table(views: list[OrderView], title: str) -> Table:
     for column in ("order_id", "role", "ticker", "side", "qty", "type", "status", "filled", "avg price"):
         table.add_column(column, justify="right" if column in ("qty", "filled", "avg price") else "left")
     for v in views:
-        table.add_row(v.order_id or "-", getattr(v, "leg_role", None) or "-", v.ticker or "-", v.side or "-",
+        table.add_row(v.order_id or "-", v.leg_role or "-", v.ticker or "-", v.side or "-",
                       _text(v.quantity), v.order_type or "-", v.status, _text(v.filled_quantity),
                       _text(v.average_fill_price))
     return table

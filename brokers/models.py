@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from brokers.bracket_rules import bracket_problems, entry_price
 from brokers.errors import ErrorCode, TradeError
 from brokers.instruments import FIELD_HINTS, FieldProblems, InstrumentFields
 
@@ -53,7 +54,8 @@ BASIC_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
 """What every broker supports; the others (issue 16) only where an adapter's capabilities say so."""
 TRAILING_ORDER_TYPES = frozenset({OrderType.TRAILING_STOP, OrderType.TRAILING_STOP_LIMIT})
 AUCTION_ORDER_TYPES = frozenset({OrderType.MARKET_ON_CLOSE, OrderType.MARKET_ON_OPEN})
-ORDER_OPTION_FIELDS = ("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset")
+ORDER_OPTION_FIELDS = ("trailing_amount", "trailing_percent", "trail_stop_price", "limit_offset",
+                       "take_profit_price", "stop_loss_price", "notional")
 
 
 class TimeInForce(StrEnum):
@@ -211,6 +213,12 @@ class OrderRequest(InstrumentFields):
     outside_rth: bool = False
     oca_group: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
     """One-cancels-all group: a fill of any order in the group cancels the others (IBKR ocaType 1)."""
+    take_profit_price: Decimal | None = None
+    stop_loss_price: Decimal | None = None
+    """Either makes this order the entry of a bracket (brokers/bracket_rules.py); both make the full bracket."""
+    notional: Decimal | None = None
+    """A cash amount asked for instead of a quantity (services/notional.py): the broker turns it into units, and
+    `quantity` is then the estimate the broker gave."""
 
     @field_validator("side", mode="before")
     @classmethod
@@ -222,7 +230,8 @@ class OrderRequest(InstrumentFields):
     def _canonical_enum(cls, value: Any, info: Any) -> Any:
         return _enum_member(OrderType if info.field_name == "order_type" else TimeInForce, value)
 
-    @field_validator("quantity", "limit_price", "stop_price", mode="before")
+    @field_validator("quantity", "limit_price", "stop_price", "take_profit_price", "stop_loss_price", "notional",
+                     mode="before")
     @classmethod
     def _no_bool_or_float_junk(cls, value: Any) -> Any:
         if isinstance(value, bool):
@@ -236,7 +245,7 @@ class OrderRequest(InstrumentFields):
     def _quantity(cls, value: Decimal) -> Decimal:
         return _check_decimal(value, name="quantity")
 
-    @field_validator("limit_price", "stop_price")
+    @field_validator("limit_price", "stop_price", "take_profit_price", "stop_loss_price", "notional")
     @classmethod
     def _price(cls, value: Decimal | None, info: Any) -> Decimal | None:
         return None if value is None else _check_decimal(value, name=info.field_name)
@@ -286,10 +295,27 @@ class OrderRequest(InstrumentFields):
             raise ValueError(f"{self.order_type.value} orders are Day orders")
         return self
 
+    @property
+    def is_bracket(self) -> bool:
+        return self.take_profit_price is not None or self.stop_loss_price is not None
+
+    @model_validator(mode="after")
+    def _bracket_terms(self) -> OrderRequest:
+        """A bracket's entry type and price order (a Market entry's price is checked against the quote later)."""
+        problems = bracket_problems(self.side.value, self.order_type.value,
+                                    entry_price(self.order_type.value, self.limit_price, self.stop_price),
+                                    self.take_profit_price, self.stop_loss_price)
+        if self.is_bracket and self.oca_group is not None:
+            problems.append({"field": "oca_group", "problem": "a bracket makes its own one-cancels-all group; "
+                                                              "leave oca_group out"})
+        if problems:
+            raise ValueError("; ".join(p["problem"] for p in problems))
+        return self
+
     @model_validator(mode="after")
     def _prices_match_type(self) -> OrderRequest:
         problems = price_problems(self.order_type, self.limit_price is not None, self.stop_price is not None)
-        for name in ("limit_price", "stop_price"):
+        for name in ("limit_price", "stop_price", "take_profit_price", "stop_loss_price"):
             price = getattr(self, name)
             if price is not None and (price * self.quantity).adjusted() >= MAX_QUANTITY_DIGITS:
                 problems.append({"field": name, "problem": f"{name} x quantity is too large to store"})

@@ -26,10 +26,16 @@ class BrokerCapabilities(BrokerModel):
     """Orders may join a user-named one-cancels-all group (`OrderRequest.oca_group`)."""
     outside_rth: bool = False
     """Orders may be flagged to trigger/fill outside regular trading hours (`OrderRequest.outside_rth`)."""
+    modify_orders: bool = False
+    """A working order's quantity and prices can be changed in place (`BrokerAdapter.modify_order`)."""
     sec_types: frozenset[str] = frozenset({"STK"})
     """Security types it trades (`OrderRequest.sec_type`): STK everywhere, FUT and OPT at IBKR."""
+    notional_orders: bool = False
+    """Market Day stock orders may ask for a cash amount (`OrderRequest.notional`) instead of a quantity."""
     listing_choice: bool = False
     """Orders may name the listing's `exchange` and `currency` (a non-US stock such as VOD on LSE in GBP)."""
+    brackets: bool = False
+    """An order may be the entry of a bracket (take-profit / stop-loss children): `place_order_set`."""
 
 
 class BrokerAccount(BrokerModel):
@@ -104,6 +110,8 @@ class BrokerPreview(BrokerModel):
     quote: Quote | None = None
     broker_trade_id: str | None = None
     broker_expires_at: datetime | None = None
+    quantity: Decimal | None = None
+    """The quantity the broker chose, when it chooses it: an order for a cash amount (`OrderRequest.notional`)."""
     margin_impact: dict[str, Decimal | None] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     raw: dict[str, Any] = Field(default_factory=dict)

@@ -31,6 +31,7 @@ from brokers.user_context import MAX_EMAIL_LENGTH, parse_user_email
 from mcp_tools.instrument_arguments import INSTRUMENT_TERMS, ORDER_TICKER_SCHEMA
 from mcp_tools.registry import REQUIRED, UNEXPECTED, Arg, ArgGroup
 from mcp_tools.results import validation_error
+from services.notional import NotionalOrder, parse_order_or_notional
 
 UUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 DECIMAL_TEXT = r"^(?=.*[0-9])[0-9]*\.?[0-9]*$"
@@ -119,7 +120,10 @@ ACCOUNT_ID_SCHEMA = {
 }
 TICKER_SCHEMA = {
     "type": "string", "minLength": 1, "maxLength": 64,
-    "description": "Ticker symbol, e.g. 'AAPL'. Use search_symbol first when unsure of the exact symbol.",
+    "description": "Ticker symbol, e.g. 'AAPL' (a bare ticker is the stock or ETF). IBKR also reads '/ES' (a "
+                   "future's front month, quoted as IB's continuous future), 'ES 202612' (a contract month), an "
+                   "option's OCC symbol ('SPY   261218C00600000') and indexes ('SPX'). Use search_symbol first "
+                   "when unsure of the exact symbol.",
 }
 
 AccountId = Annotated[str, Arg(ACCOUNT_ID_SCHEMA, account_id)]
@@ -200,6 +204,16 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
         "description": "Optional one-cancels-all group name: when any order of the group fills, the broker "
                        "cancels the group's other working orders. Use the same name for each order of the group.",
     }), None),
+    "take_profit_price": (Arg(_decimal_schema(
+        "Optional: makes this order the entry of a bracket with a take-profit Limit exit at this price (opposite "
+        "side, same quantity). For a BUY it must be above the entry price (limit_price, stop_price, or for a "
+        "Market entry the current price); for a SELL, below. Entry types: Market, Limit, Stop, StopLimit.",
+        optional=True)), None),
+    "stop_loss_price": (Arg(_decimal_schema(
+        "Optional: makes this order the entry of a bracket with a stop-loss Stop exit at this price (opposite "
+        "side, same quantity). For a BUY it must be below the entry price; for a SELL, above. With "
+        "take_profit_price too, the two exits are one-cancels-the-other and work only once the entry fills.",
+        optional=True)), None),
     "outside_rth": (Arg({
         "type": "boolean", "default": False,
         "description": "true: the order may also trigger or fill outside regular trading hours, where the "
@@ -208,6 +222,20 @@ ORDER_TERMS: dict[str, tuple[Arg, Any]] = {
     **INSTRUMENT_TERMS,
 }
 OrderTerms = Annotated[OrderRequest, ArgGroup(ORDER_TERMS, parse_order_request)]
+PREVIEW_TERMS: dict[str, tuple[Arg, Any]] = {
+    **ORDER_TERMS,
+    "quantity": (Arg(_decimal_schema(
+        "How many units to trade, greater than zero: shares for stocks and ETFs, contracts for futures and "
+        "options (1 ES contract is 50 x the index). A JSON number or a decimal string such as '2.5' (exact; at "
+        "most 8 decimal places). Fractions only where the account allows them. Give this or notional.",
+        optional=True)), None),
+    "notional": (Arg(_decimal_schema(
+        "Instead of quantity: a cash amount in the account's currency ('buy $1,000 of MSFT' is notional 1000). "
+        "Only for Market Day stock orders at a broker that takes cash amounts (SnapTrade): the preview shows the "
+        "amount and the estimated quantity. Elsewhere the error says how many whole shares the amount buys at the "
+        "ask: preview that quantity instead.", optional=True)), None),
+}
+PreviewTerms = Annotated[OrderRequest | NotionalOrder, ArgGroup(PREVIEW_TERMS, parse_order_or_notional)]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from brokers.base import BrokerAdapter
+from brokers.bracket_rules import LegRole
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.models import OrderRequest, OrderStatus
 from brokers.records import BrokerOrder, OrderToPlace
@@ -40,11 +41,16 @@ from services.execution_gate import (
 )
 from services.order_store import OrderStore, new_event, utcnow
 from services.order_updates import apply_broker_order
+from services.preview_flights import Flight, PreviewFlights
+from services.refusal_writer import RefusalWriter
 from services.results import OrderView, PreviewView
+from services.set_legs import insert_children
 from settings import Settings
 
 log = logging.getLogger(__name__)
 Checkpoint = Callable[[str], None]
+FOLLOWER_WAIT_SECONDS = 60.0
+"""How long a concurrent execute of the same preview waits for the first one's intent before trying itself."""
 OUTCOME_EVENTS = {OrderStatus.REJECTED: "ORDER_REJECTED", OrderStatus.FAILED: "ORDER_FAILED"}
 
 
@@ -54,6 +60,8 @@ class Intent:
     order: TradeOrder
     request: OrderRequest
     adapter: BrokerAdapter
+    legs: tuple[TradeOrder, ...] = ()
+    """A bracket's child legs (their rows committed with the entry's); empty for a single order."""
 
 
 class _NotConsumed(Exception):
@@ -74,6 +82,8 @@ class ExecutePath:
         self.store = store
         self.gate = gate
         self.checkpoint = checkpoint
+        self.flights = PreviewFlights(wait_seconds=FOLLOWER_WAIT_SECONDS)
+        self.refusals = RefusalWriter(engine)
 
     # --- before a human is asked -------------------------------------------------------------
     def executable(self, preview_id: uuid.UUID) -> ExecutablePreview:
@@ -96,16 +106,39 @@ class ExecutePath:
         """Commit the intent. Returns the intent, and the order's view when it was only simulated."""
         try:
             self.gate.refuse_if_blocked(preview_id)
-            intent = self._commit_intent(preview_id, correlation)
-        except _NotConsumed:
-            raise self._refuse_unconsumed(preview_id, correlation) from None
         except TradeError as exc:
             self.audit_refusal(preview_id, correlation, exc, stage="execute")
             raise
+        with self.flights.join(preview_id) as flight:
+            if flight.answer is not None:  # a concurrent execute of this preview settled it: refused the same way
+                raise self._refuse_follower(preview_id, correlation, flight.answer)
+            intent = self._lead(preview_id, correlation, flight)
         if intent.order.status is OrderStatus.SIMULATED:
             self.checkpoint("after_intent_commit")
             return intent, OrderView.of(intent.order, intent.preview)
         return intent, None
+
+    def _lead(self, preview_id: uuid.UUID, correlation: uuid.UUID, flight: Flight) -> Intent:
+        """The intent; concurrent executes of the preview in this process are told its outcome when it is final."""
+        try:
+            intent = self._commit_intent(preview_id, correlation)
+        except _NotConsumed:
+            error = self._refuse_unconsumed(preview_id, correlation)
+            flight.settle(error)
+            raise error from None
+        except TradeError as exc:
+            if exc.code is ErrorCode.ALREADY_EXECUTED:
+                flight.settle(exc)
+            self.audit_refusal(preview_id, correlation, exc, stage="execute")
+            raise
+        flight.settle(order_exists_error(preview_id, intent.order.id, OrderStatus(intent.order.status).value))
+        return intent
+
+    def _refuse_follower(self, preview_id: uuid.UUID, correlation: uuid.UUID, answer: TradeError) -> TradeError:
+        error = TradeError(answer.code, answer.message, dict(answer.details))
+        self.refusals.write(sql.event_params("EXECUTE_REFUSED", correlation, preview_id=preview_id, error=error,
+                                             payload={"error": error.to_dict()}))
+        return error
 
     def _commit_intent(self, preview_id: uuid.UUID, correlation: uuid.UUID) -> Intent:
         """One retry, only when a pooled connection turned out dead before anything could have committed."""
@@ -137,17 +170,20 @@ class ExecutePath:
                 adapter = self.gate.check_preview(preview)
                 if row.sent:
                     self.gate.check_holdings(conn, preview, adapter)
+            values = {
+                "id": row.order_id, "preview_id": preview.id, "account_id": preview.account_id,
+                "broker_provider": preview.broker_provider, "client_order_ref": row.client_order_ref,
+                "status": OrderStatus.SUBMITTING if row.sent else OrderStatus.SIMULATED, "brokerage_order_id": None,
+                "filled_quantity": Decimal(0), "remaining_quantity": preview.quantity, "brokerage_response": {},
+                "created_at": row.now, "submitted_at": row.now if row.sent else None, "updated_at": row.now,
+                "user_email": preview.user_email,
+            }
+            legs = insert_children(conn, values, preview, correlation)  # a bracket's legs: the same intent
             self.checkpoint("before_intent_commit")
             progress.committing = True
-        order = TradeOrder(
-            id=row.order_id, preview_id=preview.id, account_id=preview.account_id,
-            broker_provider=preview.broker_provider, client_order_ref=row.client_order_ref,
-            status=OrderStatus.SUBMITTING if row.sent else OrderStatus.SIMULATED, brokerage_order_id=None,
-            filled_quantity=Decimal(0), remaining_quantity=preview.quantity, average_fill_price=None, commission=None,
-            error_code=None, error_message=None, brokerage_response={}, created_at=row.now,
-            submitted_at=row.now if row.sent else None, updated_at=row.now, user_email=preview.user_email,
-        )
-        return Intent(preview=preview, order=order, request=request_of(preview), adapter=adapter)
+        order = TradeOrder(**values, average_fill_price=None, commission=None, error_code=None, error_message=None,
+                           leg_role=LegRole.ENTRY.value if legs else None)
+        return Intent(preview=preview, order=order, request=request_of(preview), adapter=adapter, legs=tuple(legs))
 
     def _refuse_unconsumed(self, preview_id: uuid.UUID, correlation: uuid.UUID) -> TradeError:
         """Explain, expire if due, and audit in one short transaction."""

@@ -15,8 +15,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, TradeError
@@ -108,9 +108,11 @@ class OrderListing:
         return merged[:MAX_ROWS]
 
     def _local(self, session: Session, account: str, state: str, since: datetime) -> list[tuple[TradeOrder, Any]]:
+        entry = aliased(TradeOrder)  # a bracket's child leg is listed with its entry's preview
         stmt = (
             select(TradeOrder, TradePreview)
-            .join(TradePreview, TradePreview.id == TradeOrder.preview_id)
+            .outerjoin(entry, entry.id == TradeOrder.parent_order_id)
+            .join(TradePreview, TradePreview.id == func.coalesce(TradeOrder.preview_id, entry.preview_id))
             .where(TradeOrder.account_id == account, _local_clause(state, since))
             .order_by(TradeOrder.created_at.desc())
             .limit(MAX_ROWS)

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.models import ACTIVE_STATUSES
+from brokers.user_context import parse_user_email
 from services.results import OrderView, View
 
 if TYPE_CHECKING:
+    from services.order_store import OrderStore
     from services.queries import OrderQueries
 
 MAX_ORDER_IDS = 50
@@ -71,6 +74,7 @@ class OrderSets:
     """Mixed into TradeExecutionService: calls over several of our orders at once."""
 
     queries: OrderQueries
+    store: OrderStore
 
     if TYPE_CHECKING:  # provided by TradeExecutionService
 
@@ -80,7 +84,6 @@ class OrderSets:
     def get_orders_status(self, order_ids: Any, *, user_email: Any = None) -> OrdersResult:
         """The status of each order (refreshed from the broker when it may have moved); with `user_email`,
         another user's order is not found (audited)."""
-        from brokers.user_context import parse_user_email
 
         ids: list[uuid.UUID] = self._guarded(lambda: parse_order_ids(order_ids))
         user = parse_user_email(user_email)
@@ -88,11 +91,46 @@ class OrderSets:
 
     def cancel_orders(self, order_ids: Any, *, user_email: Any = None) -> OrdersResult:
         """Cancel each order on its own (a bracket's entry cancels its set at the broker); each one audited."""
-        from brokers.user_context import parse_user_email
 
         ids: list[uuid.UUID] = self._guarded(lambda: parse_order_ids(order_ids))
         user = parse_user_email(user_email)
-        return OrdersResult.of([self._each(oid, lambda o: self.queries.cancel(o, user=user)) for oid in ids])
+        return OrdersResult.of([self._each(oid, lambda o: self.cancel_with_set(o, user)) for oid in ids])
+
+    def cancel_with_set(self, raw_order_id: Any, user: str | None) -> OrderView:
+        """Cancel one order; a bracket's entry takes its whole set with it (working children included,
+        also once the entry has filled). The broker cancels attached children itself; any child still
+        working afterwards is cancelled explicitly. Each cancel sent is audited by the cancel path."""
+        from services.queries import parse_order_id
+        from services.set_legs import set_rows
+
+        order_id = parse_order_id(raw_order_id)
+        with self.store.session_factory() as session:
+            children = [row.id for row in set_rows(session, order_id)]
+        if not children:
+            return self.queries.cancel(order_id, user=user)
+        try:
+            entry = self.queries.cancel(order_id, user=user)
+        except TradeError as exc:
+            if exc.code is not ErrorCode.ORDER_NOT_CANCELABLE:
+                raise
+            entry = self.queries.status(order_id, user=user)  # filled already: its exits are left to cancel
+            if not any(self.queries.status(child, user=user).status in ACTIVE_STATUSES for child in children):
+                raise
+        views = [entry, *(self._cancel_child(child, user) for child in children)]
+        return views[0].model_copy(update={"order_ids": [v.order_id for v in views],
+                                           "order_roles": [v.leg_role for v in views],
+                                           "legs": [v.as_json() for v in views]})
+
+    def _cancel_child(self, order_id: uuid.UUID, user: str | None) -> OrderView:
+        view = self.queries.status(order_id, user=user)
+        if view.status not in ACTIVE_STATUSES:
+            return view
+        try:
+            return self.queries.cancel(order_id, user=user)
+        except TradeError as exc:
+            if exc.code is not ErrorCode.ORDER_NOT_CANCELABLE:
+                raise
+            return self.queries.status(order_id, user=user)
 
     def _each(self, order_id: uuid.UUID, action: Callable[[uuid.UUID], OrderView]) -> OrderOutcome:
         try:

@@ -55,6 +55,9 @@ def assess(
     reference = preview.quote.reference_price if preview.quote else None
     reference = reference or preview.estimated_price
     checks.check_price_band(order, reference, limits)
+    checks.check_bracket_prices(order, reference)
+    if order.is_bracket:
+        ran.append("bracket_prices")
     if limits.price_band_pct is not None and order.order_type is not OrderType.MARKET:
         ran.append("price_band")
 

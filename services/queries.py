@@ -13,12 +13,13 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, BrokerProvider
 from brokers.user_context import acting_for, belongs_to_another
 from db.engine import transaction
-from db.models import TradeOrder, TradePreview
+from db.models import TradeOrder
 from services.order_listing import OrderListing
 from services.order_store import OrderStore, apply_broker_order, new_event
 from services.reconciliation import Reconciler
 from services.results import OrderView
 from services.routing import AdapterRouter
+from services.set_legs import preview_of
 from telemetry.correlation import current_correlation
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class OrderQueries:
         self.listing = OrderListing(store, router)
 
     def view(self, session: Session, row: TradeOrder, *, stale: bool = False) -> OrderView:
-        return OrderView.of(row, session.get(TradePreview, row.preview_id), stale=stale)
+        return OrderView.of(row, preview_of(session, row), stale=stale)
 
     def list(self, account_id: Any, state: Any, days: Any, *, user: str | None = None) -> list[OrderView]:
         return self.listing.orders(account_id, state, days, user=user)

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.models import FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
 from brokers.records import BrokerOrder, OrderLookup
-from db.models import TradeEvent, TradeOrder, TradePreview
-from services.execution_gate import request_of
+from db.models import TradeEvent, TradeOrder
 from services.order_store import new_event, utcnow
 from services.order_updates import MISSING_AT_BROKER
+from services.set_legs import preview_of, request_of_row
 
 if TYPE_CHECKING:
     from services.reconciliation import ReconcilePolicy
@@ -72,7 +72,7 @@ def account_lock(factory: sessionmaker[Session], account_id: str, *, wait: bool)
 
 
 def lookup_for(session: Session, row: TradeOrder, placement: timedelta) -> OrderLookup:
-    preview = session.get(TradePreview, row.preview_id)
+    preview = preview_of(session, row)  # a bracket's child leg: its entry's preview
     if preview is None:
         raise LookupError(f"order {row.id} has no preview")
     started = row.submitted_at or row.created_at
@@ -86,7 +86,7 @@ def lookup_for(session: Session, row: TradeOrder, placement: timedelta) -> Order
     ).scalars()
     return OrderLookup(
         account_id=row.account_id, client_order_ref=row.client_order_ref or "",
-        request=request_of(preview), broker_symbol_id=preview.broker_symbol_id,
+        request=request_of_row(row, preview), broker_symbol_id=preview.broker_symbol_id,
         brokerage_order_id=row.brokerage_order_id, submitted_at=started,
         in_flight_until=placement_ended_at(session, row) or started + placement,
         known_brokerage_order_ids=frozenset(k for k in known if k),

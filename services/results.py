@@ -16,36 +16,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, mod
 from brokers.models import OrderStatus
 from brokers.records import BrokerOrder
 from db.models import TradeOrder, TradePreview
+from services.instrument_view import derivative_of, instrument_text
+from services.order_terms import current_terms
+from services.plain_numbers import plain_decimal, plain_json_number
 
 ZERO = Decimal(0)
-
-
-def plain_decimal(value: Decimal) -> Decimal:
-    """3.00000000 -> 3, 0E-8 -> 0, 1E+2 -> 100: the value without scale padding or a positive exponent."""
-    if not value.is_finite():
-        return value
-    reduced = value.normalize()
-    exponent = reduced.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:
-        reduced = reduced.quantize(Decimal(1))
-    return reduced
-
-
-def plain_text(value: Decimal | None) -> str | None:
-    """The decimal as JSON text, never in scientific notation."""
-    return None if value is None else format(plain_decimal(value), "f")
-
-
-def plain_json_number(value: Any) -> Any:
-    """A stored numeric string ("0.00095000", "1.5E-7") in plain form; anything else unchanged."""
-    if isinstance(value, Decimal):
-        return plain_text(value)
-    if isinstance(value, str):
-        try:
-            return plain_text(Decimal(value))
-        except InvalidOperation:
-            return value
-    return value
 
 
 PlainDecimal = Annotated[
@@ -120,6 +95,12 @@ class PreviewView(View):
     summary: str
     order_options: dict[str, Any] = {}
     """Trailing amount/percent, trail stop, limit offset, outside_rth: for the order types that use them."""
+    legs: list[dict[str, Any]] = []
+    """A bracket: entry, take_profit and stop_loss legs (type, side, quantity, prices, estimated_notional)."""
+    notional: PlainDecimal | None = None
+    """The cash amount (in `currency`) asked for instead of a quantity; `quantity` is then the broker's estimate."""
+    estimated_quantity: PlainDecimal | None = None
+    """With notional: the quantity the amount is estimated to buy or sell (the fill decides the exact one)."""
 
     @classmethod
     def of(cls, row: TradePreview) -> PreviewView:
@@ -159,8 +140,16 @@ class PreviewView(View):
             user_email=getattr(row, "user_email", None),
             status=row.status, created_at=row.created_at, expires_at=row.expires_at,
             impact=impact, warnings=warnings, summary=describe(row),
-            order_options=dict(row.order_options or {}),
+            order_options=dict(row.order_options or {}), legs=_legs(row),
+            notional=_decimal((row.order_options or {}).get("notional")),
+            estimated_quantity=row.quantity if (row.order_options or {}).get("notional") else None,
         )
+
+
+def _legs(row: TradePreview) -> list[dict[str, Any]]:
+    from services.set_legs import preview_legs
+
+    return preview_legs(row)
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -192,42 +181,6 @@ def _market_data(quote: Any) -> dict[str, Any] | None:
     return {k: plain_json_number(v) if k in ("bid", "ask", "last", "close") else v for k, v in quote.items()}
 
 
-DERIVATIVE_TYPES = frozenset({"FUT", "OPT", "FOP"})
-
-
-def derivative_of(row: TradePreview) -> dict[str, Any] | None:
-    """What a derivative preview is (type, month, strike, multiplier, listing), so nobody mistakes contracts
-    for shares; also for a stock on a named non-US listing (exchange and currency), else None."""
-    data: dict[str, Any] = row.broker_preview_data or {}
-    raw = _object(data.get("raw")) or {}
-    contract = _object(raw.get("contract")) or {}
-    derivative = contract.get("sec_type") in DERIVATIVE_TYPES
-    listed = contract.get("exchange") not in (None, "SMART") or contract.get("currency") not in (None, "USD")
-    if not derivative and not listed:
-        return None
-    return {"sec_type": contract["sec_type"], "local_symbol": contract.get("local_symbol"),
-            "expiry": contract.get("expiry"), "strike": plain_json_number(contract.get("strike")),
-            "right": contract.get("right"),
-            "multiplier": str(data.get("multiplier") or contract.get("multiplier")),
-            "exchange": contract.get("exchange"), "currency": contract.get("currency"),
-            "quantity_unit": "contracts" if derivative else "shares"}
-
-
-_RIGHTS = {"C": "call", "P": "put"}
-
-
-def _instrument_text(instrument: dict[str, Any]) -> str:
-    """' (FUT MESZ6 on CME, expiry 20261218, multiplier 5, USD)' for the one-line summary."""
-    parts = [f"{instrument['sec_type']} {instrument['local_symbol'] or ''}".rstrip() + f" on {instrument['exchange']}"]
-    if instrument["quantity_unit"] == "contracts":
-        parts.append(f"expiry {instrument['expiry']}")
-        if instrument.get("strike"):
-            parts.append(f"strike {instrument['strike']} {_RIGHTS.get(instrument.get('right') or '', '')}".rstrip())
-        parts.append(f"multiplier {instrument['multiplier']}")
-    parts.append(str(instrument.get("currency") or "USD"))
-    return f" ({', '.join(parts)})"
-
-
 def describe(row: TradePreview) -> str:
     """The one-line order summary a human confirms."""
     qty = _plain(row.quantity)
@@ -235,7 +188,7 @@ def describe(row: TradePreview) -> str:
     instrument = derivative_of(row)
     if instrument is not None:
         qty += " contracts" if instrument["quantity_unit"] == "contracts" else ""
-        ticker += _instrument_text(instrument)
+        ticker += instrument_text(instrument)
     price = ""
     if row.order_type == "Limit":
         price = f" limit {_plain(row.limit_price)}"
@@ -244,17 +197,24 @@ def describe(row: TradePreview) -> str:
     elif row.order_type == "StopLimit":
         price = f" stop {_plain(row.stop_price)} limit {_plain(row.limit_price)}"
     price += "".join(f" {name.replace('_', ' ')} {value}" for name, value in (row.order_options or {}).items()
-                     if name != "outside_rth")
+                     if name not in ("outside_rth", "take_profit_price", "stop_loss_price", "notional"))
     if (row.order_options or {}).get("outside_rth"):
         price += " outside regular hours"
     data = row.broker_preview_data or {}
     currency = str(data.get("currency") or "USD")
+    notional = _decimal((row.order_options or {}).get("notional"))
+    if notional is not None:  # a cash amount: the amount first, the quantity as the estimate it is
+        qty = f"{currency} {notional:,.2f} of"
+        ticker += f" (est. {_plain(row.quantity)} shares)"
     total = "" if row.estimated_total is None else (
         f": est. {'cost' if row.side == 'BUY' else 'proceeds'} {currency} {row.estimated_total:,.2f}")
     account = data.get("account_label") or f"{row.broker_provider} account {row.account_id}"
     simulated = data.get("execute_simulated")
+    from services.set_legs import legs_summary
+
     return (
         f"{row.side} {qty} {ticker} {row.order_type}{price} {row.time_in_force} in {account}{total}"
+        + legs_summary(row)
         + (" [SIMULATED ONLY: orders are off; executing records the order and sends nothing to the broker]"
            if simulated else "")
     )
@@ -303,6 +263,14 @@ class OrderView(View):
     attention: str | None = None
     instrument: dict[str, Any] | None = None
     """As in the preview: type, expiry, strike/right, multiplier, exchange, currency, "contracts"."""
+    leg_role: str | None = None
+    """entry / take_profit / stop_loss for a leg of an order set (a bracket); null for a single order."""
+    parent_order_id: str | None = None
+    """A child leg's entry order (cancelling the entry cancels the set)."""
+    order_ids: list[str | None] | None = None
+    order_roles: list[str | None] | None = None
+    """An executed set: every leg's order_id and its role, the entry first (null for a single order)."""
+    legs: list[dict[str, Any]] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -314,14 +282,15 @@ class OrderView(View):
     @classmethod
     def of(cls, row: TradeOrder, preview: TradePreview | None = None, *, stale: bool = False) -> OrderView:
         multiplier = _multiplier(preview)
+        terms = current_terms(row, preview)  # a modification's, a bracket leg's, or the preview's
         return cls(
-            order_id=str(row.id), id=str(row.id), preview_id=str(row.preview_id), account_id=row.account_id,
+            order_id=str(row.id), id=str(row.id), preview_id=str(row.preview_id) if row.preview_id else None,
+            account_id=row.account_id, leg_role=getattr(row, "leg_role", None),
+            parent_order_id=str(row.parent_order_id) if getattr(row, "parent_order_id", None) else None,
             broker_provider=row.broker_provider, client_order_ref=row.client_order_ref,
             brokerage_order_id=row.brokerage_order_id, status=row.status, order_status=row.status,
-            ticker=preview.ticker if preview else None, side=preview.side if preview else None,
-            quantity=preview.quantity if preview else None, order_type=preview.order_type if preview else None,
-            limit_price=preview.limit_price if preview else None,
-            stop_price=preview.stop_price if preview else None,
+            ticker=preview.ticker if preview else None, side=terms.side, quantity=terms.quantity,
+            order_type=terms.order_type, limit_price=terms.limit_price, stop_price=terms.stop_price,
             time_in_force=preview.time_in_force if preview else None,
             currency=str((preview.broker_preview_data or {}).get("currency") or "USD") if preview else None,
             filled_quantity=row.filled_quantity, remaining_quantity=row.remaining_quantity,

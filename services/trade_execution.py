@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, OrderOutcomeUnknown, TradeError
-from brokers.models import BrokerProvider, OrderRequest, OrderStatus, canonical_ticker, parse_order_request
+from brokers.models import BrokerProvider, OrderRequest, OrderStatus, canonical_ticker
 from brokers.records import AccountBalance, BrokerAccount, BrokerOrder, Position, Quote, SymbolMatch
 from brokers.user_context import acting_for, current_user_email, parse_user_email, scoped_to
 from db.engine import transaction
@@ -29,6 +29,10 @@ from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
+from services.modification import Modifications
+from services.modification_api import ModificationApi
+from services.notional import NotionalOrder, parse_order_or_notional, resolve_notional
+from services.order_set_execute import SetExecution, simulated_set
 from services.order_sets import OrderSets
 from services.order_store import OrderStore, new_event
 from services.order_updates import record_report
@@ -48,12 +52,13 @@ from telemetry.metrics import observe_order_outcome
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Checkpoint = Callable[[str], None]
-EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_broker_call", "before_outcome_commit")
+EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_entry_sent", "after_broker_call",
+                       "before_outcome_commit")
 """Named points of the execute path where tests inject faults (a crash, a database outage)."""
 
 
 
-class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
+class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, ModificationApi):
     _guarded = staticmethod(_guard)
     def __init__(
         self,
@@ -75,7 +80,9 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
         self._checkpoint = checkpoint or (lambda _point: None)
         self.gate = ExecutionGate(settings, self.router, self.limits)
         self.execution = ExecutePath(settings, _engine_of(session_factory), self.store, self.gate, self._checkpoint)
+        self.modifications = Modifications(settings, self.store, self.router, self.gate, self.limits)
         self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
+        self.sets = SetExecution(self.execution, self.reconciler, self._checkpoint)
         self.background = Background()
         """The one worker for everything off the caller's path (services/background.py); closed in close()."""
         self.reconcile_schedule = ReconcileSchedule(self.background, self._reconcile_scoped)
@@ -162,7 +169,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
         account_id: Any,
         ticker: Any,
         side: Any,
-        quantity: Any,
+        quantity: Any = None,
         order_type: Any = "Market",
         limit_price: Any = None,
         stop_price: Any = None,
@@ -170,32 +177,36 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
         **order_options: Any,
     ) -> PreviewView:
         """`order_options`: trailing_amount, trailing_percent, trail_stop_price, limit_offset, outside_rth
-        (issue 16; only the order types that use them accept them)."""
+        (issue 16; only the order types that use them accept them); `notional`: a cash amount instead of a
+        quantity (services/notional.py)."""
         request = {
             "account_id": account_id, "ticker": ticker, "side": side, "quantity": quantity,
             "order_type": order_type, "limit_price": limit_price, "stop_price": stop_price,
             "time_in_force": time_in_force, **{k: v for k, v in order_options.items() if v is not None},
         }
         try:
-            order = _guard(lambda: parse_order_request(**request))
+            order = _guard(lambda: parse_order_or_notional(**request))
         except TradeError as exc:
             self._audit_preview_refused(current_correlation(), exc, request)
             raise
         return self.preview_request(order)
 
-    def preview_request(self, order: OrderRequest, *, user_email: Any = None) -> PreviewView:
+    def preview_request(self, order: OrderRequest | NotionalOrder, *, user_email: Any = None) -> PreviewView:
         """Preview terms already parsed by `parse_order_request` (the MCP tools parse them at their edge).
         `user_email`: the platform user it is made for (stored; only they may execute it)."""
         user = parse_user_email(user_email)
         with scoped_to(user):
             return self._preview(order)
 
-    def _preview(self, order: OrderRequest) -> PreviewView:
+    def _preview(self, asked: OrderRequest | NotionalOrder) -> PreviewView:
         correlation = current_correlation()
 
         def run() -> PreviewView:
-            adapter = self.router.for_account(order.account_id)
+            adapter = self.router.for_account(asked.account_id)
+            order = resolve_notional(asked, adapter) if isinstance(asked, NotionalOrder) else asked
             broker_preview, risk = assess(order, adapter, self.limits)
+            if broker_preview.quantity is not None:  # the broker chose the units (a cash amount)
+                order = order.model_copy(update={"quantity": broker_preview.quantity})
             risk.warnings.extend(confirmation.execution_warnings(self.settings, adapter, order.account_id))
             row = preview_row(order, adapter, broker_preview, risk, self.settings.preview_ttl_seconds)
             row.orders_enabled = self.settings.orders_enabled
@@ -221,7 +232,8 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
         try:
             return _guard(run)
         except TradeError as exc:
-            self._audit_preview_refused(correlation, exc, order.model_dump(mode="json"))
+            terms = asked.terms if isinstance(asked, NotionalOrder) else asked
+            self._audit_preview_refused(correlation, exc, terms.model_dump(mode="json"))
             raise
 
     def _audit_preview_refused(self, correlation: uuid.UUID, exc: TradeError, request: dict[str, Any]) -> None:
@@ -273,7 +285,9 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
         intent, simulated = _guard(lambda: self.execution.execute(parse_preview_id(preview_id), correlation))
         if simulated is not None:
             observe_order_outcome(simulated.broker_provider, simulated.status)
-            return simulated
+            return simulated_set(intent) if intent.legs else simulated
+        if intent.legs:  # a bracket: every leg once (services/order_set_execute.py)
+            return self.sets.place_and_record(intent, correlation)
         with self.reconciler.placing(intent.order.id):
             return self._place_and_record(intent, correlation)
 
@@ -328,7 +342,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
         """Contract form: (account_id, broker's order id). One argument: our order row id (tools, CLI).
         With user_email, another user's order is refused (ORDER_NOT_FOUND, audited)."""
         if order_id is None:
-            return _guard(lambda: self.queries.cancel(account_id, user=parse_user_email(user_email)))
+            return _guard(lambda: self.cancel_with_set(account_id, parse_user_email(user_email)))
         return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id, user=parse_user_email(user_email)))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:

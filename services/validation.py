@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from brokers.bracket_rules import bracket_problems
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import MAX_QUANTITY_DIGITS, OrderRequest, OrderSide, OrderType
 from brokers.records import BrokerCapabilities
@@ -83,6 +84,24 @@ def check_supported(order: OrderRequest, capabilities: BrokerCapabilities, provi
         raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} does not support one-cancels-all groups")
     if order.outside_rth and not capabilities.outside_rth:
         raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} does not take orders outside regular trading hours")
+    if order.is_bracket and not capabilities.brackets:
+        raise _refuse(ErrorCode.UNSUPPORTED_ORDER, f"{provider} does not support bracket orders (take_profit_price, "
+                      "stop_loss_price); place the entry alone and its exits as separate orders")
+
+
+def check_bracket_prices(order: OrderRequest, reference: Decimal | None) -> None:
+    """A Market entry's take-profit and stop-loss against the current price (other entries: at the edge)."""
+    if not order.is_bracket or order.order_type is not OrderType.MARKET:
+        return
+    if reference is None:
+        raise _refuse(ErrorCode.VALIDATION_ERROR, "no current price to check the bracket's take_profit_price and "
+                      "stop_loss_price against; use a Limit entry")
+    problems = bracket_problems(order.side.value, order.order_type.value, reference, order.take_profit_price,
+                                order.stop_loss_price, basis="current price")
+    if problems:
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        raise TradeError(ErrorCode.VALIDATION_ERROR, f"Invalid order: {summary}",
+                         {"problems": problems, "reference_price": str(reference)})
 
 
 def check_quantity_limit(quantity: Decimal, limits: RiskLimits) -> None:

@@ -15,11 +15,13 @@ from typing import TypeVar
 from ib_async import IB, Trade
 
 from brokers.base import BrokerAdapter, OrderUpdateHandler
-from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
+from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.ibkr.brackets import BracketPlacer
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.lifecycle import CallKind, unavailable
 from brokers.ibkr.market_source import IBKRMarketData
+from brokers.ibkr.modify import modify
 from brokers.ibkr.operations import IB_ACCOUNT_ID, IBKROperations, is_paper_account_id
 from brokers.ibkr.orders import broker_order
 from brokers.ibkr.pacing import OPERATION_COSTS
@@ -27,6 +29,7 @@ from brokers.ibkr.portfolio import refresh_summary
 from brokers.ibkr.registry import shared_manager
 from brokers.ibkr.trading import OrderDesk, SendGuard
 from brokers.models import ACTIVE_STATUSES, BrokerProvider, OrderRequest, OrderStatus, OrderType, TimeInForce
+from brokers.order_legs import LegOutcome, OrderSetLeg
 from brokers.records import (
     AccountBalance,
     BrokerAccount,
@@ -50,7 +53,8 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     provider = BrokerProvider.IBKR
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True,
-        oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True,
+        oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True, brackets=True,
+        modify_orders=True,
     )
 
     def __init__(
@@ -164,6 +168,17 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
             raise guard.classify(exc) from None
 
 
+    def place_order_set(
+        self, account_id: str, legs: list[OrderSetLeg], between: Callable[[str], None]
+    ) -> list[LegOutcome]:
+        """A bracket: parent and children with transmit semantics (brokers/ibkr/brackets.py)."""
+        try:
+            self._refuse_unsafe(account_id)
+        except TradeError as exc:
+            return [LegOutcome(leg.role, None, NothingSent.of(exc)) for leg in legs]
+        return BracketPlacer(self.manager, self.desk, self.ops, self.timeout, self._placing).place(
+            account_id, legs, between)
+
     def _placement(
         self, account_id: str, order: OrderToPlace, ref: str, guard: SendGuard
     ) -> tuple[Operation[BrokerOrder], LostCall]:
@@ -188,6 +203,29 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
             )
 
         return place, lost
+
+    def modify_order(
+        self, account_id: str, brokerage_order_id: str, order: OrderToPlace, client_order_ref: str
+    ) -> BrokerOrder:
+        """Re-send placeOrder with the live order's id (brokers/ibkr/modify.py); a placement's priority and
+        outcome types. Its pushed events wait, like a placement's, until the service has recorded the answer."""
+        guard = SendGuard()
+        try:
+            self._refuse_unsafe(account_id)
+
+            async def send(ib: IB) -> BrokerOrder:
+                self._placing.add(client_order_ref)
+                try:
+                    self.ops.check_account(ib, account_id)
+                    return await modify(self.desk, ib, self.manager.session_event(), account_id,
+                                        brokerage_order_id, order, guard)
+                finally:
+                    self._placing.discard(client_order_ref)
+
+            return self.manager.run_sync(send, timeout=self.timeout, kind=CallKind.ORDER,
+                                         on_lost=partial(_lost_modification, guard, brokerage_order_id))
+        except TradeError as exc:
+            raise guard.classify(exc) from None
 
     def _refuse_unsafe(self, account_id: str) -> None:
         """TRADING_MODE=paper places on paper accounts only, whatever else is configured."""
@@ -265,3 +303,10 @@ def _filter(orders: list[BrokerOrder], state: str, days: int) -> list[BrokerOrde
         o for o in orders
         if (wanted is None or o.status in wanted) and (o.placed_at is None or o.placed_at >= since)
     ]
+
+
+def _lost_modification(guard: SendGuard, brokerage_order_id: str, limit: float) -> TradeError:
+    if guard.abandon():
+        return NothingSent(f"no answer from IB Gateway within {limit:g}s; the modification was not sent")
+    return OrderOutcomeUnknown(f"no answer from IB Gateway within {limit:g}s after sending the modification; it "
+                               "may have been applied", {"order_id": brokerage_order_id})

@@ -19,6 +19,7 @@ from brokers.ibkr.market_data import snapshot_quote
 from brokers.ibkr.orders import build_order
 from brokers.ibkr.portfolio import account_balance, positions
 from brokers.ibkr.status import INSUFFICIENT_FUNDS_MARKERS
+from brokers.ibkr.symbol_search import matching_symbols
 from brokers.models import BrokerProvider, OrderRequest
 from brokers.records import AccountBalance, BrokerAccount, BrokerPreview, Position, Quote, SymbolMatch
 
@@ -58,7 +59,11 @@ class IBKROperations:
         ]
 
     async def search(self, ib: IB, account_id: str, ticker: str) -> list[SymbolMatch]:
+        """The ticker's own contract first, then what the gateway matches by ticker prefix or company name."""
         self.check_account(ib, account_id)
+        return await matching_symbols(ib, ticker, await self._exact(ib, ticker))
+
+    async def _exact(self, ib: IB, ticker: str) -> list[SymbolMatch]:
         try:
             resolved = await self.resolver.resolve(ib, ticker)
         except TradeError as exc:

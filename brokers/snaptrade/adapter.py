@@ -59,7 +59,8 @@ SYMBOL_TTL_SECONDS = 900.0
 class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
     provider = BrokerProvider.SNAPTRADE
     capabilities = BrokerCapabilities(
-        order_types=BASIC_ORDER_TYPES, time_in_force=frozenset(TimeInForce), fractional_quantities=True
+        order_types=BASIC_ORDER_TYPES, time_in_force=frozenset(TimeInForce), fractional_quantities=True,
+        notional_orders=True,
     )
 
     def __init__(

@@ -29,8 +29,11 @@ def impact_form(order: OrderRequest, universal_symbol_id: str) -> dict[str, Any]
         "universal_symbol_id": universal_symbol_id,
         "order_type": order.order_type.value,
         "time_in_force": order.time_in_force.value,
-        "units": float(order.quantity),
     }
+    if order.notional is not None:
+        form["notional_value"] = str(order.notional)  # exact text (the SDK takes a string); SnapTrade sets the units
+    else:
+        form["units"] = float(order.quantity)
     if order.limit_price is not None:
         form["price"] = float(order.limit_price)
     if order.stop_price is not None:
@@ -48,8 +51,10 @@ def _check_echo(order: OrderRequest, universal_symbol_id: str, trade: Mapping[st
     if action is not None and str(action).upper() != order.side.value:
         problems.append(f"action {action!r}")
     units = dec(trade.get("units"), "trade.units")
-    if units is not None and units != order.quantity:
+    if units is not None and units != order.quantity and order.notional is None:
         problems.append(f"units {units}")
+    if order.notional is not None and (units is None or units <= 0):
+        problems.append("no units for the cash amount")
     symbol_id = obj(trade.get("symbol")).get("universal_symbol_id")
     if symbol_id is not None and str(symbol_id) != universal_symbol_id:
         problems.append("a different symbol")
@@ -89,6 +94,7 @@ def preview(
         quote=quote,
         broker_trade_id=str(trade_id),
         broker_expires_at=trade_expiry(sent_at),
+        quantity=dec(trade.get("units"), "trade.units") if order.notional is not None else None,
         margin_impact={k: v for k, v in margin.items() if v is not None},
         warnings=warnings,
         raw=dict(body),

@@ -96,10 +96,12 @@ def open_order(o: OrderRecord, server_version: int, impact: MarginImpact | None 
     fields = ["5", str(o.order_id), *_contract11(inst, inst.exchange)]
     fields += [
         o.action, fmt_decimal(o.quantity), o.order_type, fmt_optional(o.lmt_price),
-        fmt_optional(o.aux_price), o.tif, "", o.account, "O", "0", o.order_ref, str(o.client_id),
+        fmt_optional(o.aux_price), o.tif, o.oca_group, o.account, "O", "0", o.order_ref, str(o.client_id),
         str(o.perm_id), "1" if o.outside_rth else "0", "0", "0", "", "", "", "", "",
     ]
     fields += _with_trailing(head, o, server_version) if o.is_trailing else head
+    if o.parent_id or o.oca_type:
+        fields[-len(head):] = _with_set(fields[-len(head):], o, server_version)
     if impact is not None:
         fields += ["1", "PreSubmitted", *impact.state_fields()]
     else:
@@ -124,10 +126,19 @@ def _with_trailing(head: list[str], o: OrderRecord, server_version: int) -> list
     return head
 
 
+def _with_set(head: list[str], o: OrderRecord, server_version: int) -> list[str]:
+    """ocaType and parentId (a bracket's child), at their places after modelCode .. stockRangeUpper."""
+    start = 1 if server_version < 177 else 0  # faProfile
+    head = list(head)
+    head[start + 19] = str(o.oca_type)
+    head[start + 23] = str(o.parent_id)
+    return head
+
+
 def order_status(o: OrderRecord) -> list[str]:
     return [
         "3", str(o.order_id), o.status, fmt_decimal(o.filled), fmt_decimal(o.remaining),
-        fmt_decimal(o.avg_fill_price), str(o.perm_id), "0", fmt_decimal(o.last_fill_price),
+        fmt_decimal(o.avg_fill_price), str(o.perm_id), str(o.parent_id), fmt_decimal(o.last_fill_price),
         str(o.client_id), "", "0",
     ]
 

@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from . import encode, market_data
+from .brackets import Brackets
 from .instruments import Instrument
-from .matching import Broker, Refusal, rejected
+from .matching import Broker, Refusal, modify_refusal, rejected
 from .orders import OrderRecord, OrderRequest, OrderSnapshot, parse_place_order
 from .trailing import auction_price
 
@@ -59,6 +60,7 @@ class Gateway:
         self.preset_notice: str | None = None
         self.inactive_before_submit = False
         self.market = market_data.MarketState()
+        self.brackets = Brackets(self)
         self._received: list[tuple[int, int, list[str]]] = []
         self._received_lock = threading.Lock()
         self.account_update_interval_ms = 50
@@ -163,8 +165,10 @@ class Gateway:
             account = self.broker.account_for(req.account)
             order.account = account.account_id
             order.quantity = self.broker.validate(req, inst)
+            self.brackets.check_parent(order)
             price = self.broker.reference_price(req.action, req.order_type, order.lmt_price, order.aux_price, inst)
-            self.broker.check_funds(self.broker.impact(account, inst, order.sign * order.quantity, price))
+            if not order.parent_id:  # a child closes its parent's position: no margin of its own
+                self.broker.check_funds(self.broker.impact(account, inst, order.sign * order.quantity, price))
         except Refusal as refusal:
             order.status, order.reject_reason, order.completed_at = "Inactive", refusal.message, time.time()
             self.broker.record(order, accepted=False)
@@ -173,7 +177,8 @@ class Gateway:
         self.broker.record(order, accepted=True)
         if drop == "after_ack":
             session.abort()
-        self._later(self.delay_acks_ms, self._ack, order)
+        if self.brackets.admitted(order):  # brackets.py: transmit=False waits for its set
+            self._later(self.delay_acks_ms, self._ack, order)
 
     def _what_if(self, session: Session, req: OrderRequest, inst: Instrument) -> None:
         try:
@@ -190,8 +195,9 @@ class Gateway:
         session.send(encode.open_order(order, session.server_version, impact))
 
     def _modify(self, session: Session, order: OrderRecord, req: OrderRequest, inst: Instrument) -> None:
-        if order.is_done or inst is not order.instrument:
-            self._refuse(session, req.order_id, Refusal(103, "Duplicate order id"))
+        refused = modify_refusal(order, req, inst)
+        if refused is not None:
+            self._refuse(session, req.order_id, refused)
             return
         try:
             quantity = self.broker.validate(req, inst)
@@ -220,6 +226,7 @@ class Gateway:
     def cancel(self, order: OrderRecord) -> None:
         self.broker.cancel(order)
         self._emit_cancel(order)
+        self.brackets.parent_ended(order)
 
     def global_cancel(self) -> None:
         for order in [o for o in self.broker.orders if not o.is_done]:
@@ -296,6 +303,7 @@ class Gateway:
                 session.send(encode.commission_report(execution))
         self._mark_dirty(order.account, order.instrument.con_id, quantity_changed=True)
         self._cancel_oca(order)
+        self.brackets.parent_filled(order)
 
     def _cancel_oca(self, filled: OrderRecord) -> None:
         """One-cancels-all (ocaType 1): a fill cancels the other working orders of its OCA group."""

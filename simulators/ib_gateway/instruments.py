@@ -14,7 +14,6 @@ from .wire import FieldReader, parse_decimal
 
 _MONTH_CODES = "FGHJKMNQUVXZ"
 _STOCK_EXCHANGES = ("SMART", "NASDAQ", "ISLAND", "NYSE", "ARCA", "BATS", "IEX", "AMEX")
-_OPTION_EXCHANGES = ("SMART", "CBOE", "AMEX", "ISE", "PHLX", "BOX")
 
 
 @dataclass
@@ -170,11 +169,8 @@ _FUTURES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("ES", "50", "E-mini S&P 500", "2.25", "16000", "14500"),
     ("MES", "5", "Micro E-Mini S&P 500 Stock Price Index", "0.62", "1600", "1450"),
 )
-OPTION_UNDERLYING = "SPY"
 FUTURE_MONTHS = 4
 """Quarterly contracts listed per futures root (the front month is the nearest)."""
-_OPTION_STRIKES = ("480", "490", "500", "510", "520")
-_OPTION_TIME_VALUE = Decimal("4.00")
 
 
 class InstrumentBook:
@@ -223,33 +219,10 @@ class InstrumentBook:
                 )
                 next_con_id += 1
                 self._add(inst, Decimal("5000.00"))
-        self._build_options()
-        from .listings import listed_beyond_us  # listings builds on this module's types
+        from .listings import option_and_foreign_listings  # listings builds on this module's types
 
-        for inst, listed_price in listed_beyond_us(self):
+        for inst, listed_price in option_and_foreign_listings(self):
             self._add(inst, listed_price)
-
-    def _build_options(self) -> None:
-        underlying = self.lookup(OPTION_UNDERLYING)
-        spot = underlying.quote.last or Decimal(0)
-        expiry = monthly_expiry(self.today)
-        con_id = 800000001
-        for strike_text in _OPTION_STRIKES:
-            strike = Decimal(strike_text)
-            for right in ("C", "P"):
-                intrinsic = max(Decimal(0), spot - strike if right == "C" else strike - spot)
-                local = f"{OPTION_UNDERLYING:<6}{expiry:%y%m%d}{right}{int(strike * 1000):08d}"
-                inst = Instrument(
-                    con_id, OPTION_UNDERLYING, "OPT", underlying.long_name, Decimal("0.01"),
-                    valid_exchanges=_OPTION_EXCHANGES, exec_exchange="CBOE",
-                    last_trade_date=expiry.strftime("%Y%m%d"), strike=strike, right=right,
-                    multiplier="100", local_symbol=local, trading_class=OPTION_UNDERLYING,
-                    under_con_id=underlying.con_id, under_symbol=OPTION_UNDERLYING,
-                    under_sec_type="STK", commission_per_unit=Decimal("0.65"),
-                    commission_max_pct=None, quote_size=Decimal(10), underlying=underlying,
-                )
-                con_id += 1
-                self._add(inst, intrinsic + _OPTION_TIME_VALUE)
 
     def front_month(self, symbol: str) -> Instrument:
         futures = [i for i in self.instruments if i.sec_type == "FUT" and i.symbol == symbol.upper()]

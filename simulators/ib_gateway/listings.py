@@ -1,10 +1,11 @@
-"""The simulator's listings beyond US stocks and SPY options: index options (SPX on CBOE), a
-non-US stock (VOD on LSE in GBP), and continuous-future qualification (secType CONTFUT).
+"""The simulator's listings beyond US stocks and futures: option chains (SPY, and SPX index options on
+CBOE), a non-US stock (VOD on LSE in GBP), and continuous-future qualification (secType CONTFUT).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -15,11 +16,28 @@ if TYPE_CHECKING:
 
 FX_TO_USD: dict[str, Decimal] = {"USD": Decimal(1), "GBP": Decimal("1.27")}
 """The simulator's fixed exchange rates: a non-USD listing's values count in the USD base at this rate."""
-
-SPX_CON_ID = 416904
-_SPX_STRIKES = ("4900", "4950", "5000", "5050", "5100")
-_SPX_TIME_VALUE = Decimal("40.00")
 CONTINUOUS = "CONTFUT"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One expiry of calls and puts on an underlying (multiplier 100, IB's option commission)."""
+
+    underlying: str
+    strikes: tuple[str, ...]
+    time_value: Decimal
+    first_con_id: int
+    exchange: str
+    valid_exchanges: tuple[str, ...]
+    min_tick: Decimal
+
+
+CHAINS = (
+    Chain("SPY", ("480", "490", "500", "510", "520"), Decimal("4.00"), 800000001, "SMART",
+          ("SMART", "CBOE", "AMEX", "ISE", "PHLX", "BOX"), Decimal("0.01")),
+    Chain("SPX", ("4900", "4950", "5000", "5050", "5100"), Decimal("40.00"), 810000001, "CBOE",
+          ("SMART", "CBOE"), Decimal("0.05")),
+)
 
 
 def vod() -> tuple[Instrument, Decimal]:
@@ -32,32 +50,34 @@ def vod() -> tuple[Instrument, Decimal]:
     ), Decimal("72.00")
 
 
-def spx_options(spx: Instrument, expiry: dt.date) -> list[tuple[Instrument, Decimal]]:
-    """SPX index options (cash-settled, multiplier 100) on CBOE, one monthly expiry, calls and puts."""
-    spot = spx.quote.last or Decimal(0)
+def option_chain(chain: Chain, underlying: Instrument, expiry: dt.date) -> list[tuple[Instrument, Decimal]]:
+    """Each strike's call and put, priced at intrinsic value plus the chain's time value."""
+    spot = underlying.quote.last or Decimal(0)
     listed: list[tuple[Instrument, Decimal]] = []
-    con_id = 810000001
-    for strike_text in _SPX_STRIKES:
+    con_id = chain.first_con_id
+    for strike_text in chain.strikes:
         strike = Decimal(strike_text)
         for right in ("C", "P"):
             intrinsic = max(Decimal(0), spot - strike if right == "C" else strike - spot)
-            local = f"SPX   {expiry:%y%m%d}{right}{int(strike * 1000):08d}"
             inst = Instrument(
-                con_id, "SPX", "OPT", spx.long_name, Decimal("0.05"), exchange="CBOE",
-                valid_exchanges=("SMART", "CBOE"), primary_exchange="CBOE", exec_exchange="CBOE",
-                last_trade_date=f"{expiry:%Y%m%d}", strike=strike, right=right,
-                multiplier="100", local_symbol=local, trading_class="SPX", under_con_id=SPX_CON_ID,
-                under_symbol="SPX", under_sec_type="IND", commission_per_unit=Decimal("0.65"),
-                commission_max_pct=None, quote_size=Decimal(10), underlying=spx,
+                con_id, chain.underlying, "OPT", underlying.long_name, chain.min_tick, exchange=chain.exchange,
+                valid_exchanges=chain.valid_exchanges, exec_exchange="CBOE",
+                last_trade_date=f"{expiry:%Y%m%d}", strike=strike, right=right, multiplier="100",
+                local_symbol=f"{chain.underlying:<6}{expiry:%y%m%d}{right}{int(strike * 1000):08d}",
+                trading_class=chain.underlying, under_con_id=underlying.con_id, under_symbol=chain.underlying,
+                under_sec_type=underlying.sec_type, commission_per_unit=Decimal("0.65"),
+                commission_max_pct=None, quote_size=Decimal(10), underlying=underlying,
             )
-            listed.append((inst, intrinsic + _SPX_TIME_VALUE))
+            listed.append((inst, intrinsic + chain.time_value))
             con_id += 1
     return listed
 
 
-def listed_beyond_us(book: InstrumentBook) -> list[tuple[Instrument, Decimal]]:
-    """What InstrumentBook adds after the US book: VOD and the SPX option chain."""
-    return [vod(), *spx_options(book.lookup("SPX"), monthly_expiry(book.today))]
+def option_and_foreign_listings(book: InstrumentBook) -> list[tuple[Instrument, Decimal]]:
+    """What InstrumentBook adds after its stocks, index and futures: the option chains and VOD."""
+    expiry = monthly_expiry(book.today)
+    chains = [listing for chain in CHAINS for listing in option_chain(chain, book.lookup(chain.underlying), expiry)]
+    return [*chains, vod()]
 
 
 def continuous_matches(book: InstrumentBook, query: ContractQuery) -> list[Instrument]:

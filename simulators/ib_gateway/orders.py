@@ -45,6 +45,7 @@ class OrderRequest:
     trail_stop_price: Decimal | None = None
     trailing_percent: Decimal | None = None
     lmt_price_offset: Decimal | None = None
+    oca_type: int = 0
 
 
 def parse_place_order(fields: list[str], server_version: int) -> OrderRequest:
@@ -71,7 +72,10 @@ def parse_place_order(fields: list[str], server_version: int) -> OrderRequest:
     r.skip(3)  # faGroup, faMethod, faPercentage
     if server_version < 177:
         r.skip(1)  # faProfile
-    r.skip(22)  # modelCode .. volatilityType
+    r.skip(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
+    oca_type_text = r.text()
+    oca_type = int(oca_type_text) if oca_type_text.lstrip("-").isdigit() else 0
+    r.skip(17)  # rule80A .. volatilityType
     if r.text():  # deltaNeutralOrderType
         r.skip(9)  # deltaNeutralAuxPrice + 8 delta-neutral fields
     else:
@@ -99,7 +103,7 @@ def parse_place_order(fields: list[str], server_version: int) -> OrderRequest:
         oca_group=oca_group, account=account, order_ref=order_ref, transmit=transmit,
         parent_id=parent_id, outside_rth=outside_rth, good_till_date=good_till_date,
         what_if=what_if, trail_stop_price=trail_stop_price, trailing_percent=trailing_percent,
-        lmt_price_offset=lmt_price_offset,
+        lmt_price_offset=lmt_price_offset, oca_type=oca_type,
     )
 
 
@@ -137,6 +141,13 @@ class OrderRecord:
     trail_stop: Decimal | None = None
     """TRAIL / TRAIL LIMIT: the current stop, moved with the price (aux_price is the trailing amount)."""
     lmt_price_offset: Decimal | None = None
+    oca_type: int = 0
+    parent_id: int = 0
+    """An attached (child) order: it works only once this parent order of the same client has filled."""
+    transmitted: bool = True
+    """False while the order waits, untransmitted, for the set's last order (transmit=True)."""
+    held: bool = False
+    """A child whose parent has not filled yet: listed PreSubmitted, never matched."""
     status: str = "PendingSubmit"
     filled: Decimal = ZERO
     avg_fill_price: Decimal = ZERO
@@ -188,7 +199,8 @@ class OrderRecord:
             order_type=self.order_type, lmt_price=self.lmt_price, aux_price=self.aux_price,
             tif=self.tif, order_ref=self.order_ref, status=self.status, filled=self.filled,
             remaining=self.remaining, avg_fill_price=self.avg_fill_price,
-            commission=self.commission, reject_reason=self.reject_reason,
+            commission=self.commission, reject_reason=self.reject_reason, parent_id=self.parent_id,
+            oca_group=self.oca_group, oca_type=self.oca_type,
         )
 
 
@@ -249,6 +261,9 @@ class OrderSnapshot(_AsDict):
     avg_fill_price: Decimal
     commission: Decimal
     reject_reason: str
+    parent_id: int = 0
+    oca_group: str = ""
+    oca_type: int = 0
 
 
 @dataclass(frozen=True)

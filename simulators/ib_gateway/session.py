@@ -220,15 +220,23 @@ class Session(asyncio.Protocol):
         self.send(["52", "1", str(req_id)])
 
     def _matching_symbols(self, fields: list[str]) -> None:
-        req_id, pattern = int(fields[1]), fields[2].upper()
-        seen: set[tuple[str, str]] = set()
-        found = []
+        """As the gateway does: the first letters of a symbol, or (two letters or more) a word of the security's
+        name; the exact symbol first, then symbol prefixes, then names."""
+        req_id, pattern = int(fields[1]), fields[2].strip().upper()
+        ranked: dict[tuple[str, str], tuple[int, Instrument]] = {}
         for inst in self.gw.broker.book.instruments:
             key = (inst.symbol, inst.sec_type)
-            if inst.sec_type != "OPT" and inst.symbol.startswith(pattern) and key not in seen:
-                seen.add(key)
-                found.append(inst)
-        self.send(encode.symbol_samples(self.server_version, req_id, found))
+            if inst.sec_type == "OPT" or key in ranked or not pattern:
+                continue
+            words = inst.long_name.upper().replace("-", " ").replace(".", " ").split()
+            if inst.symbol == pattern:
+                ranked[key] = (0, inst)
+            elif inst.symbol.startswith(pattern):
+                ranked[key] = (1, inst)
+            elif len(pattern) >= 2 and any(w.startswith(pattern) for w in words):
+                ranked[key] = (2, inst)
+        found = [inst for _rank, inst in sorted(ranked.values(), key=lambda r: r[0])]
+        self.send(encode.symbol_samples(self.server_version, req_id, found[:16]))
 
     def _market_data(self, fields: list[str]) -> None:
         r = FieldReader(fields, 2)

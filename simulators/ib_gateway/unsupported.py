@@ -30,9 +30,14 @@ REQUEST_ID_FIELD: dict[int, int] = {
 """Message id -> index of its request id (ib_async 2.1.0 client.py)."""
 
 SILENT = frozenset({
-    2, 4, 11, 13, 14, 15, 23, 25, 51, 53, 56, 57, 63, 64, 70, 75, 77, 89, 90, 93, 95, 98, 101, 103,
+    2, 4, 11, 12, 13, 14, 15, 23, 25, 51, 53, 56, 57, 63, 64, 70, 75, 77, 89, 90, 93, 95, 98, 101, 103,
 })
-"""Cancels, unsubscribes and settings that TWS never answers (reqAutoOpenOrders, setServerLogLevel, ...)."""
+"""Cancels, unsubscribes and settings that TWS never answers (reqAutoOpenOrders, setServerLogLevel, ...), and
+reqNewsBulletins (12), answered only when a bulletin is published."""
+
+UNADDRESSED = frozenset({18, 65, 66, 72, 73})
+"""Requests that carry no id and wait for no reply by name (requestFA, the verify* handshakes): answered with
+error 322 for id -1, as a gateway that does not serve them would."""
 
 EMPTY_REPLIES: dict[int, list[str]] = {
     24: ["19", "1", ""],  # reqScannerParameters -> scannerParameters (empty XML)
@@ -41,6 +46,15 @@ EMPTY_REPLIES: dict[int, list[str]] = {
     85: ["85", "0"],  # reqNewsProviders -> newsProviders (none)
 }
 """Requests without an id: ib_async waits for their reply message by name, so an empty one is sent."""
+
+
+def _market_rule(fields: list[str]) -> list[str]:
+    """reqMarketRule(id) -> marketRule: one increment of 0.01 from price 0 (ib_async waits for it by id)."""
+    return ["93", fields[1] if len(fields) > 1 else "0", "1", "0", "0.01"]
+
+
+BUILT_REPLIES = {91: _market_rule}
+"""Requests whose reply repeats a field of the request: built from it."""
 
 
 def request_id(fields: list[str]) -> int:
@@ -58,6 +72,8 @@ def answer(msg_id: int, fields: list[str]) -> tuple[list[str] | None, int, str] 
     if msg_id in SILENT:
         return None
     reply = EMPTY_REPLIES.get(msg_id)
+    if msg_id in BUILT_REPLIES:
+        reply = BUILT_REPLIES[msg_id](fields)
     if reply is not None:
         return reply, -1, ""
     text = f"Server error when processing an API client request: message {msg_id} is not supported by the simulator"

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from mcp import Client
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from simulators.ib_gateway.orders import parse_place_order
 from tests.assistant.test_truthful_results import over_mcp
@@ -29,7 +30,13 @@ def test_buy_one_mes_front_month_checks_initial_margin_and_places_a_future(small
         status = payload(await client.call_tool("get_order_status", {"order_id": order["order_id"]}))
         return preview, order, status
 
-    preview, order, status = over_mcp(small, scenario)
+    asked: list[str] = []
+
+    async def human(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    preview, order, status = over_mcp(small, scenario, elicitation_callback=human)
     front = small.gateway.front_month("MES")
     instrument = preview["instrument"]
     assert (instrument["sec_type"], instrument["expiry"], instrument["multiplier"]) == ("FUT", front, "5")
@@ -37,6 +44,7 @@ def test_buy_one_mes_front_month_checks_initial_margin_and_places_a_future(small
     assert instrument["strike"] is None and instrument["right"] is None
     assert preview["summary"].startswith(
         f"BUY 1 contracts MES (FUT {instrument['local_symbol']} on CME, expiry {front}, multiplier 5, USD) Market")
+    assert asked and preview["summary"] in asked[0]  # the human confirms the contract, month and multiplier
     checks = preview["validation"]["checks_passed"]
     assert "initial_margin" in checks and "buying_power" not in checks
     margin = preview["margin"]
@@ -137,3 +145,19 @@ def test_an_spx_index_option_on_cboe(small: Market) -> None:
         "OPT", "CBOE", "5000", "P")
     assert instrument["local_symbol"] == f"SPX   {expiry[2:]}P05000000" and instrument["multiplier"] == "100"
     assert Decimal(preview["estimated_total"]) == Decimal(40) * 100 + Decimal(preview["estimated_commission"])
+
+
+def test_a_bracket_on_a_future_places_every_leg_on_the_same_contract(small: Market) -> None:
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        preview = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "MES", "sec_type": "FUT", "side": "BUY", "quantity": "1",
+            "order_type": "Limit", "limit_price": "4990", "take_profit_price": "5100", "stop_loss_price": "4900"}))
+        order = payload(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+        return preview, order
+
+    preview, order = over_mcp(small, scenario)
+    assert preview["instrument"]["sec_type"] == "FUT" and len(order["order_ids"]) == 3
+    placed = _placed_on_the_wire(small)
+    assert len(placed) == 3
+    assert {(p.contract.sec_type, p.contract.con_id, p.contract.exchange) for p in placed} == {
+        ("FUT", placed[0].contract.con_id, "CME")}

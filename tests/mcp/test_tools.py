@@ -30,7 +30,7 @@ from tests.support.memory_broker import MemoryBroker
 TOOLS = {
     "list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
     "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "cancel_orders",
-    "get_orders_status", "execute_trades",
+    "get_orders_status", "execute_trades", "preview_modification", "execute_modification",
     "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary", "get_option_chain",
 }
 MODES = ["legacy", "auto"]  # handshake-era and 2026-07-28 connections
@@ -60,7 +60,9 @@ def test_tools_list_is_exactly_the_contract_with_enums_and_guidance(make_server:
     tools = {t.name: t for t in run(make_server(), lambda c: c.list_tools()).tools}
     assert set(tools) == TOOLS
     props = tools["preview_trade"].input_schema["properties"]
-    assert tools["preview_trade"].input_schema["required"] == ["account_id", "ticker", "side", "quantity"]
+    # quantity or notional (a cash amount), exactly one: the parse says so when neither or both are given
+    assert tools["preview_trade"].input_schema["required"] == ["account_id", "ticker", "side"]
+    assert {"quantity", "notional", "user_email"} <= set(props)
     assert props["side"]["enum"] == ["BUY", "SELL"]
     assert props["order_type"]["enum"] == ["Market", "Limit", "Stop", "StopLimit", "TrailingStop",
                                            "TrailingStopLimit", "MarketOnClose", "MarketOnOpen"]
