@@ -30,7 +30,7 @@ def child_request(entry: OrderRequest, role: LegRole) -> OrderRequest:
         account_id=entry.account_id, ticker=entry.ticker, side=OPPOSITE[entry.side], quantity=entry.quantity,
         order_type=OrderType.LIMIT if role is LegRole.TAKE_PROFIT else OrderType.STOP,
         limit_price=limit, stop_price=None if limit is not None else price, time_in_force=tif,
-        outside_rth=entry.outside_rth,
+        outside_rth=entry.outside_rth, **entry.instrument_arguments(),  # the same contract as the entry
     )
 
 

@@ -120,7 +120,10 @@ ACCOUNT_ID_SCHEMA = {
 }
 TICKER_SCHEMA = {
     "type": "string", "minLength": 1, "maxLength": 64,
-    "description": "Ticker symbol, e.g. 'AAPL'. Use search_symbol first when unsure of the exact symbol.",
+    "description": "Ticker symbol, e.g. 'AAPL' (a bare ticker is the stock or ETF). IBKR also reads '/ES' (a "
+                   "future's front month, quoted as IB's continuous future), 'ES 202612' (a contract month), an "
+                   "option's OCC symbol ('SPY   261218C00600000') and indexes ('SPX'). Use search_symbol first "
+                   "when unsure of the exact symbol.",
 }
 
 AccountId = Annotated[str, Arg(ACCOUNT_ID_SCHEMA, account_id)]

@@ -41,12 +41,16 @@ from services.execution_gate import (
 )
 from services.order_store import OrderStore, new_event, utcnow
 from services.order_updates import apply_broker_order
+from services.preview_flights import Flight, PreviewFlights
+from services.refusal_writer import RefusalWriter
 from services.results import OrderView, PreviewView
 from services.set_legs import insert_children
 from settings import Settings
 
 log = logging.getLogger(__name__)
 Checkpoint = Callable[[str], None]
+FOLLOWER_WAIT_SECONDS = 60.0
+"""How long a concurrent execute of the same preview waits for the first one's intent before trying itself."""
 OUTCOME_EVENTS = {OrderStatus.REJECTED: "ORDER_REJECTED", OrderStatus.FAILED: "ORDER_FAILED"}
 
 
@@ -78,6 +82,8 @@ class ExecutePath:
         self.store = store
         self.gate = gate
         self.checkpoint = checkpoint
+        self.flights = PreviewFlights(wait_seconds=FOLLOWER_WAIT_SECONDS)
+        self.refusals = RefusalWriter(engine)
 
     # --- before a human is asked -------------------------------------------------------------
     def executable(self, preview_id: uuid.UUID) -> ExecutablePreview:
@@ -100,16 +106,39 @@ class ExecutePath:
         """Commit the intent. Returns the intent, and the order's view when it was only simulated."""
         try:
             self.gate.refuse_if_blocked(preview_id)
-            intent = self._commit_intent(preview_id, correlation)
-        except _NotConsumed:
-            raise self._refuse_unconsumed(preview_id, correlation) from None
         except TradeError as exc:
             self.audit_refusal(preview_id, correlation, exc, stage="execute")
             raise
+        with self.flights.join(preview_id) as flight:
+            if flight.answer is not None:  # a concurrent execute of this preview settled it: refused the same way
+                raise self._refuse_follower(preview_id, correlation, flight.answer)
+            intent = self._lead(preview_id, correlation, flight)
         if intent.order.status is OrderStatus.SIMULATED:
             self.checkpoint("after_intent_commit")
             return intent, OrderView.of(intent.order, intent.preview)
         return intent, None
+
+    def _lead(self, preview_id: uuid.UUID, correlation: uuid.UUID, flight: Flight) -> Intent:
+        """The intent; concurrent executes of the preview in this process are told its outcome when it is final."""
+        try:
+            intent = self._commit_intent(preview_id, correlation)
+        except _NotConsumed:
+            error = self._refuse_unconsumed(preview_id, correlation)
+            flight.settle(error)
+            raise error from None
+        except TradeError as exc:
+            if exc.code is ErrorCode.ALREADY_EXECUTED:
+                flight.settle(exc)
+            self.audit_refusal(preview_id, correlation, exc, stage="execute")
+            raise
+        flight.settle(order_exists_error(preview_id, intent.order.id, OrderStatus(intent.order.status).value))
+        return intent
+
+    def _refuse_follower(self, preview_id: uuid.UUID, correlation: uuid.UUID, answer: TradeError) -> TradeError:
+        error = TradeError(answer.code, answer.message, dict(answer.details))
+        self.refusals.write(sql.event_params("EXECUTE_REFUSED", correlation, preview_id=preview_id, error=error,
+                                             payload={"error": error.to_dict()}))
+        return error
 
     def _commit_intent(self, preview_id: uuid.UUID, correlation: uuid.UUID) -> Intent:
         """One retry, only when a pooled connection turned out dead before anything could have committed."""

@@ -110,7 +110,7 @@ UPDATE trade_previews SET status = 'EXPIRED' WHERE id = :preview_id AND status =
 RETURNING account_id, broker_provider
 """)
 
-_EVENT = text(f"""
+EVENT_INSERT = text(f"""
 INSERT INTO trade_events ({EVENT_COLUMNS}) VALUES (now(), :event_type, :correlation_id, :preview_id, :order_id,
     :account_id, :broker_provider, :status, :error_code, :message, CAST(:payload AS jsonb))
 """)
@@ -189,14 +189,18 @@ def expire_preview(conn: Connection, preview_id: uuid.UUID) -> tuple[str, str] |
 
 def insert_event(conn: Connection, event_type: str, correlation: uuid.UUID, **fields: Any) -> None:
     """One audit event with plain values: refusals are written in their own short transaction."""
+    conn.execute(EVENT_INSERT, event_params(event_type, correlation, **fields))
+
+
+def event_params(event_type: str, correlation: uuid.UUID, **fields: Any) -> dict[str, Any]:
+    """The bound values of EVENT_INSERT for one event (several go in one executemany)."""
     error: TradeError | None = fields.pop("error", None)
     payload = fields.pop("payload", None)
-    conn.execute(_EVENT, {
+    return {
         "event_type": event_type, "correlation_id": correlation, "preview_id": fields.get("preview_id"),
         "order_id": fields.get("order_id"), "account_id": (fields.get("account_id") or "")[:64] or None,
         "broker_provider": fields.get("provider"), "status": fields.get("status"),
         "error_code": error.code.value if error else None,
         "message": fields.get("message") or (error.message if error else None),
         "payload": _json(payload if payload is not None else (error.to_dict() if error else {})),
-    })
-
+    }

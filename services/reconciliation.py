@@ -31,6 +31,7 @@ from services.order_updates import MISSING_AT_BROKER, record_report
 from services.reconcile_evidence import Outcome, account_lock, lookup_for, not_found, owner_of
 from services.reports import ReconcileReport
 from services.routing import AdapterRouter
+from services.set_reconcile import HALF_PLACED_SET, HalfPlacedSets
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,20 @@ class _Tally:
         else:
             self.settled[key] = outcome.status.value
 
+    def sets(self, settled: dict[str, str]) -> None:
+        """What the half-placed-set pass decided (services/set_reconcile.py): flags and legs' final statuses."""
+        for key, value in settled.items():
+            if key in self.still:
+                self.still.remove(key)
+            if value == HALF_PLACED_SET:
+                self.flagged[key] = value
+            elif value == OrderStatus.FAILED.value:
+                self.failed.append(key)
+            elif value not in (s.value for s in UNSETTLED_STATUSES):
+                self.settled[key] = value
+            else:
+                self.still.append(key)
+
     def report(self) -> ReconcileReport:
         return ReconcileReport(
             examined=self.examined, settled=self.settled, still_unknown=self.still, failed=self.failed,
@@ -114,6 +129,7 @@ class Reconciler:
         self._run_lock = threading.Lock()
         self._in_flight: set[uuid.UUID] = set()
         self._in_flight_lock = threading.Lock()
+        self.half_placed = HalfPlacedSets(store, router, self.policy.placement, self.policy.recheck)
 
     # --- placements in flight in this process ---------------------------------------------
     @contextmanager
@@ -172,6 +188,7 @@ class Reconciler:
                     except TradeError as exc:
                         tally.errors.append({"order_id": str(order_id), "error_code": exc.code.value,
                                              "message": exc.message})
+                tally.sets(self.half_placed.settle_account(account_id, correlation, self.in_flight))
         return tally.report()
 
     def _selection(self, scope: Scope) -> ColumnElement[bool]:

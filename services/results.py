@@ -16,36 +16,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, mod
 from brokers.models import OrderStatus
 from brokers.records import BrokerOrder
 from db.models import TradeOrder, TradePreview
+from services.instrument_view import derivative_of, instrument_text
+from services.order_terms import current_terms
+from services.plain_numbers import plain_decimal, plain_json_number
 
 ZERO = Decimal(0)
-
-
-def plain_decimal(value: Decimal) -> Decimal:
-    """3.00000000 -> 3, 0E-8 -> 0, 1E+2 -> 100: the value without scale padding or a positive exponent."""
-    if not value.is_finite():
-        return value
-    reduced = value.normalize()
-    exponent = reduced.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:
-        reduced = reduced.quantize(Decimal(1))
-    return reduced
-
-
-def plain_text(value: Decimal | None) -> str | None:
-    """The decimal as JSON text, never in scientific notation."""
-    return None if value is None else format(plain_decimal(value), "f")
-
-
-def plain_json_number(value: Any) -> Any:
-    """A stored numeric string ("0.00095000", "1.5E-7") in plain form; anything else unchanged."""
-    if isinstance(value, Decimal):
-        return plain_text(value)
-    if isinstance(value, str):
-        try:
-            return plain_text(Decimal(value))
-        except InvalidOperation:
-            return value
-    return value
 
 
 PlainDecimal = Annotated[
@@ -206,42 +181,6 @@ def _market_data(quote: Any) -> dict[str, Any] | None:
     return {k: plain_json_number(v) if k in ("bid", "ask", "last", "close") else v for k, v in quote.items()}
 
 
-DERIVATIVE_TYPES = frozenset({"FUT", "OPT", "FOP"})
-
-
-def derivative_of(row: TradePreview) -> dict[str, Any] | None:
-    """What a derivative preview is (type, month, strike, multiplier, listing), so nobody mistakes contracts
-    for shares; also for a stock on a named non-US listing (exchange and currency), else None."""
-    data: dict[str, Any] = row.broker_preview_data or {}
-    raw = _object(data.get("raw")) or {}
-    contract = _object(raw.get("contract")) or {}
-    derivative = contract.get("sec_type") in DERIVATIVE_TYPES
-    listed = contract.get("exchange") not in (None, "SMART") or contract.get("currency") not in (None, "USD")
-    if not derivative and not listed:
-        return None
-    return {"sec_type": contract["sec_type"], "local_symbol": contract.get("local_symbol"),
-            "expiry": contract.get("expiry"), "strike": plain_json_number(contract.get("strike")),
-            "right": contract.get("right"),
-            "multiplier": str(data.get("multiplier") or contract.get("multiplier")),
-            "exchange": contract.get("exchange"), "currency": contract.get("currency"),
-            "quantity_unit": "contracts" if derivative else "shares"}
-
-
-_RIGHTS = {"C": "call", "P": "put"}
-
-
-def _instrument_text(instrument: dict[str, Any]) -> str:
-    """' (FUT MESZ6 on CME, expiry 20261218, multiplier 5, USD)' for the one-line summary."""
-    parts = [f"{instrument['sec_type']} {instrument['local_symbol'] or ''}".rstrip() + f" on {instrument['exchange']}"]
-    if instrument["quantity_unit"] == "contracts":
-        parts.append(f"expiry {instrument['expiry']}")
-        if instrument.get("strike"):
-            parts.append(f"strike {instrument['strike']} {_RIGHTS.get(instrument.get('right') or '', '')}".rstrip())
-        parts.append(f"multiplier {instrument['multiplier']}")
-    parts.append(str(instrument.get("currency") or "USD"))
-    return f" ({', '.join(parts)})"
-
-
 def describe(row: TradePreview) -> str:
     """The one-line order summary a human confirms."""
     qty = _plain(row.quantity)
@@ -249,7 +188,7 @@ def describe(row: TradePreview) -> str:
     instrument = derivative_of(row)
     if instrument is not None:
         qty += " contracts" if instrument["quantity_unit"] == "contracts" else ""
-        ticker += _instrument_text(instrument)
+        ticker += instrument_text(instrument)
     price = ""
     if row.order_type == "Limit":
         price = f" limit {_plain(row.limit_price)}"
@@ -342,22 +281,16 @@ class OrderView(View):
 
     @classmethod
     def of(cls, row: TradeOrder, preview: TradePreview | None = None, *, stale: bool = False) -> OrderView:
-        from services.set_legs import leg_terms
-
         multiplier = _multiplier(preview)
-        leg = leg_terms(row, preview)  # a bracket's child leg: its own side, type and price
+        terms = current_terms(row, preview)  # a modification's, a bracket leg's, or the preview's
         return cls(
             order_id=str(row.id), id=str(row.id), preview_id=str(row.preview_id) if row.preview_id else None,
             account_id=row.account_id, leg_role=getattr(row, "leg_role", None),
             parent_order_id=str(row.parent_order_id) if getattr(row, "parent_order_id", None) else None,
             broker_provider=row.broker_provider, client_order_ref=row.client_order_ref,
             brokerage_order_id=row.brokerage_order_id, status=row.status, order_status=row.status,
-            ticker=preview.ticker if preview else None,
-            side=leg.side if leg else preview.side if preview else None,
-            quantity=preview.quantity if preview else None,
-            order_type=leg.order_type if leg else preview.order_type if preview else None,
-            limit_price=leg.limit_price if leg else preview.limit_price if preview else None,
-            stop_price=leg.stop_price if leg else preview.stop_price if preview else None,
+            ticker=preview.ticker if preview else None, side=terms.side, quantity=terms.quantity,
+            order_type=terms.order_type, limit_price=terms.limit_price, stop_price=terms.stop_price,
             time_in_force=preview.time_in_force if preview else None,
             currency=str((preview.broker_preview_data or {}).get("currency") or "USD") if preview else None,
             filled_quantity=row.filled_quantity, remaining_quantity=row.remaining_quantity,

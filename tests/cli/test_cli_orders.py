@@ -36,7 +36,7 @@ def simulators() -> Iterator[dict[str, Any]]:
 def env(database_url: str, simulators: dict[str, Any], tmp_path: Path, engine: Engine) -> Iterator[dict[str, str]]:
     yield broker_env(database_url, simulators, tmp_path, next(_client_ids), BROKERS="ibkr", COLUMNS="200")
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE trade_events, trade_orders, trade_previews, trade_approvals"))
+        conn.execute(text("TRUNCATE trade_events, trade_modifications, trade_orders, trade_previews, trade_approvals"))
 
 
 def preview(env: dict[str, str], *extra: str) -> dict[str, Any]:
@@ -46,7 +46,8 @@ def preview(env: dict[str, str], *extra: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def on_a_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[int, str]:
+def on_a_terminal(args: list[str], env: dict[str, str], answer: bytes,
+                  question: bytes = b"Place this order?") -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as stdin, answer its question, return (exit code, everything shown)."""
     master, slave = os.openpty()
     proc = subprocess.Popen(command(*args), cwd=REPO, env=env, stdin=slave, stdout=subprocess.PIPE,
@@ -55,7 +56,7 @@ def on_a_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[
     shown = b""
     try:
         deadline = time.monotonic() + 120
-        while b"Place this order?" not in shown and proc.poll() is None and time.monotonic() < deadline:
+        while question not in shown and proc.poll() is None and time.monotonic() < deadline:
             ready, _, _ = select.select([proc.stdout], [], [], 0.2)
             if ready and proc.stdout is not None:
                 shown += os.read(proc.stdout.fileno(), 65536)
@@ -142,3 +143,37 @@ def test_preview_trade_takes_the_instrument_options(env: dict[str, str], engine:
     assert (shown["currency"], shown["instrument"]["exchange"]) == ("GBP", "LSE")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM trade_previews")).scalar_one() == 2
+
+
+def test_a_bracket_from_the_terminal(env: dict[str, str], engine: Engine) -> None:
+    shown = preview(env, "--order-type", "Limit", "--limit-price", "185", "--time-in-force", "GTC",
+                    "--take-profit-price", "200", "--stop-loss-price", "180")
+    assert [leg["role"] for leg in shown["legs"]] == ["entry", "take_profit", "stop_loss"]
+    table = run_cli("preview-trade", "--account-id", IBKR_ACCOUNT, "--ticker", "AAPL", "--side", "BUY",
+                    "--quantity", "2", "--order-type", "Limit", "--limit-price", "185", "--take-profit-price", "200",
+                    "--stop-loss-price", "180", env=env)
+    assert "take-profit SELL 2 Limit 200" in table.stdout and "stop-loss SELL 2 Stop 180" in table.stdout
+    wrong = run_cli("preview-trade", "--account-id", IBKR_ACCOUNT, "--ticker", "AAPL", "--side", "BUY",
+                    "--quantity", "2", "--order-type", "Limit", "--limit-price", "185", "--stop-loss-price", "190",
+                    env=env)
+    assert wrong.returncode == 1 and "VALIDATION_ERROR" in wrong.stderr and "stop_loss_price" in wrong.stderr
+
+    placed = run_cli("execute-trade", shown["preview_id"], "--yes", env=env)
+    assert placed.returncode == 0, placed.stderr
+    assert all(role in placed.stdout for role in ("entry", "take_profit", "stop_loss"))
+    order = json.loads(run_cli("get-orders-status", *_set_ids(engine, shown["preview_id"]), "--json",
+                               env=env).stdout)
+    assert [o["order"]["status"] for o in order["orders"]] == ["ACCEPTED", "PENDING", "PENDING"]
+    entry = order["orders"][0]["order_id"]
+    cancelled = run_cli("cancel-orders", entry, "--json", env=env)
+    assert cancelled.returncode == 0, cancelled.stderr
+    [result] = json.loads(cancelled.stdout)["orders"]
+    assert [leg["status"] for leg in result["order"]["legs"]] == ["CANCELED"] * 3
+
+
+def _set_ids(engine: Engine, preview_id: str) -> list[str]:
+    with engine.connect() as conn:
+        entry = conn.execute(text("SELECT id FROM trade_orders WHERE preview_id = :p"), {"p": preview_id}).scalar_one()
+        children = conn.execute(text("SELECT id FROM trade_orders WHERE parent_order_id = :e ORDER BY leg_role DESC"),
+                                {"e": entry}).scalars()
+        return [str(entry), *(str(c) for c in children)]

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
-import pytest
-from sqlalchemy import create_engine, inspect, pool, text
+from sqlalchemy import create_engine, inspect, pool
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.models import BrokerProvider, OrderStatus
 from db import migrate
 from db.models import TradeOrder
 from services.trade_execution import TradeExecutionService
+from tests.core.test_migrations import _exec
 from tests.support.database import fresh_test_database
 from tests.support.memory_broker import MemoryBroker
 
@@ -62,23 +61,12 @@ def test_cancel_time_is_stored_and_a_working_order_has_neither(
     assert executed_at is not None and cancelled_at is None
 
 
-@pytest.fixture
-def empty_url() -> Iterator[str]:
-    with fresh_test_database() as url:
-        yield url
+def test_upgrade_backfills_from_updated_at_and_downgrade_drops_the_columns() -> None:
+    with fresh_test_database() as empty_url:
+        _backfill_and_drop(empty_url)
 
 
-def _exec(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
-    engine = create_engine(url, poolclass=pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(sql), params)
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
-def test_upgrade_backfills_from_updated_at_and_downgrade_drops_the_columns(empty_url: str) -> None:
+def _backfill_and_drop(empty_url: str) -> None:
     migrate.upgrade(empty_url, "te0005_core")
     for status in ("EXECUTED", "CANCELED", "ACCEPTED"):
         preview_id = uuid.uuid4()

@@ -145,3 +145,19 @@ def test_an_spx_index_option_on_cboe(small: Market) -> None:
         "OPT", "CBOE", "5000", "P")
     assert instrument["local_symbol"] == f"SPX   {expiry[2:]}P05000000" and instrument["multiplier"] == "100"
     assert Decimal(preview["estimated_total"]) == Decimal(40) * 100 + Decimal(preview["estimated_commission"])
+
+
+def test_a_bracket_on_a_future_places_every_leg_on_the_same_contract(small: Market) -> None:
+    async def scenario(client: Client) -> tuple[Any, ...]:
+        preview = payload(await client.call_tool("preview_trade", {
+            "account_id": ACCOUNT, "ticker": "MES", "sec_type": "FUT", "side": "BUY", "quantity": "1",
+            "order_type": "Limit", "limit_price": "4990", "take_profit_price": "5100", "stop_loss_price": "4900"}))
+        order = payload(await client.call_tool("execute_trade", {"preview_id": preview["preview_id"]}))
+        return preview, order
+
+    preview, order = over_mcp(small, scenario)
+    assert preview["instrument"]["sec_type"] == "FUT" and len(order["order_ids"]) == 3
+    placed = _placed_on_the_wire(small)
+    assert len(placed) == 3
+    assert {(p.contract.sec_type, p.contract.con_id, p.contract.exchange) for p in placed} == {
+        ("FUT", placed[0].contract.con_id, "CME")}
