@@ -174,6 +174,7 @@ class Modifications:
             self._refuse_other_mode(row)
             self._refuse_live_in_paper(self.router.for_provider(row.broker_provider), order)
             _refuse_stale(row, order, preview)
+            _refuse_in_flight(session, row)
             view = ModificationView.of(row, order, preview)
             return ExecutableModification(view, simulated=not self.settings.orders_enabled)
 
@@ -227,10 +228,9 @@ class Modifications:
             adapter = self.router.for_provider(row.broker_provider)
             self._refuse_live_in_paper(adapter, order)
             request = _refuse_stale(row, order, preview)
-            other = sql.in_flight(session, order.id, row.id)
-            if other is not None:
-                raise _refusal(ErrorCode.ORDER_NOT_MODIFIABLE, f"modification {other.id} of this order has not "
-                               "been confirmed by the broker yet; check get_order_status first", order.id)
+            _refuse_in_flight(session, row)
+            if sending is ModificationStatus.SENDING:
+                self._checks(order, request, adapter)  # the pre-trade checks again, at today's prices
             event = "MODIFICATION_REQUESTED" if sending is ModificationStatus.SENDING else "MODIFICATION_SIMULATED"
             session.add(self._event(event, row, preview.id, correlation, payload={"new": row.new_terms}))
             session.flush()
@@ -315,6 +315,14 @@ def _refuse_not_working(order: TradeOrder) -> None:
         why = "not acknowledged by the broker yet" if status in ACTIVE_STATUSES else status.value
         raise _refusal(ErrorCode.ORDER_NOT_MODIFIABLE, f"the order is {why}; only working orders (PENDING, "
                        "ACCEPTED, PARTIAL) can be modified", order.id, status=status.value)
+
+
+def _refuse_in_flight(session: Session, row: TradeModification) -> None:
+    other = sql.in_flight(session, row.order_id, row.id)
+    if other is not None:
+        raise _refusal(ErrorCode.ORDER_NOT_MODIFIABLE, f"modification {other.id} of this order was sent and the "
+                       "broker has not confirmed it; check get_order_status before changing the order again",
+                       row.order_id, in_flight=str(other.id))
 
 
 def _refuse_filled(order: TradeOrder, quantity: Decimal) -> None:

@@ -194,17 +194,21 @@ class Gateway:
         session.send(encode.open_order(order, session.server_version, impact))
 
     def _modify(self, session: Session, order: OrderRecord, req: OrderRequest, inst: Instrument) -> None:
-        refused = modify_refusal(order, req, inst)
-        if refused is not None:
-            self._refuse(session, req.order_id, refused)
+        drop, self.drop_on_place = self.drop_on_place, None  # a modification is a placement: the same fault
+        if drop == "before_ack":
+            session.abort()
             return
         try:
-            quantity = self.broker.validate(req, inst)
-            self.broker.modify(order, req, quantity)
+            refused = modify_refusal(order, req, inst)
+            if refused is not None:
+                raise refused
+            self.broker.modify(order, req, self.broker.validate(req, inst))
         except Refusal as refusal:
             self._refuse(session, req.order_id, refusal)
             return
-        if order.status != "PendingSubmit":
+        if drop == "after_ack":  # applied, and the client never hears it
+            session.abort()
+        elif order.status != "PendingSubmit":
             self._emit(order)
             self._evaluate(order, arriving=True)
 
