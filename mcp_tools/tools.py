@@ -177,8 +177,9 @@ def cancel_order(
 ) -> dict[str, Any]:
     """Ask the broker to cancel a working order (PENDING, ACCEPTED or PARTIAL). Confirm with the human first.
     Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the status the
-    broker reported; a cancel can race a fill. To change a working order's quantity or prices instead, use
-    preview_modification."""
+    broker reported; a cancel can race a fill. Cancelling a bracket's entry (its order_id) cancels the whole set,
+    its take-profit and stop-loss included (also once the entry has filled); the result lists every leg. To
+    change a working order's quantity or prices instead, use preview_modification."""
     return order_payload(service.cancel_order(order_id, user_email=user_email))
 
 
