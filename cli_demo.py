@@ -141,6 +141,36 @@ def walk_account(demo: Walkthrough, service: TradeExecutionService, account_id: 
                         lambda: service.preview_trade(account_id, TICKER, "BUY", REFUSED_QUANTITY))
 
 
+def walk_bracket(demo: Walkthrough, service: TradeExecutionService, account_id: str, broker: str) -> None:
+    """A bracket (issue 16): one preview and one execute for an entry, a take-profit and a stop-loss."""
+    demo.heading(f"{broker}: a bracket order (entry + take-profit + stop-loss)")
+    quote = service.get_quote(account_id, TICKER)
+    entry = (quote.ask or quote.reference_price or Decimal(100)).quantize(Decimal("0.01"))
+    take_profit, stop_loss = (entry * Decimal("1.03")).quantize(Decimal("0.01")), (
+        entry * Decimal("0.97")).quantize(Decimal("0.01"))
+    if broker != "ibkr":
+        demo.expect_refusal(f"bracket at {broker}", ErrorCode.UNSUPPORTED_ORDER, lambda: service.preview_trade(
+            account_id, TICKER, "BUY", 3, "Limit", entry, take_profit_price=take_profit, stop_loss_price=stop_loss))
+        return
+    preview = service.preview_trade(account_id, TICKER, "BUY", 3, "Limit", entry, None, "GTC",
+                                    take_profit_price=take_profit, stop_loss_price=stop_loss)
+    demo.table("bracket preview: every leg the human confirms", ["role", "side", "type", "quantity", "price",
+                                                                  "est. notional"],
+               [[leg["role"], leg["side"], leg["order_type"], leg["quantity"], leg["limit_price"] or leg["stop_price"],
+                 leg["estimated_notional"]] for leg in preview.legs])
+    demo.out.print(f"summary: {preview.summary}", highlight=False)
+    placed = service.execute_trade(preview.preview_id)
+    ids = placed.order_ids or []
+    deadline = time.monotonic() + 8
+    while service.get_order_status(ids[0]).status != OrderStatus.EXECUTED and time.monotonic() < deadline:
+        time.sleep(0.2)  # the marketable entry fills; its exits then start working
+    working = [o.order for o in service.get_orders_status(ids).orders if o.order is not None]
+    cancelled = service.cancel_order(ids[0])
+    legs = {leg["order_id"]: leg for leg in cancelled.legs or []}
+    demo.table("bracket legs", ["role", "order_id", "after execute", "after cancel_order(entry)"],
+               [[o.leg_role, o.order_id, o.status, legs.get(o.order_id, {}).get("status")] for o in working])
+
+
 def run(out: Console, err: Console, *, keep: bool = False) -> int:
     """The demo; returns the exit code."""
     demo = Walkthrough(out, err)
@@ -204,6 +234,7 @@ def _walk(demo: Walkthrough, service: TradeExecutionService, accounts: dict[str,
     demo.table("list_tradeable_accounts", ["broker", "account", "name", "currency", "kind"], rows)
     for broker, account_id in accounts.items():
         walk_account(demo, service, account_id, broker)
+        walk_bracket(demo, service, account_id, broker)
     orders = [o for account_id in accounts.values() for o in service.get_orders(account_id)]
     demo.heading("orders of the demo accounts (ours and any placed elsewhere)")
     demo.table("get_orders", ["broker", "account", "order", "status", "filled"],

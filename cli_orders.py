@@ -139,7 +139,10 @@ def execute_trade(
     if json_output:
         emit_json(_order_json(view))
         return
-    out.print(orders_table([view], "order"))
+    from services.results import OrderView
+
+    legs = [OrderView.model_validate(leg) for leg in view.legs or []]  # a bracket: every leg
+    out.print(orders_table(legs or [view], "order set" if legs else "order"))
     if view.message:
         out.print(view.message, highlight=False)
 
@@ -195,7 +198,7 @@ def orders_table(views: list[OrderView], title: str) -> Table:
     for column in ("order_id", "role", "ticker", "side", "qty", "type", "status", "filled", "avg price"):
         table.add_column(column, justify="right" if column in ("qty", "filled", "avg price") else "left")
     for v in views:
-        table.add_row(v.order_id or "-", getattr(v, "leg_role", None) or "-", v.ticker or "-", v.side or "-",
+        table.add_row(v.order_id or "-", v.leg_role or "-", v.ticker or "-", v.side or "-",
                       _text(v.quantity), v.order_type or "-", v.status, _text(v.filled_quantity),
                       _text(v.average_fill_price))
     return table

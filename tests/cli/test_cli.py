@@ -36,9 +36,10 @@ def test_demo_runs_the_whole_flow_without_a_configured_database(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "demo complete" in out
-    for marker in ("ibkr", "snaptrade", "EXECUTED", "CANCELED", "ALREADY_EXECUTED", "RISK_LIMIT"):
+    for marker in ("ibkr", "snaptrade", "EXECUTED", "CANCELED", "ALREADY_EXECUTED", "RISK_LIMIT", "UNSUPPORTED_ORDER",
+                   "take_profit", "stop_loss", "bracket legs"):
         assert marker in out, marker
-    assert out.count("refused as expected") == 4
+    assert out.count("refused as expected") == 5
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("tradeexec-demo-*")), "the throw-away database directory is removed"
 

@@ -142,3 +142,37 @@ def test_preview_trade_takes_the_instrument_options(env: dict[str, str], engine:
     assert (shown["currency"], shown["instrument"]["exchange"]) == ("GBP", "LSE")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM trade_previews")).scalar_one() == 2
+
+
+def test_a_bracket_from_the_terminal(env: dict[str, str], engine: Engine) -> None:
+    shown = preview(env, "--order-type", "Limit", "--limit-price", "185", "--time-in-force", "GTC",
+                    "--take-profit-price", "200", "--stop-loss-price", "180")
+    assert [leg["role"] for leg in shown["legs"]] == ["entry", "take_profit", "stop_loss"]
+    table = run_cli("preview-trade", "--account-id", IBKR_ACCOUNT, "--ticker", "AAPL", "--side", "BUY",
+                    "--quantity", "2", "--order-type", "Limit", "--limit-price", "185", "--take-profit-price", "200",
+                    "--stop-loss-price", "180", env=env)
+    assert "take-profit SELL 2 Limit 200" in table.stdout and "stop-loss SELL 2 Stop 180" in table.stdout
+    wrong = run_cli("preview-trade", "--account-id", IBKR_ACCOUNT, "--ticker", "AAPL", "--side", "BUY",
+                    "--quantity", "2", "--order-type", "Limit", "--limit-price", "185", "--stop-loss-price", "190",
+                    env=env)
+    assert wrong.returncode == 1 and "VALIDATION_ERROR" in wrong.stderr and "stop_loss_price" in wrong.stderr
+
+    placed = run_cli("execute-trade", shown["preview_id"], "--yes", env=env)
+    assert placed.returncode == 0, placed.stderr
+    assert all(role in placed.stdout for role in ("entry", "take_profit", "stop_loss"))
+    order = json.loads(run_cli("get-orders-status", *_set_ids(engine, shown["preview_id"]), "--json",
+                               env=env).stdout)
+    assert [o["order"]["status"] for o in order["orders"]] == ["ACCEPTED", "PENDING", "PENDING"]
+    entry = order["orders"][0]["order_id"]
+    cancelled = run_cli("cancel-orders", entry, "--json", env=env)
+    assert cancelled.returncode == 0, cancelled.stderr
+    [result] = json.loads(cancelled.stdout)["orders"]
+    assert [leg["status"] for leg in result["order"]["legs"]] == ["CANCELED"] * 3
+
+
+def _set_ids(engine: Engine, preview_id: str) -> list[str]:
+    with engine.connect() as conn:
+        entry = conn.execute(text("SELECT id FROM trade_orders WHERE preview_id = :p"), {"p": preview_id}).scalar_one()
+        children = conn.execute(text("SELECT id FROM trade_orders WHERE parent_order_id = :e ORDER BY leg_role DESC"),
+                                {"e": entry}).scalars()
+        return [str(entry), *(str(c) for c in children)]

@@ -13,14 +13,14 @@ from webui.operator import OperatorSession
 from webui.pages import Pages, money, quantity, weight
 
 
-def approval(impact: dict[str, object]) -> ApprovalView:
+def approval(impact: dict[str, object], **fields: object) -> ApprovalView:
     now = utcnow()
     preview = PreviewView(
         preview_id=str(uuid.uuid4()), account_id="DU111", broker_provider="ibkr", ticker="AAPL", side="BUY",
         quantity=Decimal(10), order_type="Limit", limit_price=Decimal("190.5"), stop_price=None,
         time_in_force="Day", estimated_price=Decimal("190.5"), estimated_commission=Decimal("1.0"),
         estimated_total=Decimal("1906.00"), status="ACTIVE", created_at=now, expires_at=now + timedelta(minutes=5),
-        impact=impact, warnings=["outside regular hours"], summary="BUY 10 AAPL",
+        impact=impact, warnings=["outside regular hours"], summary="BUY 10 AAPL", **fields,
     )
     return ApprovalView(
         approval_id=str(uuid.uuid4()), status="PENDING", is_paper=True, account_label="IBKR paper",
@@ -50,3 +50,24 @@ def test_card_shows_every_figure_and_the_legs() -> None:
     for role in ("entry", "take_profit", "stop_loss"):
         assert f'data-leg="{role}"' in text
     assert "<script>" not in text.split("</main>")[0]  # no inline script in the page body
+
+
+def test_a_bracket_preview_shows_its_legs() -> None:
+    """PreviewView.legs, as services/set_legs.py builds it for a bracket, is what the page lists."""
+    legs = [
+        {"role": "entry", "side": "BUY", "quantity": "10", "order_type": "Limit", "limit_price": "190.5",
+         "stop_price": None, "estimated_notional": "1905"},
+        {"role": "take_profit", "side": "SELL", "quantity": "10", "order_type": "Limit", "limit_price": "196",
+         "stop_price": None, "estimated_notional": "1960"},
+        {"role": "stop_loss", "side": "SELL", "quantity": "10", "order_type": "Stop", "limit_price": None,
+         "stop_price": "186", "estimated_notional": "1860"},
+    ]
+    view = approval({}, legs=legs)
+    text = bytes(Pages("/ui").render("approval.html", 200, approval=view,
+                                     session=OperatorSession("s", "c" * 64)).body).decode()
+    assert [f'data-leg="{r}"' in text for r in ("entry", "take_profit", "stop_loss")] == [True] * 3
+    for figure in ("1960", "1860", "186", "196"):
+        assert figure in text, figure
+    single = bytes(Pages("/ui").render("approval.html", 200, approval=approval({}, legs=[]),
+                                       session=OperatorSession("s", "c" * 64)).body).decode()
+    assert "data-leg=" not in single  # a single order has no legs table
