@@ -37,6 +37,7 @@ def _figures() -> dict[str, Figure]:
     return {
         "storm": service_figures.duplicate_storm,
         "throughput": service_figures.throughput,
+        "latency": service_figures.latency,
         "processes": processes.processes,
         "scale": scale.scale,
         "ibkr": ibkr_figures.ibkr,

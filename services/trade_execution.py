@@ -322,6 +322,8 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
 
     def _refresh_later(self, adapter: BrokerAdapter, account_id: str, user_email: str | None) -> None:
         """Best effort and off the caller's path; refreshes asked for while one waits are one refresh."""
+        if type(adapter).refresh_after_trade is BrokerAdapter.refresh_after_trade:
+            return  # the base hook does nothing: no job to queue (a cost on every execute otherwise)
         self.background.submit(f"refresh:{adapter.provider.value}:{account_id}",
                                lambda: _refresh_quietly(adapter, account_id, user_email))
 

@@ -362,11 +362,7 @@ class IBKRConnectionManager:
             self._ib.disconnect()
 
     def _on_trade(self, trade: Trade, *_more: Any) -> None:
-        for listener in self.order_listeners:
-            try:
-                listener(trade)
-            except Exception:
-                log.exception("IBKR order listener failed")
+        self.order_listeners.notify(trade)
 
     def _notify_reconnected(self) -> None:
         for listener in self.reconnect_listeners:
