@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin tradeexec
 
 WORKDIR /app
-COPY pyproject.toml README.md settings.py cli.py cli_db.py cli_demo.py cli_market.py cli_orders.py cli_replay.py ./
+COPY pyproject.toml README.md settings.py cli.py cli_db.py cli_demo.py cli_market.py cli_modify.py cli_orders.py cli_replay.py ./
 COPY brokers/ brokers/
 COPY services/ services/
 COPY db/ db/

@@ -332,11 +332,13 @@ def sim_snaptrade(
 def main() -> None:
     import cli_db
     import cli_market
+    import cli_modify
     import cli_orders
 
     app.add_typer(cli_db.db_app, name="db")
     cli_market.register(app)
     cli_orders.register(app)
+    cli_modify.register(app)
     app(prog_name="tradeexec")
 
 

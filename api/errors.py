@@ -31,6 +31,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ORDER_NOT_FOUND: 404,
     ErrorCode.ALREADY_EXECUTED: 409,
     ErrorCode.ORDER_NOT_CANCELABLE: 409,
+    ErrorCode.ORDER_NOT_MODIFIABLE: 409,
     ErrorCode.PREVIEW_EXPIRED: 410,
     ErrorCode.RISK_LIMIT: 422,
     ErrorCode.INSUFFICIENT_FUNDS: 422,

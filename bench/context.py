@@ -90,4 +90,4 @@ class BenchContext:
     def truncate(self) -> None:
         """Figures start from empty tables so one figure's rows never skew the next one's plans."""
         with self.engine.begin() as conn:
-            conn.execute(text("TRUNCATE trade_events, trade_orders, trade_previews"))
+            conn.execute(text("TRUNCATE trade_events, trade_modifications, trade_orders, trade_previews"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from brokers.errors import ErrorCode, NothingSent
+from brokers.errors import ErrorCode, NothingSent, TradeError
 from brokers.models import BrokerProvider, OrderRequest
 from brokers.order_legs import LegOutcome, OrderSetLeg
 from brokers.records import (
@@ -63,6 +63,15 @@ class BrokerAdapter(ABC):
     def cancel_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder: ...
     @abstractmethod
     def find_order_by_ref(self, lookup: OrderLookup) -> BrokerOrder | None: ...
+
+    def modify_order(
+        self, account_id: str, brokerage_order_id: str, order: OrderToPlace, client_order_ref: str
+    ) -> BrokerOrder:
+        """Change a working order to `order`'s terms; raises like `place_order` (the three outcome types).
+
+        Only adapters whose `capabilities.modify_orders` is true implement it."""
+        raise NothingSent.of(TradeError(ErrorCode.UNSUPPORTED_ORDER,
+                                        f"{self.provider.value} orders cannot be modified in place"))
 
     def place_order_set(
         self, account_id: str, legs: list[OrderSetLeg], between: Callable[[str], None]

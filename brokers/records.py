@@ -26,6 +26,8 @@ class BrokerCapabilities(BrokerModel):
     """Orders may join a user-named one-cancels-all group (`OrderRequest.oca_group`)."""
     outside_rth: bool = False
     """Orders may be flagged to trigger/fill outside regular trading hours (`OrderRequest.outside_rth`)."""
+    modify_orders: bool = False
+    """A working order's quantity and prices can be changed in place (`BrokerAdapter.modify_order`)."""
     sec_types: frozenset[str] = frozenset({"STK"})
     """Security types it trades (`OrderRequest.sec_type`): STK everywhere, FUT and OPT at IBKR."""
     notional_orders: bool = False

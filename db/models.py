@@ -174,6 +174,11 @@ class TradeOrder(Base):
     attention: Mapped[str | None] = mapped_column(String(40))
     """Something an operator must look at (MISSING_AT_BROKER, OVERFILLED); the evidence is in trade_events."""
     missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    """The order's current terms once a modification was applied (trade_modifications); NULL: as previewed."""
+    limit_price: Mapped[Decimal | None] = mapped_column(Money)
+    stop_price: Mapped[Decimal | None] = mapped_column(Money)
+    order_options: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class TradeEvent(Base):
@@ -230,3 +235,55 @@ class TradeApproval(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     outcome_code: Mapped[str | None] = mapped_column(String(32))
     outcome_message: Mapped[str | None] = mapped_column(Text)
+
+
+class ModificationStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    """Previewed; may be executed once until it expires."""
+    EXPIRED = "EXPIRED"
+    SENDING = "SENDING"
+    """Consumed: the broker call is running (or the process died during it: treat as UNKNOWN)."""
+    APPLIED = "APPLIED"
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"
+    """Nothing reached the broker."""
+    UNKNOWN = "UNKNOWN"
+    """Sent, no answer: the broker may have applied it. Never re-sent blindly."""
+    SIMULATED = "SIMULATED"
+
+
+class TradeModification(Base):
+    """A previewed change of a working order's terms, confirmed by a human and applied at most once."""
+
+    __tablename__ = "trade_modifications"
+    __table_args__ = (
+        CheckConstraint("new_quantity > 0", name="new_quantity_positive"),
+        CheckConstraint("trading_mode IN ('paper', 'live')", name="trading_mode"),
+        Index(None, "order_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("trade_orders.id", ondelete="RESTRICT")
+    )
+    account_id: Mapped[str] = mapped_column(String(64))
+    broker_provider: Mapped[str] = mapped_column(String(16))
+    status: Mapped[ModificationStatus] = mapped_column(
+        status_type(ModificationStatus), server_default=text("'ACTIVE'")
+    )
+    old_terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    new_terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    """quantity, limit_price, stop_price and the order options, as exact decimal text."""
+    new_quantity: Mapped[Decimal] = mapped_column(Quantity)
+    estimated_total: Mapped[Decimal | None] = mapped_column(Money)
+    impact: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    orders_enabled: Mapped[bool] = mapped_column(Boolean)
+    trading_mode: Mapped[str] = mapped_column(String(8))
+    user_email: Mapped[str | None] = mapped_column(String(254))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    broker_response: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -24,8 +24,9 @@ exactly, every time:
    the order may exist (check get_order_status, never execute again); CONFIRMATION_DECLINED means nothing
    was placed.
 Never execute on your own initiative, never retry an execute, and never work around a refusal (RISK_LIMIT,
-TRADING_DISABLED, INSUFFICIENT_FUNDS, ...): explain it. Placed orders cannot be amended: to change a working
-order, cancel it (it may fill first) and preview a new one."""
+TRADING_DISABLED, INSUFFICIENT_FUNDS, ...): explain it. To change a working order's quantity or prices, use
+preview_modification, show its old -> new summary, and execute_modification only after an explicit yes; where
+the broker cannot modify in place (UNSUPPORTED_ORDER), cancel it (it may fill first) and preview a new one."""
 
 
 def trade_with_confirmation(request: str = "") -> str:

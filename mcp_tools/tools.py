@@ -19,6 +19,7 @@ from mcp_tools.batch import BATCH_TOOLS
 from mcp_tools.confirmation import OrderConfirmer, settle_confirmation
 from mcp_tools.descriptions import SERVER_INSTRUCTIONS
 from mcp_tools.market_tools import MARKET_TOOLS
+from mcp_tools.modification_tools import MODIFICATION_TOOLS
 from mcp_tools.order_set_tools import ORDER_SET_TOOLS
 from mcp_tools.prompts import register_prompts
 from mcp_tools.registry import ToolRegistry, ToolRuntime
@@ -113,11 +114,11 @@ def preview_trade(
     (RISK_LIMIT, INSUFFICIENT_FUNDS, SYMBOL_NOT_FOUND, VALIDATION_ERROR, ...) is a tool error: explain it to the
     human instead of working around it. With take_profit_price and/or stop_loss_price the order is the entry of a
     bracket: the preview lists every leg in legs (role entry, take_profit, stop_loss) and the summary names them
-    all; the human confirms the whole set at once. Orders cannot be amended once placed: to change a working
-    order, cancel it (cancel_order) and preview a new one. A future or option (IBKR) is chosen only when the
-    human asked for one (see ticker and sec_type); its quantity counts contracts and its result carries
-    `instrument` (type, expiry, strike/right, multiplier, exchange, currency) and `margin`: tell the human all
-    of it."""
+    all; the human confirms the whole set at once. To change a working order's quantity or prices use
+    preview_modification (or cancel it and preview a new one where that answers UNSUPPORTED_ORDER). A future or
+    option (IBKR) is chosen only when the human asked for one (see ticker and sec_type); its quantity counts
+    contracts and its result carries `instrument` (type, expiry, strike/right, multiplier, exchange, currency)
+    and `margin`: tell the human all of it."""
     view = service.preview_request(order, user_email=user_email)
     return {
         **view.as_json(), "orders_enabled": service.settings.orders_enabled,
@@ -141,8 +142,8 @@ def execute_trade(
     so plainly. If the status is UNKNOWN the order may exist: do not execute again, check get_order_status.
     A bracket preview places all its legs at once: the result is the entry's order with order_ids and order_roles
     listing every leg (check them with get_orders_status; cancel_order on the entry cancels the whole set).
-    A placed order cannot be amended and a filled one cannot be changed: to change a working order, cancel it
-    (which can race a fill) and preview a new one."""
+    A filled order cannot be changed; a working one's quantity or prices can (preview_modification, then
+    execute_modification), or cancel it (which can race a fill) and preview a new one."""
     answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
     return answer if answer is not None else order_payload(service.execute_order(preview_id, user_email=user_email))
 
@@ -176,12 +177,12 @@ def cancel_order(
 ) -> dict[str, Any]:
     """Ask the broker to cancel a working order (PENDING, ACCEPTED or PARTIAL). Confirm with the human first.
     Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the status the
-    broker reported; a cancel can race a fill. Orders cannot be amended: to change a working order, cancel it
-    and preview a new one."""
+    broker reported; a cancel can race a fill. To change a working order's quantity or prices instead, use
+    preview_modification."""
     return order_payload(service.cancel_order(order_id, user_email=user_email))
 
 
-TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, ORDER_SET_TOOLS, MARKET_TOOLS, BATCH_TOOLS]
+TOOLSETS: list[ToolRegistry] = [TRADE_TOOLS, ORDER_SET_TOOLS, MARKET_TOOLS, BATCH_TOOLS, MODIFICATION_TOOLS]
 """Every toolset register_tools mounts; a module adding tools appends its own registry here."""
 
 

@@ -15,8 +15,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
 
 from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, TradeError
@@ -108,16 +108,22 @@ class OrderListing:
         return merged[:MAX_ROWS]
 
     def _local(self, session: Session, account: str, state: str, since: datetime) -> list[tuple[TradeOrder, Any]]:
-        entry = aliased(TradeOrder)  # a bracket's child leg is listed with its entry's preview
         stmt = (
             select(TradeOrder, TradePreview)
-            .outerjoin(entry, entry.id == TradeOrder.parent_order_id)
-            .join(TradePreview, TradePreview.id == func.coalesce(TradeOrder.preview_id, entry.preview_id))
+            .outerjoin(TradePreview, TradePreview.id == TradeOrder.preview_id)
             .where(TradeOrder.account_id == account, _local_clause(state, since))
             .order_by(TradeOrder.created_at.desc())
             .limit(MAX_ROWS)
         )
-        return [(o, p) for o, p in session.execute(stmt).all()]
+        rows = session.execute(stmt).all()
+        # A bracket's child leg (no preview of its own) is listed with its entry's preview, read by the
+        # entries' keys: a self-join here made the planner hash every order of the table.
+        parents = {o.parent_order_id for o, p in rows if p is None and o.parent_order_id is not None}
+        of_entry = dict(session.execute(
+            select(TradeOrder.id, TradePreview).join(TradePreview, TradePreview.id == TradeOrder.preview_id)
+            .where(TradeOrder.id.in_(parents))).tuples().all()) if parents else {}
+        listed = [(o, p if p is not None else of_entry.get(o.parent_order_id)) for o, p in rows]
+        return [(o, p) for o, p in listed if p is not None]
 
     def _broker_orders(
         self, adapter: BrokerAdapter, account: str, state: str, days: int, since: datetime

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from brokers.models import ACTIVE_STATUSES, FINAL_STATUSES, UNSETTLED_STATUSES, OrderStatus
 from brokers.records import BrokerOrder
 from db.models import TradeEvent, TradeOrder
+from services.modification_sql import explained_quantities
 
 STORED_PLACES = Decimal("1e-16")  # db.models.BrokerNumber: Numeric(36, 16)
 MAX_INTEGER_DIGITS = 20
@@ -152,8 +153,11 @@ def record_report(
     `recheck`: a REJECTED that arrives as a report (not as the refusal of our placement) may be a
     warning the broker's library took for a rejection, so it stays re-checked this long.
     """
+    from services.modification_settle import settle_from_report  # imports the store, which imports this module
+
     was = row.status
     changes = apply_broker_order(row, update)
+    settle_from_report(session, row, update, correlation)  # a modification sent without an answer
     if not changes:
         return None
     audit = _Audit(session, row, correlation, update)
@@ -163,10 +167,12 @@ def record_report(
     from services.set_legs import preview_of
 
     preview = preview_of(session, row)  # a bracket's legs share their entry's quantity
-    confirmed = preview.quantity if preview is not None else None
+    confirmed = row.quantity if row.quantity is not None else preview.quantity if preview is not None else None
     if confirmed is None:
         return changes
-    if "broker_quantity" in changes and row.broker_quantity != confirmed:
+    explained = {confirmed, *explained_quantities(session, row.id)}  # a modification we sent changes it
+    confirmed = max(explained)
+    if "broker_quantity" in changes and row.broker_quantity not in explained:
         audit.add("ORDER_QUANTITY_CHANGED", {
             "confirmed_quantity": _text(confirmed), "broker_quantity": _text(row.broker_quantity),
             "previous_broker_quantity": changes["broker_quantity"][0],

@@ -17,6 +17,7 @@ from brokers.models import OrderStatus
 from brokers.records import BrokerOrder
 from db.models import TradeOrder, TradePreview
 from services.instrument_view import derivative_of, instrument_text
+from services.order_terms import current_terms
 from services.plain_numbers import plain_decimal, plain_json_number
 
 ZERO = Decimal(0)
@@ -280,22 +281,16 @@ class OrderView(View):
 
     @classmethod
     def of(cls, row: TradeOrder, preview: TradePreview | None = None, *, stale: bool = False) -> OrderView:
-        from services.set_legs import leg_terms
-
         multiplier = _multiplier(preview)
-        leg = leg_terms(row, preview)  # a bracket's child leg: its own side, type and price
+        terms = current_terms(row, preview)  # a modification's, a bracket leg's, or the preview's
         return cls(
             order_id=str(row.id), id=str(row.id), preview_id=str(row.preview_id) if row.preview_id else None,
             account_id=row.account_id, leg_role=getattr(row, "leg_role", None),
             parent_order_id=str(row.parent_order_id) if getattr(row, "parent_order_id", None) else None,
             broker_provider=row.broker_provider, client_order_ref=row.client_order_ref,
             brokerage_order_id=row.brokerage_order_id, status=row.status, order_status=row.status,
-            ticker=preview.ticker if preview else None,
-            side=leg.side if leg else preview.side if preview else None,
-            quantity=preview.quantity if preview else None,
-            order_type=leg.order_type if leg else preview.order_type if preview else None,
-            limit_price=leg.limit_price if leg else preview.limit_price if preview else None,
-            stop_price=leg.stop_price if leg else preview.stop_price if preview else None,
+            ticker=preview.ticker if preview else None, side=terms.side, quantity=terms.quantity,
+            order_type=terms.order_type, limit_price=terms.limit_price, stop_price=terms.stop_price,
             time_in_force=preview.time_in_force if preview else None,
             currency=str((preview.broker_preview_data or {}).get("currency") or "USD") if preview else None,
             filled_quantity=row.filled_quantity, remaining_quantity=row.remaining_quantity,

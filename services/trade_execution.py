@@ -29,6 +29,8 @@ from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
 from services.market_data import MarketDataReads
+from services.modification import Modifications
+from services.modification_api import ModificationApi
 from services.notional import NotionalOrder, parse_order_or_notional, resolve_notional
 from services.order_set_execute import SetExecution, simulated_set
 from services.order_sets import OrderSets
@@ -56,7 +58,7 @@ EXECUTE_CHECKPOINTS = ("before_intent_commit", "after_intent_commit", "after_ent
 
 
 
-class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
+class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, ModificationApi):
     _guarded = staticmethod(_guard)
     def __init__(
         self,
@@ -78,6 +80,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
         self._checkpoint = checkpoint or (lambda _point: None)
         self.gate = ExecutionGate(settings, self.router, self.limits)
         self.execution = ExecutePath(settings, _engine_of(session_factory), self.store, self.gate, self._checkpoint)
+        self.modifications = Modifications(settings, self.store, self.router, self.gate, self.limits)
         self.reconciler = Reconciler(self.store, self.router, ReconcilePolicy.of(settings))
         self.sets = SetExecution(self.execution, self.reconciler, self._checkpoint)
         self.background = Background()
@@ -149,10 +152,10 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
         return report.accounts
 
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
-        return _guard(lambda: self.router.for_account(account_id).search_symbol(account_id, _ticker(ticker)))
+        return _guard(lambda: self.router.for_account(account_id).search_symbol(account_id, canonical_ticker(ticker)))
 
     def get_quote(self, account_id: str, ticker: str) -> Quote:
-        return _guard(lambda: self.router.for_account(account_id).get_quote(account_id, _ticker(ticker)))
+        return _guard(lambda: self.router.for_account(account_id).get_quote(account_id, canonical_ticker(ticker)))
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
         return _guard(lambda: self.router.for_account(account_id).get_account_balance(account_id))
@@ -319,6 +322,8 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets):
 
     def _refresh_later(self, adapter: BrokerAdapter, account_id: str, user_email: str | None) -> None:
         """Best effort and off the caller's path; refreshes asked for while one waits are one refresh."""
+        if type(adapter).refresh_after_trade is BrokerAdapter.refresh_after_trade:
+            return  # the base hook does nothing: no job to queue (a cost on every execute otherwise)
         self.background.submit(f"refresh:{adapter.provider.value}:{account_id}",
                                lambda: _refresh_quietly(adapter, account_id, user_email))
 
@@ -370,10 +375,6 @@ def _refresh_quietly(adapter: BrokerAdapter, account_id: str, user_email: str | 
             adapter.refresh_after_trade(account_id)
     except Exception as exc:
         log.warning("refresh after trade failed for %s: %s", adapter.provider.value, exc)
-
-
-def _ticker(value: Any) -> str:
-    return canonical_ticker(value)
 
 
 def _safe_request(request: dict[str, Any]) -> dict[str, Any]:

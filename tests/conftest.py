@@ -30,7 +30,7 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """For tests of code that commits (the execute protocol does): tables are emptied afterwards."""
     yield make_session_factory(engine)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE trade_events, trade_orders, trade_previews, trade_approvals"))
+        conn.execute(text("TRUNCATE trade_events, trade_modifications, trade_orders, trade_previews, trade_approvals"))
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
 from brokers.ibkr.lifecycle import CallKind, unavailable
 from brokers.ibkr.market_source import IBKRMarketData
+from brokers.ibkr.modify import modify
 from brokers.ibkr.operations import IB_ACCOUNT_ID, IBKROperations, is_paper_account_id
 from brokers.ibkr.orders import broker_order
 from brokers.ibkr.pacing import OPERATION_COSTS
@@ -53,6 +54,7 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
     capabilities = BrokerCapabilities(
         order_types=frozenset(OrderType), time_in_force=frozenset(TimeInForce), outside_rth=True,
         oca_groups=True, sec_types=frozenset({"STK", "FUT", "OPT"}), listing_choice=True, brackets=True,
+        modify_orders=True,
     )
 
     def __init__(
@@ -121,11 +123,14 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
 
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
-        return self._read(partial(self.ops.balance, account_id=account_id))
+        """From the subscribed account summary (no message) once subscribed: the execute-time check reads it."""
+        cached = self.manager.account_summary_cached
+        return self._read(partial(self.ops.balance, account_id=account_id), cost=0 if cached else None)
 
 
     def get_positions(self, account_id: str) -> list[Position]:
-        return self._read(partial(self.ops.positions, account_id=account_id))
+        """ib_async's position cache, kept current by the gateway's pushes: sends nothing, so costs no pacing."""
+        return self._read(partial(self.ops.positions, account_id=account_id), cost=0)
 
 
     def preview_order(self, order: OrderRequest) -> BrokerPreview:
@@ -201,6 +206,29 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
             )
 
         return place, lost
+
+    def modify_order(
+        self, account_id: str, brokerage_order_id: str, order: OrderToPlace, client_order_ref: str
+    ) -> BrokerOrder:
+        """Re-send placeOrder with the live order's id (brokers/ibkr/modify.py); a placement's priority and
+        outcome types. Its pushed events wait, like a placement's, until the service has recorded the answer."""
+        guard = SendGuard()
+        try:
+            self._refuse_unsafe(account_id)
+
+            async def send(ib: IB) -> BrokerOrder:
+                self._placing.add(client_order_ref)
+                try:
+                    self.ops.check_account(ib, account_id)
+                    return await modify(self.desk, ib, self.manager.session_event(), account_id,
+                                        brokerage_order_id, order, guard)
+                finally:
+                    self._placing.discard(client_order_ref)
+
+            return self.manager.run_sync(send, timeout=self.timeout, kind=CallKind.ORDER,
+                                         on_lost=partial(_lost_modification, guard, brokerage_order_id))
+        except TradeError as exc:
+            raise guard.classify(exc) from None
 
     def _refuse_unsafe(self, account_id: str) -> None:
         """TRADING_MODE=paper places on paper accounts only, whatever else is configured."""
@@ -278,3 +306,10 @@ def _filter(orders: list[BrokerOrder], state: str, days: int) -> list[BrokerOrde
         o for o in orders
         if (wanted is None or o.status in wanted) and (o.placed_at is None or o.placed_at >= since)
     ]
+
+
+def _lost_modification(guard: SendGuard, brokerage_order_id: str, limit: float) -> TradeError:
+    if guard.abandon():
+        return NothingSent(f"no answer from IB Gateway within {limit:g}s; the modification was not sent")
+    return OrderOutcomeUnknown(f"no answer from IB Gateway within {limit:g}s after sending the modification; it "
+                               "may have been applied", {"order_id": brokerage_order_id})

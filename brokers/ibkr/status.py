@@ -98,6 +98,8 @@ ORDER_WARNING_CODES = frozenset({
 """Messages about an order that stays live. ib_async 2.1.0 marks an order Cancelled on 10349 (it
 is not in its warning list): the order's state comes from the gateway's orderStatus, not from that."""
 
+MODIFY_REFUSED_CODES = frozenset({104})
+"""104 "Can't modify a filled order": the answer to a modification (placeOrder with a live orderId)."""
 CANCEL_REFUSED_CODES = frozenset({161, 10147, 10148, 10149})
 """161 'Cancel attempted when order is not in a cancellable state', 10147 'OrderId ... that needs to be
 cancelled is not found', 10148 '... can not be cancelled, state: ...', 10149 'Invalid order id'."""
@@ -121,6 +123,7 @@ CODE_SETS: dict[str, frozenset[int]] = {
     "socket_reset": SOCKET_RESET_CODES, "client_id_in_use": CLIENT_ID_IN_USE_CODES,
     "order_rejected": ORDER_REJECTED_CODES, "order_canceled": ORDER_CANCELED_CODES,
     "order_warning": ORDER_WARNING_CODES, "cancel_refused": CANCEL_REFUSED_CODES,
+    "modify_refused": MODIFY_REFUSED_CODES,
     "request_error": REQUEST_ERROR_CODES, "no_security": NO_SECURITY_CODES,
     "no_market_data": NO_MARKET_DATA_CODES, "informational": INFORMATIONAL_CODES,
 }

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from eventkit import Event
 from ib_async import IB, ExecutionFilter, Fill, Trade
 
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
@@ -212,8 +213,12 @@ class OrderDesk:
             return list(await ib.reqExecutionsAsync(ExecutionFilter(acctCode=account_id)))
 
 
-async def wait_for_trade(trade: Trade, done: Callable[[Trade], bool], lost: asyncio.Event, timeout: float) -> None:
-    """Wait until `done(trade)`; TimeoutError after `timeout`, ConnectionError if the session ends first."""
+async def wait_for_trade(
+    trade: Trade, done: Callable[[Trade], bool], lost: asyncio.Event, timeout: float, also: tuple[Event, ...] = ()
+) -> None:
+    """Wait until `done(trade)`; TimeoutError after `timeout`, ConnectionError if the session ends first.
+
+    `also`: further events that may make `done` true (e.g. the IB's openOrderEvent for a modification)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     changed = asyncio.Event()
@@ -221,8 +226,9 @@ async def wait_for_trade(trade: Trade, done: Callable[[Trade], bool], lost: asyn
     def poke(*_args: Any) -> None:
         changed.set()
 
-    trade.statusEvent += poke
-    trade.fillEvent += poke
+    events = (trade.statusEvent, trade.fillEvent, *also)
+    for event in events:
+        event.connect(poke)
     try:
         while not done(trade):
             if lost.is_set():
@@ -238,8 +244,8 @@ async def wait_for_trade(trade: Trade, done: Callable[[Trade], bool], lost: asyn
                 for waiter in waiters:
                     waiter.cancel()
     finally:
-        trade.statusEvent -= poke
-        trade.fillEvent -= poke
+        for event in events:
+            event.disconnect(poke)
 
 
 def _acknowledged(trade: Trade) -> bool:

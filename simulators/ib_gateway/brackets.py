@@ -62,7 +62,9 @@ class Brackets:
         self.gateway._ack(parent)
 
     def parent_filled(self, parent: OrderRecord) -> None:
-        """The parent filled: its held children start working."""
+        """The parent filled (completely): its held children start working."""
+        if parent.status != "Filled":
+            return
         for child in self.children_of(parent):
             if child.held and not child.is_done:
                 child.held = False

@@ -51,6 +51,27 @@ class FillPlan:
     price: Decimal
 
 
+def set_prices(order: OrderRecord, req: OrderRequest) -> None:
+    """The prices an order of this type keeps (a new order's and a modification's alike); a trailing stop
+    restarts from its new distance."""
+    trailing = req.order_type in ("TRAIL", "TRAIL LIMIT")
+    order.lmt_price = req.lmt_price if req.order_type in ("LMT", "STP LMT") else None
+    order.aux_price = req.aux_price if req.order_type in ("STP", "STP LMT") or trailing else None
+    order.trailing_percent = req.trailing_percent if trailing else None
+    order.trail_stop, order.lmt_price_offset = req.trail_stop_price, req.lmt_price_offset
+
+
+def modify_refusal(order: OrderRecord, req: OrderRequest, inst: Instrument) -> Refusal | None:
+    """What TWS answers a placeOrder that reuses a live order's id but cannot modify it."""
+    if order.status == "Filled":
+        return Refusal(104, "Can't modify a filled order.")
+    if order.is_done:
+        return Refusal(103, "Duplicate order id")
+    if inst is not order.instrument or req.action != order.action:
+        return Refusal(105, "Order being modified does not match original order.")
+    return None
+
+
 class Broker:
     def __init__(
         self,
@@ -181,13 +202,10 @@ class Broker:
             order_id=req.order_id, client_id=client_id,
             perm_id=self._next_perm_id if assign_perm_id else 0, account=account,
             instrument=inst, action=req.action, quantity=quantity, order_type=req.order_type,
-            lmt_price=req.lmt_price if req.order_type in ("LMT", "STP LMT") else None,
-            aux_price=req.aux_price if req.order_type in ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT") else None,
-            tif=req.tif, order_ref=req.order_ref, outside_rth=req.outside_rth, oca_group=req.oca_group,
-            trailing_percent=req.trailing_percent if req.order_type in ("TRAIL", "TRAIL LIMIT") else None,
-            trail_stop=req.trail_stop_price, lmt_price_offset=req.lmt_price_offset, oca_type=req.oca_type,
-            parent_id=req.parent_id, transmitted=req.transmit,
+            lmt_price=None, aux_price=None, tif=req.tif, order_ref=req.order_ref, outside_rth=req.outside_rth,
+            oca_group=req.oca_group, oca_type=req.oca_type, parent_id=req.parent_id, transmitted=req.transmit,
         )
+        set_prices(order, req)
         if assign_perm_id:
             self._next_perm_id += 1
         return order
@@ -203,8 +221,7 @@ class Broker:
             raise rejected("The new order size is below the filled quantity.")
         order.quantity = quantity
         order.order_type = req.order_type
-        order.lmt_price = req.lmt_price if req.order_type in ("LMT", "STP LMT") else None
-        order.aux_price = req.aux_price if req.order_type in ("STP", "STP LMT") else None
+        set_prices(order, req)
         order.tif = req.tif
         order.order_ref = req.order_ref or order.order_ref
         self.modification_count += 1

@@ -36,7 +36,7 @@ def simulators() -> Iterator[dict[str, Any]]:
 def env(database_url: str, simulators: dict[str, Any], tmp_path: Path, engine: Engine) -> Iterator[dict[str, str]]:
     yield broker_env(database_url, simulators, tmp_path, next(_client_ids), BROKERS="ibkr", COLUMNS="200")
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE trade_events, trade_orders, trade_previews, trade_approvals"))
+        conn.execute(text("TRUNCATE trade_events, trade_modifications, trade_orders, trade_previews, trade_approvals"))
 
 
 def preview(env: dict[str, str], *extra: str) -> dict[str, Any]:
@@ -46,7 +46,8 @@ def preview(env: dict[str, str], *extra: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def on_a_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[int, str]:
+def on_a_terminal(args: list[str], env: dict[str, str], answer: bytes,
+                  question: bytes = b"Place this order?") -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as stdin, answer its question, return (exit code, everything shown)."""
     master, slave = os.openpty()
     proc = subprocess.Popen(command(*args), cwd=REPO, env=env, stdin=slave, stdout=subprocess.PIPE,
@@ -55,7 +56,7 @@ def on_a_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[
     shown = b""
     try:
         deadline = time.monotonic() + 120
-        while b"Place this order?" not in shown and proc.poll() is None and time.monotonic() < deadline:
+        while question not in shown and proc.poll() is None and time.monotonic() < deadline:
             ready, _, _ = select.select([proc.stdout], [], [], 0.2)
             if ready and proc.stdout is not None:
                 shown += os.read(proc.stdout.fileno(), 65536)

@@ -121,3 +121,32 @@ def test_a_market_entry_is_checked_against_the_quote_and_an_auction_entry_is_ref
     assert auction.value.code is ErrorCode.VALIDATION_ERROR and "bracket entry" in auction.value.message
     ok = service.preview_trade(ACCOUNT, "AAPL", "BUY", 1, take_profit_price="200")
     assert [leg["role"] for leg in ok.legs] == ["entry", "take_profit"]
+
+
+def test_a_sell_bracket_is_mirrored_on_the_wire(sim: IBGatewaySimulator, service: TradeExecutionService) -> None:
+    service.execute_trade(service.preview_trade(ACCOUNT, "AAPL", "BUY", 5).preview_id)  # something to sell
+    preview = service.preview_trade(ACCOUNT, "AAPL", "SELL", 5, "Limit", "191", take_profit_price="185",
+                                    stop_loss_price="195")
+    assert [(leg["side"], leg["order_type"]) for leg in preview.legs] == [("SELL", "Limit"), ("BUY", "Limit"),
+                                                                          ("BUY", "Stop")]
+    result = service.execute_trade(preview.preview_id)
+    wire = placed_orders(sim)[-3:]
+    assert [w[16] for w in wire] == ["SELL", "BUY", "BUY"] and [w[TRANSMIT] for w in wire] == ["0", "0", "1"]
+    assert _statuses(service, result.order_ids or []) == ["ACCEPTED", "PENDING", "PENDING"]
+
+
+def test_orders_off_records_every_leg_simulated_and_sends_nothing(
+    sim: IBGatewaySimulator, manager: object, adapter: object, session_factory: sessionmaker[Session],
+) -> None:
+    from tests.ibkr.conftest import make_settings
+
+    service = TradeExecutionService(make_settings(sim.port, ORDERS_ENABLED=False), session_factory, [adapter])
+    try:
+        preview = service.preview_trade(ACCOUNT, "AAPL", "BUY", 2, "Limit", "180", take_profit_price="200")
+        before = len(placed_orders(sim))
+        result = service.execute_trade(preview.preview_id)
+        assert result.status == "SIMULATED" and result.order_roles == ["entry", "take_profit"]
+        assert [leg["status"] for leg in result.legs or []] == ["SIMULATED", "SIMULATED"]
+        assert len(placed_orders(sim)) == before
+    finally:
+        service.close()

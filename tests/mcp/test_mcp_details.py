@@ -28,7 +28,7 @@ def test_every_tool_declares_its_output_schema_hints_and_closed_inputs(make_serv
         assert tool.input_schema["additionalProperties"] is False, name
         assert hints is not None and hints.read_only_hint == (name in READS), name
         assert hints.destructive_hint == (name in {"execute_trade", "cancel_order", "cancel_orders",
-                                                   "execute_trades"}), name
+                                                   "execute_trades", "execute_modification"}), name
         assert hints.idempotent_hint == (name in READS), name  # a second cancel is an error: not idempotent
     order = tools["preview_trade"].input_schema
     for accepted in ({"quantity": "2.5"}, {"quantity": 2.5}, {"quantity": "3", "limit_price": "185.25"}):

@@ -77,3 +77,15 @@ def test_cancel_orders_needs_exactly_one_of_account_id_and_order_ids(
         error = tool_error(refused)
         assert error["error_code"] == ErrorCode.VALIDATION_ERROR, error
     assert row_counts(session_factory) == before
+
+
+def test_the_in_memory_broker_refuses_a_bracket_before_anything_is_stored(
+    make_server: ServerFactory, session_factory: sessionmaker[Session]
+) -> None:
+    before = row_counts(session_factory)
+    refused = tool_error(run(make_server(), lambda client: call(
+        client, "preview_trade", account_id="DU111", ticker="AAPL", side="BUY", quantity=3, order_type="Limit",
+        limit_price="150", take_profit_price="160", stop_loss_price="140")))
+    assert refused["error_code"] == ErrorCode.UNSUPPORTED_ORDER and "bracket" in refused["message"]
+    previews, orders, _events = row_counts(session_factory)
+    assert (previews, orders) == before[:2]  # only the refusal's audit event was written

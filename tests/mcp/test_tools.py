@@ -30,7 +30,7 @@ from tests.support.memory_broker import MemoryBroker
 TOOLS = {
     "list_tradeable_accounts", "search_symbol", "get_quote", "get_account_balance", "get_positions",
     "preview_trade", "execute_trade", "get_orders", "get_order_status", "cancel_order", "cancel_orders",
-    "get_orders_status", "execute_trades",
+    "get_orders_status", "execute_trades", "preview_modification", "execute_modification",
     "get_historical_bars", "get_quotes", "get_pnl", "get_account_summary", "get_option_chain",
 }
 MODES = ["legacy", "auto"]  # handshake-era and 2026-07-28 connections
