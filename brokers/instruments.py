@@ -10,9 +10,10 @@ Notations (the tool descriptions promise exactly these):
 
 * a bare ticker (``AAPL``, ``ES``, ``VOD``) is always the stock or ETF, unless ``sec_type`` says otherwise;
 * futures: ``/ES`` (front month), ``/ES 202612`` or ``ES 202612`` (a contract month, YYYYMM),
-  ``/MESZ6`` or ``/MESZ26`` (root, month code F G H J K M N Q U V X Z, year);
-* options: ``SPY 20261218 600 C`` (underlying, expiry YYYYMMDD, strike, C or P) or the OCC symbol
-  ``SPY   261218C00600000`` (spaces optional).
+  ``/MESZ6`` or ``/MESZ26`` (root, month code F G H J K M N Q U V X Z, year: one digit is the next
+  year ending in it, from this month on; two digits are 20YY);
+* options: ``SPY 20261218 600 C`` (underlying, expiry YYYYMMDD, strike, C/P or CALL/PUT) or the OCC
+  symbol ``SPY   261218C00600000`` (spaces optional).
 """
 
 from __future__ import annotations
