@@ -38,6 +38,7 @@ def test_vod_on_lse_is_previewed_in_gbp_and_a_usd_mismatch_is_refused(small: Mar
     assert f"est. cost GBP {Decimal(gbp['estimated_total']):,.2f}" in gbp["summary"]
     # priced in GBP; funded in the account's USD base through the what-if's initial margin
     assert "initial_margin" in gbp["validation"]["checks_passed"] and gbp["margin"]["currency"] == "USD"
+    assert any("priced in GBP and the account reports in USD" in w for w in gbp["warnings"])
     for refused in (usd, bare):
         assert refused["error_code"] == "VALIDATION_ERROR"
         [problem] = refused["details"]["problems"]
