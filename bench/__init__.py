@@ -23,14 +23,25 @@ log = logging.getLogger(__name__)
 
 def _figures() -> dict[str, Figure]:
     """Name -> figure, in run order. Imported lazily so `--only scale` never imports ib_async."""
-    from bench import bracket_figures, cold_start, ibkr_figures, processes, scale, service_figures, snaptrade_figures
+    from bench import (
+        bracket_figures,
+        cold_start,
+        ibkr_figures,
+        ibkr_scale,
+        processes,
+        scale,
+        service_figures,
+        snaptrade_figures,
+    )
 
     return {
         "storm": service_figures.duplicate_storm,
         "throughput": service_figures.throughput,
+        "latency": service_figures.latency,
         "processes": processes.processes,
         "scale": scale.scale,
         "ibkr": ibkr_figures.ibkr,
+        "ibkr_scale": ibkr_scale.ibkr_scale,
         "bracket": bracket_figures.bracket,
         "snaptrade": snaptrade_figures.snaptrade,
         "cold_start": cold_start.cold_start,

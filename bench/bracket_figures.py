@@ -70,7 +70,7 @@ def bracket(ctx: BenchContext) -> dict[str, Any]:
     ctx.truncate()
     calls = ctx.n(15, 150)
     with IBGatewaySimulator(accounts=(ACCOUNT,), starting_cash=Decimal("1000000000"), farm_notices=False) as sim:
-        price = _resting_price(sim)
+        price = _resting_price(sim.get_price(TICKER))
         tp, sl = str(price * Decimal("1.2")), str(price * Decimal("0.8"))
         manager = IBKRConnectionManager("127.0.0.1", sim.port, SERVICE_CLIENT, request_timeout=15.0)
         adapter = IBKRBrokerAdapter(manager, owns_manager=True)

@@ -17,10 +17,11 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench.context import ACCOUNT, BENCH_ACCOUNTS, BenchContext, bench_broker
-from bench.stats import Summary, rounded, sample
+from bench.floor import Floor
+from bench.stats import Summary, compare, interleaved, rounded, sample
 from brokers.errors import TradeError
 from db.models import TradeEvent, TradeOrder
 from services.trade_execution import TradeExecutionService
@@ -30,7 +31,9 @@ CONCURRENCY = (1, 4, 16, 64)
 
 
 def _preview(service: TradeExecutionService, account: str = ACCOUNT) -> str:
-    return service.preview_trade(account, "AAPL", "BUY", Decimal("1"), "Limit", Decimal("100.00")).preview_id
+    """A market buy: the in-memory broker fills it at once, so an account's working orders (which the
+    execute-time check sums) stay few, as at a real account, however many executes a figure makes."""
+    return service.preview_trade(account, "AAPL", "BUY", Decimal("1"), "Market").preview_id
 
 
 def _spread_previews(service: TradeExecutionService, count: int, accounts: int) -> list[str]:
@@ -179,36 +182,56 @@ def _abbreviate(statement: str) -> str:
 
 
 def _floor_action(ctx: BenchContext, broker: Any) -> Any:
-    """The floor of one execute: INSERT+COMMIT, the raw broker call, UPDATE+COMMIT."""
-    insert = text("INSERT INTO bench_floor (id, status, payload) VALUES (:id, 'SUBMITTING', '{}'::jsonb)")
-    update = text("UPDATE bench_floor SET status = 'ACCEPTED' WHERE id = :id")
-
-    def floor_execute(to_place: Any) -> None:
-        row_id = uuid.uuid4()
-        with ctx.engine.begin() as conn:
-            conn.execute(insert, {"id": row_id})
-        broker.place_order(ACCOUNT, to_place, str(row_id))
-        with ctx.engine.begin() as conn:
-            conn.execute(update, {"id": row_id})
-
-    return floor_execute
+    """The floor of one execute (bench.floor): INSERT+COMMIT, the raw broker call, UPDATE+COMMIT."""
+    floor = Floor(ctx.engine)
+    return lambda to_place: floor.execute(lambda: broker.place_order(ACCOUNT, to_place, uuid.uuid4().hex))()
 
 
 def _to_place() -> Any:
-    from brokers.models import parse_order_request
     from brokers.records import OrderToPlace
 
-    request = parse_order_request(account_id=ACCOUNT, ticker="AAPL", side="BUY", quantity=Decimal(1),
-                                  order_type="Limit", limit_price=Decimal("100.00"))
-    return OrderToPlace(request=request, broker_symbol_id="sym-AAPL")
+    return OrderToPlace(request=_request(), broker_symbol_id="sym-AAPL")
+
+
+def _request() -> Any:
+    from brokers.models import parse_order_request
+
+    return parse_order_request(account_id=ACCOUNT, ticker="AAPL", side="BUY", quantity=Decimal(1),
+                               order_type="Market")
+
+
+def latency(ctx: BenchContext) -> dict[str, Any]:
+    """One caller: preview and execute vs their floors (in-memory broker), interleaved call by call."""
+    ctx.truncate()
+    broker = bench_broker()
+    floor = Floor(ctx.engine)
+    to_place, request = _to_place(), _request()
+    calls = ctx.n(100, 600)
+    with ctx.service([broker]) as service:
+        previews = interleaved({"service": lambda: _preview(service),
+                                "floor": floor.preview(lambda: broker.preview_order(request))}, calls)
+        pending = [_preview(service) for _ in range(calls + 2)]
+        executes = interleaved({
+            "service": lambda: service.execute_trade(pending.pop()),
+            "floor": floor.execute(lambda: broker.place_order(ACCOUNT, to_place, uuid.uuid4().hex)),
+        }, calls)
+    pairs = {name: compare(Summary.of(times["service"]), Summary.of(times["floor"]))
+             for name, times in (("preview", previews), ("execute", executes))}
+    return {
+        "title": "Latency at 1 caller vs the floor (in-memory broker; floor = broker call + 1 or 2 commits)",
+        "measured": True,
+        **pairs,
+        "rows": [
+            {"metric": f"{name}_trade {pct} ms vs floor", "value": pair["subject"][f"{pct}_ms"],
+             "baseline": pair["baseline"][f"{pct}_ms"], "ratio": pair[f"ratio_{pct}"]}
+            for name, pair in pairs.items() for pct in ("p50", "p99")
+        ],
+    }
 
 
 def throughput(ctx: BenchContext) -> dict[str, Any]:
     """Executes/s over distinct previews at 1, 4, 16, 64 callers vs the floor at the same concurrency."""
     ctx.truncate()
-    with ctx.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_floor (id uuid PRIMARY KEY, status varchar(16), "
-                          "payload jsonb)"))
     broker = bench_broker(len(BENCH_ACCOUNTS))
     floor = _floor_action(ctx, broker)
     to_place = _to_place()

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bench.context import BenchContext
+from bench.floor import Floor
 from bench.ibkr_figures import latency_rows, not_available
 from bench.stats import Summary, compare, interleaved, rounded
 
@@ -35,8 +36,8 @@ class RawSnapTrade:
     def __init__(self, sim: Any, demo: dict[str, Any], account: str, symbol_id: str) -> None:
         from snaptrade_client import SnapTrade, SnapTradeAuth
 
-        auth = SnapTradeAuth.commercial_api_key(consumer_key=sim.consumer_key, client_id=sim.client_id)
-        self.sdk: Any = SnapTrade(auth=auth, host=sim.base_url)
+        auth = SnapTradeAuth.commercial_api_key(consumer_key=sim.get("consumer_key"), client_id=sim.get("client_id"))
+        self.sdk: Any = SnapTrade(auth=auth, host=sim.get("base_url"))
         self.user = {"user_id": demo["user_id"], "user_secret": demo["user_secret"]}
         self.account = account
         self.symbol_id = symbol_id
@@ -56,11 +57,11 @@ class RawSnapTrade:
 
 def _paths(sim: Any, action: Any, calls: int) -> dict[str, float]:
     """HTTP requests per call by method and path (ids folded), from the simulator's log."""
-    sim.clear_requests()
+    sim.call("clear_requests")
     for _ in range(calls):
         action()
     counts: Counter[str] = Counter()
-    for request in sim.requests:
+    for request in sim.get("requests"):
         parts = ["{id}" if len(p) >= 20 else p for p in request.path.split("/")]
         counts[f"{request.method} {'/'.join(parts)}"] += 1
     return {path: round(n / calls, 2) for path, n in sorted(counts.items())}
@@ -71,21 +72,22 @@ def snaptrade(ctx: BenchContext) -> dict[str, Any]:
     missing = _missing()
     if missing:
         return not_available(missing)
+    from bench.remote_sim import RemoteSimulator
     from brokers.snaptrade.adapter import SnapTradeBrokerAdapter
     from brokers.snaptrade.client import SnapTradeCredentials
-    from simulators.snaptrade import SnapTradeSimulator
 
     ctx.truncate()
     calls = ctx.n(10, 150)
-    with SnapTradeSimulator() as sim:
-        demo = sim.seed_demo()
+    floor = Floor(ctx.engine)
+    with RemoteSimulator("snaptrade") as sim:
+        demo = sim.call("seed_demo")
         account = str(demo["accounts"]["paper"])
-        sim.set_cash(account, Decimal("1000000000"))
-        sim.fill_policy = "accept"  # orders rest ACCEPTED: every placement does the same work
-        price = (Decimal(sim.price("AAPL")) * Decimal("0.9")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        sim.call("set_cash", account, Decimal("1000000000"))
+        sim.set("fill_policy", "accept")  # orders rest ACCEPTED: every placement does the same work
+        price = (Decimal(sim.call("price", "AAPL")) * Decimal("0.9")).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
         adapter = SnapTradeBrokerAdapter(SnapTradeCredentials(
-            client_id=sim.client_id, consumer_key=SecretStr(sim.consumer_key), user_id=demo["user_id"],
-            user_secret=SecretStr(demo["user_secret"]), base_url=sim.base_url,
+            client_id=sim.get("client_id"), consumer_key=SecretStr(sim.get("consumer_key")), user_id=demo["user_id"],
+            user_secret=SecretStr(demo["user_secret"]), base_url=sim.get("base_url"),
         ))
         raw = RawSnapTrade(sim, demo, account, str(demo["symbols"]["AAPL"]))
         with ctx.service([adapter]) as service:
@@ -93,11 +95,13 @@ def snaptrade(ctx: BenchContext) -> dict[str, Any]:
             def preview() -> str:
                 return service.preview_trade(account, "AAPL", "BUY", Decimal(1), "Limit", price).preview_id
 
-            previews = interleaved({"service": preview, "raw": lambda: raw.preview(price)}, calls)
+            previews = interleaved({"service": preview, "raw": lambda: raw.preview(price),
+                                    "floor": floor.preview(lambda: raw.preview(price))}, calls)
             service_ids = [preview() for _ in range(calls + 2)]
-            raw_ids = [raw.preview(price) for _ in range(calls + 2)]
+            raw_ids = [raw.preview(price) for _ in range(2 * calls + 4)]
             executes = interleaved({"service": lambda: service.execute_trade(service_ids.pop()),
-                                    "raw": lambda: raw.place(raw_ids.pop())}, calls)
+                                    "raw": lambda: raw.place(raw_ids.pop()),
+                                    "floor": floor.execute(lambda: raw.place(raw_ids.pop()))}, calls)
             requests = {
                 "preview": {"service": _paths(sim, preview, 3), "raw": _paths(sim, lambda: raw.preview(price), 3)},
                 "execute": {
@@ -112,16 +116,23 @@ def snaptrade(ctx: BenchContext) -> dict[str, Any]:
         requests["execute"][side] = {p: n for p, n in requests["execute"][side].items() if n}
     preview_cmp = compare(Summary.of(previews["service"]), Summary.of(previews["raw"]))
     execute_cmp = compare(Summary.of(executes["service"]), Summary.of(executes["raw"]))
+    preview_floor = compare(Summary.of(previews["service"]), Summary.of(previews["floor"]))
+    execute_floor = compare(Summary.of(executes["service"]), Summary.of(executes["floor"]))
     totals = {phase: {side: round(sum(paths.values()), 2) for side, paths in sides.items()}
               for phase, sides in requests.items()}
     return {
-        "title": "SnapTrade on the SnapTrade simulator: service vs raw SDK calls (interleaved)",
+        "title": ("SnapTrade on the SnapTrade simulator (own process): service vs raw SDK and vs the floor "
+                  "(interleaved)"),
         "measured": True,
         "preview": preview_cmp,
         "execute": execute_cmp,
+        "preview_vs_floor": preview_floor,
+        "execute_vs_floor": execute_floor,
         "http_requests_per_call": requests,
         "rows": latency_rows("preview_trade vs SDK quotes+order impact", preview_cmp)
         + latency_rows("execute_trade vs SDK place_order", execute_cmp)
+        + latency_rows("preview_trade vs floor (SDK calls + 1 commit)", preview_floor)
+        + latency_rows("execute_trade vs floor (SDK place_order + 2 commits)", execute_floor)
         + [
             {"metric": f"HTTP requests per {phase} (service vs raw)", "value": totals[phase]["service"],
              "baseline": totals[phase]["raw"],

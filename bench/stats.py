@@ -90,3 +90,36 @@ def interleaved(actions: dict[str, Callable[[], Any]], count: int, warmup: int =
         for name, action in actions.items():
             results[name].append(timed(action))
     return results
+
+
+@dataclass
+class Samples:
+    """Call times, and for each whether the client's pacing queue formed during it (a stall, not our work)."""
+
+    times: list[float]
+    stalled: list[bool]
+
+    def clean(self) -> list[float]:
+        """The calls no pacing stall touched: the latency that is the code's own."""
+        return [t for t, s in zip(self.times, self.stalled, strict=True) if not s] or self.times
+
+    def stall_count(self) -> int:
+        return sum(self.stalled)
+
+
+def paced(actions: dict[str, Callable[[], Any]], count: int, round_seconds: float,
+          stalls: dict[str, Callable[[], int]], warmup: int = 2) -> dict[str, Samples]:
+    """Interleaved like `interleaved`, each round stretched to `round_seconds` so every client stays
+    under its broker's pacing limit; `stalls[name]()` counts that client's pacing stalls so far."""
+    for _ in range(warmup):
+        for action in actions.values():
+            action()
+    results = {name: Samples([], []) for name in actions}
+    for _ in range(count):
+        started = time.perf_counter()
+        for name, action in actions.items():
+            before = stalls[name]()
+            results[name].times.append(timed(action))
+            results[name].stalled.append(stalls[name]() != before)
+        time.sleep(max(0.0, round_seconds - (time.perf_counter() - started)))
+    return results

@@ -34,6 +34,7 @@ from services import validation as checks
 from services.confirmation import execution_warnings
 from services.execute_path import status_for_error
 from services.execution_gate import ExecutionGate
+from services.modification_settle import write_terms
 from services.modification_terms import (
     ModificationTerms,
     current_request,
@@ -174,6 +175,7 @@ class Modifications:
             self._refuse_other_mode(row)
             self._refuse_live_in_paper(self.router.for_provider(row.broker_provider), order)
             _refuse_stale(row, order, preview)
+            _refuse_in_flight(session, row)
             view = ModificationView.of(row, order, preview)
             return ExecutableModification(view, simulated=not self.settings.orders_enabled)
 
@@ -227,10 +229,9 @@ class Modifications:
             adapter = self.router.for_provider(row.broker_provider)
             self._refuse_live_in_paper(adapter, order)
             request = _refuse_stale(row, order, preview)
-            other = sql.in_flight(session, order.id, row.id)
-            if other is not None:
-                raise _refusal(ErrorCode.ORDER_NOT_MODIFIABLE, f"modification {other.id} of this order has not "
-                               "been confirmed by the broker yet; check get_order_status first", order.id)
+            _refuse_in_flight(session, row)
+            if sending is ModificationStatus.SENDING:
+                self._checks(order, request, adapter)  # the pre-trade checks again, at today's prices
             event = "MODIFICATION_REQUESTED" if sending is ModificationStatus.SENDING else "MODIFICATION_SIMULATED"
             session.add(self._event(event, row, preview.id, correlation, payload={"new": row.new_terms}))
             session.flush()
@@ -264,8 +265,14 @@ class Modifications:
                              error_code=error.code.value if error else None,
                              error_message=error.message[:2000] if error else None)
             order = self.store.get_order(session, claim.order.id, lock=True)
-            if row is None or order is None:
-                raise TradeError(ErrorCode.INTERNAL_ERROR, "the modification was settled by something else",
+            if order is None:
+                raise TradeError(ErrorCode.INTERNAL_ERROR, "the order row is gone; the modification was sent",
+                                 {"modification_id": str(claim.modification.id)})
+            if row is None:  # a broker report settled it first (modification_settle): say what it says
+                settled = session.get(TradeModification, claim.modification.id)
+                if settled is not None:
+                    return ModificationView.of(settled, order, claim.preview, with_order=True)
+                raise TradeError(ErrorCode.INTERNAL_ERROR, "the modification row is gone after it was sent",
                                  {"modification_id": str(claim.modification.id)})
             changes = _apply(order, claim.request, outcome) if outcome is not None else None
             session.add(self._event(EVENTS[status], row, claim.preview.id, correlation, error=error,
@@ -317,6 +324,14 @@ def _refuse_not_working(order: TradeOrder) -> None:
                        "ACCEPTED, PARTIAL) can be modified", order.id, status=status.value)
 
 
+def _refuse_in_flight(session: Session, row: TradeModification) -> None:
+    other = sql.in_flight(session, row.order_id, row.id)
+    if other is not None:
+        raise _refusal(ErrorCode.ORDER_NOT_MODIFIABLE, f"modification {other.id} of this order was sent and the "
+                       "broker has not confirmed it; check get_order_status before changing the order again",
+                       row.order_id, in_flight=str(other.id))
+
+
 def _refuse_filled(order: TradeOrder, quantity: Decimal) -> None:
     if quantity <= order.filled_quantity:
         raise _refusal(ErrorCode.VALIDATION_ERROR, f"quantity {quantity.normalize():f} is not more than the "
@@ -337,12 +352,10 @@ def _refuse_stale(row: TradeModification, order: TradeOrder, preview: TradePrevi
 def _apply(order: TradeOrder, request: OrderRequest, outcome: BrokerOrder) -> dict[str, Any]:
     """The broker confirmed: the order row takes the new terms, then the broker's report."""
     terms = terms_of(request)
-    order.quantity, order.limit_price, order.stop_price = request.quantity, request.limit_price, request.stop_price
-    order.order_options = {k: v for k, v in terms.items() if k not in ("quantity", "limit_price", "stop_price")}
+    write_terms(order, terms)
     changes = apply_broker_order(order, outcome) or {}
     remaining = outcome.remaining_quantity
     order.remaining_quantity = remaining if remaining is not None else request.quantity - order.filled_quantity
-    order.updated_at = utcnow()
     return {**changes, "terms": terms}
 
 

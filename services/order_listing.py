@@ -115,14 +115,15 @@ class OrderListing:
             .order_by(TradeOrder.created_at.desc())
             .limit(MAX_ROWS)
         )
-        rows = [(o, p) for o, p in session.execute(stmt).all()]
-        entries = {o.parent_order_id for o, p in rows if p is None and o.parent_order_id is not None}
-        if entries:  # a bracket's child legs are listed with their entry's preview (one small second read)
-            found = session.execute(select(TradeOrder.id, TradePreview).join(
-                TradePreview, TradePreview.id == TradeOrder.preview_id).where(TradeOrder.id.in_(entries))).all()
-            previews = {entry_id: preview for entry_id, preview in found}
-            rows = [(o, p if p is not None else previews.get(o.parent_order_id)) for o, p in rows]
-        return [(o, p) for o, p in rows if p is not None]
+        rows = session.execute(stmt).all()
+        # A bracket's child leg (no preview of its own) is listed with its entry's preview, read by the
+        # entries' keys: a self-join here made the planner hash every order of the table.
+        parents = {o.parent_order_id for o, p in rows if p is None and o.parent_order_id is not None}
+        of_entry = dict(session.execute(
+            select(TradeOrder.id, TradePreview).join(TradePreview, TradePreview.id == TradeOrder.preview_id)
+            .where(TradeOrder.id.in_(parents))).tuples().all()) if parents else {}
+        listed = [(o, p if p is not None else of_entry.get(o.parent_order_id)) for o, p in rows]
+        return [(o, p) for o, p in listed if p is not None]
 
     def _broker_orders(
         self, adapter: BrokerAdapter, account: str, state: str, days: int, since: datetime

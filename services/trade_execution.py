@@ -152,10 +152,10 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         return report.accounts
 
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
-        return _guard(lambda: self.router.for_account(account_id).search_symbol(account_id, _ticker(ticker)))
+        return _guard(lambda: self.router.for_account(account_id).search_symbol(account_id, canonical_ticker(ticker)))
 
     def get_quote(self, account_id: str, ticker: str) -> Quote:
-        return _guard(lambda: self.router.for_account(account_id).get_quote(account_id, _ticker(ticker)))
+        return _guard(lambda: self.router.for_account(account_id).get_quote(account_id, canonical_ticker(ticker)))
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
         return _guard(lambda: self.router.for_account(account_id).get_account_balance(account_id))
@@ -322,6 +322,8 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
 
     def _refresh_later(self, adapter: BrokerAdapter, account_id: str, user_email: str | None) -> None:
         """Best effort and off the caller's path; refreshes asked for while one waits are one refresh."""
+        if type(adapter).refresh_after_trade is BrokerAdapter.refresh_after_trade:
+            return  # the base hook does nothing: no job to queue (a cost on every execute otherwise)
         self.background.submit(f"refresh:{adapter.provider.value}:{account_id}",
                                lambda: _refresh_quietly(adapter, account_id, user_email))
 
@@ -373,10 +375,6 @@ def _refresh_quietly(adapter: BrokerAdapter, account_id: str, user_email: str | 
             adapter.refresh_after_trade(account_id)
     except Exception as exc:
         log.warning("refresh after trade failed for %s: %s", adapter.provider.value, exc)
-
-
-def _ticker(value: Any) -> str:
-    return canonical_ticker(value)
 
 
 def _safe_request(request: dict[str, Any]) -> dict[str, Any]:

@@ -123,11 +123,14 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
 
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
-        return self._read(partial(self.ops.balance, account_id=account_id))
+        """From the subscribed account summary (no message) once subscribed: the execute-time check reads it."""
+        cached = self.manager.account_summary_cached
+        return self._read(partial(self.ops.balance, account_id=account_id), cost=0 if cached else None)
 
 
     def get_positions(self, account_id: str) -> list[Position]:
-        return self._read(partial(self.ops.positions, account_id=account_id))
+        """ib_async's position cache, kept current by the gateway's pushes: sends nothing, so costs no pacing."""
+        return self._read(partial(self.ops.positions, account_id=account_id), cost=0)
 
 
     def preview_order(self, order: OrderRequest) -> BrokerPreview:

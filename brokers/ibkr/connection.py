@@ -104,7 +104,7 @@ class IBKRConnectionManager:
         runner = self._ensure_runner()
         if runner.on_loop_thread():
             raise RuntimeError("run_sync was called on the IB loop thread; it would wait for itself")
-        messages = cost or OPERATION_COSTS[kind.value]
+        messages = cost if cost is not None else OPERATION_COSTS[kind.value]
         future = runner.submit(self._call(operation, limit, kind, on_lost, messages))
         try:
             return future.result(limit + _SYNC_GRACE_SECONDS)
@@ -123,6 +123,12 @@ class IBKRConnectionManager:
             self.background.request(key, lambda: self._if_connected(operation, limit, cost))
 
         self._ensure_runner().submit(request())
+
+    @property
+    def account_summary_cached(self) -> bool:
+        """The account summary is subscribed, so reading balances sends nothing (ib_async answers from cache)."""
+        ib = self._ib
+        return ib is not None and bool(ib.wrapper.acctSummary)
 
     @property
     def messages_sent(self) -> int:
@@ -356,11 +362,7 @@ class IBKRConnectionManager:
             self._ib.disconnect()
 
     def _on_trade(self, trade: Trade, *_more: Any) -> None:
-        for listener in self.order_listeners:
-            try:
-                listener(trade)
-            except Exception:
-                log.exception("IBKR order listener failed")
+        self.order_listeners.notify(trade)
 
     def _notify_reconnected(self) -> None:
         for listener in self.reconnect_listeners:

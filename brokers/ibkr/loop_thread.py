@@ -36,6 +36,14 @@ class Listeners(Generic[F]):
     def __iter__(self) -> Iterator[F]:
         return iter(list(self._items))
 
+    def notify(self, *args: Any) -> None:
+        """Call each listener; one that fails is logged and does not stop the others."""
+        for listener in self:
+            try:
+                listener(*args)
+            except Exception:
+                log.exception("IBKR listener %r failed", listener)
+
 
 class LoopThread:
     def __init__(self, name: str) -> None:

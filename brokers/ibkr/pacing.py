@@ -87,7 +87,7 @@ class PacingBudget:
         started = loop.time()
         limit = self.per_second - self.reserve
         delayed = False
-        while self.per_second > 0:
+        while self.per_second > 0 and cost > 0:  # a read from ib_async's cache sends nothing: never held
             used = self._window(loop.time()) + self._in_flight
             if used + cost <= limit or used == 0:
                 break

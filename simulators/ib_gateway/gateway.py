@@ -21,7 +21,6 @@ from .brackets import Brackets
 from .instruments import Instrument
 from .matching import Broker, Refusal, modify_refusal, rejected
 from .orders import OrderRecord, OrderRequest, OrderSnapshot, parse_place_order
-from .trailing import auction_price
 
 if TYPE_CHECKING:
     from .session import Session
@@ -192,17 +191,21 @@ class Gateway:
         session.send(encode.open_order(order, session.server_version, impact))
 
     def _modify(self, session: Session, order: OrderRecord, req: OrderRequest, inst: Instrument) -> None:
-        refused = modify_refusal(order, req, inst)
-        if refused is not None:
-            self._refuse(session, req.order_id, refused)
+        drop, self.drop_on_place = self.drop_on_place, None  # a modification is a placement: the same fault
+        if drop == "before_ack":
+            session.abort()
             return
         try:
-            quantity = self.broker.validate(req, inst)
-            self.broker.modify(order, req, quantity)
+            refused = modify_refusal(order, req, inst)
+            if refused is not None:
+                raise refused
+            self.broker.modify(order, req, self.broker.validate(req, inst))
         except Refusal as refusal:
             self._refuse(session, req.order_id, refusal)
             return
-        if order.status != "PendingSubmit":
+        if drop == "after_ack":  # applied, and the client never hears it
+            session.abort()
+        elif order.status != "PendingSubmit":
             self._emit(order)
             self._evaluate(order, arriving=True)
 
@@ -317,26 +320,6 @@ class Gateway:
         for account in self.broker.accounts.values():
             if inst.con_id in account.positions:
                 self._mark_dirty(account.account_id, inst.con_id, quantity_changed=False)
-
-    def auction(self, kind: str) -> int:
-        """The closing ('close': MOC) or opening ('open': OPG) auction: those orders fill at the last price
-        (a limit OPG only if marketable; otherwise it is cancelled). Returns how many filled."""
-        filled = 0
-        for order in [o for o in self.broker.orders if o.is_active and o.at_auction == kind]:
-            price = auction_price(order)
-            if price is None:
-                self.cancel(order)
-                continue
-            order.triggered, order.status = True, "Submitted"
-            self.fill(order, order.remaining, price)
-            filled += 1
-        return filled
-
-    def expire_day_orders(self) -> int:
-        expiring = [o for o in self.broker.orders if not o.is_done and o.tif in ("DAY", "OPG")]
-        for order in expiring:
-            self.cancel(order)
-        return len(expiring)
 
     # -- account pushes --------------------------------------------------------
     def _mark_dirty(self, account: str, con_id: int, quantity_changed: bool) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
+from . import session_end
 from .accounts import AccountSnapshot
 from .gateway import CONNECTIVITY_NOTICES, DROP_WHEN, PRESET_WHEN, Gateway
 from .instruments import InstrumentBook, decimal_arg
@@ -240,11 +241,11 @@ class IBGatewaySimulator:
         """Run the closing ('close': MOC orders) or opening ('open': OPG orders) auction; returns fills."""
         if kind not in ("close", "open"):
             raise ValueError("kind must be 'close' or 'open'")
-        return self._call(lambda: self._gw.auction(kind))
+        return self._call(lambda: session_end.auction(self._gw, kind))
 
     def expire_day_orders(self) -> int:
         """End of day: cancel every live DAY order; returns how many."""
-        return self._call(self._gw.expire_day_orders)
+        return self._call(lambda: session_end.expire_day_orders(self._gw))
 
     @property
     def orders(self) -> list[OrderSnapshot]:

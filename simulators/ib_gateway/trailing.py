@@ -4,7 +4,7 @@
   only ever in the order's favour, starting from trailStopPrice when given; when the last reaches
   it the order becomes a market order. TRAIL LIMIT then becomes a limit order at the stop minus
   lmtPriceOffset to sell (plus, to buy).
-* MOC waits for the closing auction and OPG orders for the opening one (`Gateway.auction`).
+* MOC waits for the closing auction and OPG orders for the opening one (`session_end.auction`).
 """
 
 from __future__ import annotations

@@ -38,6 +38,19 @@ def env(database_url: str, simulators: dict[str, Any], session_factory: sessionm
 
 @pytest.fixture
 def server(env: dict[str, str], tmp_path: Path) -> Iterator[ApiProcess]:
+    """A fresh process per test (for tests that count its metrics or read its log from the start)."""
+    with api_server({**env, "API_AUTH_TOKEN": TOKEN, "LOG_FORMAT": "json"}, tmp_path) as running:
+        wait_ready(running.url)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_server(database_url: str, simulators: dict[str, Any],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    """One process for a module's tests that need no fresh process state (each test still starts on empty
+    tables: use it through a function fixture that depends on session_factory)."""
+    tmp_path = tmp_path_factory.mktemp("api")
+    env = broker_env(database_url, simulators, tmp_path, next_client_id())
     with api_server({**env, "API_AUTH_TOKEN": TOKEN, "LOG_FORMAT": "json"}, tmp_path) as running:
         wait_ready(running.url)
         yield running

@@ -20,6 +20,13 @@ from tests.mcp.process import IBKR_ACCOUNT, base_env, broker_env, run_cli
 pytestmark = pytest.mark.timeout(300)
 
 
+@pytest.fixture
+def server(module_server: ApiProcess, session_factory: sessionmaker[Session]) -> ApiProcess:
+    """The module's one API process (starting one costs seconds); session_factory empties the tables after
+    each test. Tests that need their own configuration start their own."""
+    return module_server
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -270,3 +270,38 @@ def test_another_users_order_is_not_found(sim: IBGatewaySimulator, service: Trad
         service.execute_modification(mine.modification_id, user_email="bob@example.com")
     assert stolen.value.code is ErrorCode.ORDER_NOT_FOUND and sim.modification_count == 0
     assert service.execute_modification(mine.modification_id, user_email="ann@example.com").status == "APPLIED"
+
+
+def test_a_connection_lost_after_sending_is_unknown_and_never_sent_again(
+    sim: IBGatewaySimulator, service: TradeExecutionService, session_factory: sessionmaker[Session],
+) -> None:
+    order_id = working_limit_order(sim, service)
+    first = service.preview_modification(order_id, limit_price="186")
+    second = service.preview_modification(order_id, limit_price="187")
+    sim.drop_connection_on_place("after_ack")  # the gateway applies the change; its answer never arrives
+    outcome = service.execute_modification(first.modification_id)
+    assert outcome.status == "UNKNOWN" and "MAY have been applied" in (outcome.message or "")
+    assert sim.modification_count == 1 and sim_order(sim, service, order_id).lmt_price == D("186")
+    for modification_id, code in ((first.modification_id, ErrorCode.ALREADY_EXECUTED),
+                                  (second.modification_id, ErrorCode.ORDER_NOT_MODIFIABLE)):
+        with pytest.raises(TradeError) as caught:
+            service.execute_modification(modification_id)
+        assert caught.value.code is code
+    assert sim.modification_count == 1  # nothing was re-sent, and nothing else was sent over it
+    with session_factory() as session:
+        statuses = {str(r.id): r.status for r in session.execute(select(TradeModification)).scalars()}
+    assert statuses[second.modification_id] is ModificationStatus.ACTIVE  # refused: the order is not as it showed
+    assert statuses[first.modification_id] in (ModificationStatus.UNKNOWN, ModificationStatus.APPLIED)
+    assert "MODIFICATION_OUTCOME_UNKNOWN" in event_types(session_factory, order_id)
+
+    def applied() -> bool:  # after the reconnect the gateway reports the order with its new limit
+        service.get_order_status(order_id)
+        with session_factory() as session:
+            row = session.get(TradeModification, uuid.UUID(first.modification_id))
+            return row is not None and row.status is ModificationStatus.APPLIED
+
+    wait_until(applied, timeout=15, interval=0.2, what="the broker's report settling the UNKNOWN modification")
+    assert service.get_order_status(order_id).limit_price == D(186)
+    assert sim.modification_count == 1 and "MODIFICATION_APPLIED" in event_types(session_factory, order_id)
+    third = service.preview_modification(order_id, limit_price="188")  # the order can be changed again
+    assert service.execute_modification(third.modification_id).status == "APPLIED"

@@ -6,6 +6,7 @@ These run with ib_async's real pacing on (45 messages/s), unlike the other tests
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ import pytest
 from ib_async import IB
 
 from brokers.ibkr.adapter import IBKRBrokerAdapter
-from brokers.ibkr.pacing import OPERATION_COSTS
+from brokers.ibkr.pacing import OPERATION_COSTS, PacingBudget
 from brokers.models import OrderRequest, OrderStatus
 from brokers.records import OrderLookup, OrderToPlace
 from settings import TradingMode
@@ -115,3 +116,31 @@ def test_each_call_sends_no_more_than_its_budgeted_cost(sim: IBGatewaySimulator,
     assert counts == {"preview": 2, "quote": 1, "order": 1, "lookup": 3}  # whatIf + snapshot; placeOrder only
     for name, count in counts.items():
         assert count <= OPERATION_COSTS["read" if name == "quote" else name]
+
+
+
+def test_the_execute_time_holdings_reads_send_nothing(sim: IBGatewaySimulator, paced: IBKRBrokerAdapter) -> None:
+    """The holdings check reads ib_async's caches (positions, the subscribed account summary)."""
+    paced.get_account_balance(ACCOUNT)  # connect; the first balance read subscribes the account summary
+    assert paced.manager.account_summary_cached
+    before = len(sim.received)
+    for _ in range(20):
+        paced.get_account_balance(ACCOUNT)
+        paced.get_positions(ACCOUNT)
+    assert sim.received[before:] == []
+
+
+def test_a_read_that_sends_nothing_is_never_held_for_room() -> None:
+    """Declared cost 0 (a cache read): admitted even when the last second's window is full."""
+    sent = 0
+    budget = PacingBudget(45, sent=lambda: sent)
+
+    async def run() -> None:
+        nonlocal sent
+        budget.spend()
+        sent = 44  # 44 messages written within the last second: no room for a read of 1
+        await asyncio.wait_for(budget.admit(0), 0.5)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(budget.admit(1), 0.3)
+
+    asyncio.run(run())

@@ -57,6 +57,22 @@ def env(database_url: str, simulators: dict[str, Any], session_factory: sessionm
     return broker_env(database_url, simulators, tmp_path, next(_client_ids), EXECUTE_CONFIRMATION="auto")
 
 
+@pytest.fixture(scope="module")
+def token_server(database_url: str, simulators: dict[str, Any],
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One `tradeexec mcp --transport http` with MCP_AUTH_TOKEN for the module (starting one costs seconds)."""
+    tmp_path = tmp_path_factory.mktemp("mcp-http")
+    env = broker_env(database_url, simulators, tmp_path, next(_client_ids), EXECUTE_CONFIRMATION="auto")
+    with http_server({**env, "MCP_AUTH_TOKEN": TOKEN}, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def token_url(token_server: str, session_factory: sessionmaker[Session]) -> str:
+    """The module's token server; session_factory empties the tables after each test."""
+    return token_server
+
+
 def snaptrade_paper(simulators: dict[str, Any]) -> str:
     return str(simulators["seeded"]["accounts"]["paper"])
 
@@ -128,14 +144,13 @@ def test_stdio_every_tool_on_ibkr(env: dict[str, str], session_factory: sessionm
 
 
 def test_http_with_token_every_tool_on_snaptrade(
-    env: dict[str, str], simulators: dict[str, Any], session_factory: sessionmaker[Session], tmp_path: Path
+    token_url: str, simulators: dict[str, Any], session_factory: sessionmaker[Session]
 ) -> None:
     async def main(url: str) -> None:
         async with http_client(url, TOKEN) as client:
             await full_flow(client, snaptrade_paper(simulators), session_factory)
 
-    with http_server({**env, "MCP_AUTH_TOKEN": TOKEN}, tmp_path) as url:
-        anyio.run(main, url)
+    anyio.run(main, token_url)
 
 
 def leaves(error: BaseException) -> list[BaseException]:
@@ -144,23 +159,23 @@ def leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-def test_http_refuses_requests_without_the_token(env: dict[str, str], tmp_path: Path) -> None:
+def test_http_refuses_requests_without_the_token(token_url: str) -> None:
     async def connect(url: str, token: str | None) -> None:
         async with http_client(url, token) as client:
             await client.list_tools()
 
-    with http_server({**env, "MCP_AUTH_TOKEN": TOKEN}, tmp_path) as url:
-        for token in (None, "wrong-token-0123456789"):
-            response = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-                                   headers={"Authorization": f"Bearer {token}"} if token else {})
-            assert response.status_code == 401
-            body = response.json()
-            assert body["error_code"] == ErrorCode.UNAUTHORIZED and TOKEN not in response.text
-            with pytest.raises(BaseException) as refused:  # the SDK surfaces the 401 as its own error
-                anyio.run(connect, url, token)
-            assert any(isinstance(e, MCPError) for e in leaves(refused.value))
-        assert httpx2.get(url.replace("/mcp", "/healthz")).json() == {"status": "ok"}
-        anyio.run(connect, url, TOKEN)
+    url = token_url
+    for token in (None, "wrong-token-0123456789"):
+        response = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                               headers={"Authorization": f"Bearer {token}"} if token else {})
+        assert response.status_code == 401
+        body = response.json()
+        assert body["error_code"] == ErrorCode.UNAUTHORIZED and TOKEN not in response.text
+        with pytest.raises(BaseException) as refused:  # the SDK surfaces the 401 as its own error
+            anyio.run(connect, url, token)
+        assert any(isinstance(e, MCPError) for e in leaves(refused.value))
+    assert httpx2.get(url.replace("/mcp", "/healthz")).json() == {"status": "ok"}
+    anyio.run(connect, url, TOKEN)
 
 
 def test_http_on_loopback_without_a_token_is_allowed(env: dict[str, str], tmp_path: Path) -> None:
@@ -224,7 +239,7 @@ class Human:
     ("http", "legacy", "accept"), ("http", "auto", "decline"),
 ])
 def test_confirmation_prompt_over_real_transports(
-    env: dict[str, str], tmp_path: Path, transport: str, mode: str, action: str
+    env: dict[str, str], request: pytest.FixtureRequest, transport: str, mode: str, action: str
 ) -> None:
     human = Human(action)
 
@@ -244,8 +259,7 @@ def test_confirmation_prompt_over_real_transports(
     if transport == "stdio":
         version, result = anyio.run(over_stdio)
     else:
-        with http_server({**env, "MCP_AUTH_TOKEN": TOKEN}, tmp_path) as url:
-            version, result = anyio.run(over_http, url)
+        version, result = anyio.run(over_http, request.getfixturevalue("token_url"))
     assert (version == "2026-07-28") == (mode == "auto")
     assert len(human.asked) == 1 and "BUY 1 MSFT" in human.asked[0]
     if action == "accept":
