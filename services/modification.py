@@ -34,6 +34,7 @@ from services import validation as checks
 from services.confirmation import execution_warnings
 from services.execute_path import status_for_error
 from services.execution_gate import ExecutionGate
+from services.modification_settle import write_terms
 from services.modification_terms import (
     ModificationTerms,
     current_request,
@@ -264,8 +265,14 @@ class Modifications:
                              error_code=error.code.value if error else None,
                              error_message=error.message[:2000] if error else None)
             order = self.store.get_order(session, claim.order.id, lock=True)
-            if row is None or order is None:
-                raise TradeError(ErrorCode.INTERNAL_ERROR, "the modification was settled by something else",
+            if order is None:
+                raise TradeError(ErrorCode.INTERNAL_ERROR, "the order row is gone; the modification was sent",
+                                 {"modification_id": str(claim.modification.id)})
+            if row is None:  # a broker report settled it first (modification_settle): say what it says
+                settled = session.get(TradeModification, claim.modification.id)
+                if settled is not None:
+                    return ModificationView.of(settled, order, claim.preview, with_order=True)
+                raise TradeError(ErrorCode.INTERNAL_ERROR, "the modification row is gone after it was sent",
                                  {"modification_id": str(claim.modification.id)})
             changes = _apply(order, claim.request, outcome) if outcome is not None else None
             session.add(self._event(EVENTS[status], row, claim.preview.id, correlation, error=error,
@@ -345,12 +352,10 @@ def _refuse_stale(row: TradeModification, order: TradeOrder, preview: TradePrevi
 def _apply(order: TradeOrder, request: OrderRequest, outcome: BrokerOrder) -> dict[str, Any]:
     """The broker confirmed: the order row takes the new terms, then the broker's report."""
     terms = terms_of(request)
-    order.quantity, order.limit_price, order.stop_price = request.quantity, request.limit_price, request.stop_price
-    order.order_options = {k: v for k, v in terms.items() if k not in ("quantity", "limit_price", "stop_price")}
+    write_terms(order, terms)
     changes = apply_broker_order(order, outcome) or {}
     remaining = outcome.remaining_quantity
     order.remaining_quantity = remaining if remaining is not None else request.quantity - order.filled_quantity
-    order.updated_at = utcnow()
     return {**changes, "terms": terms}
 
 

@@ -57,12 +57,13 @@ def in_flight(session: Session, order_id: uuid.UUID, other_than: uuid.UUID) -> T
     return session.execute(stmt).scalar_one_or_none()
 
 
-def settle(session: Session, modification_id: uuid.UUID, status: ModificationStatus,
+def settle(session: Session, modification_id: uuid.UUID, status: ModificationStatus, *,
+           settling: tuple[ModificationStatus, ...] = (ModificationStatus.SENDING,),
            **fields: Any) -> TradeModification | None:
-    """SENDING -> the outcome; None when something else settled it first."""
+    """SENDING (or another of `settling`) -> the outcome; None when something else settled it first."""
     stmt = (
         update(TradeModification)
-        .where(TradeModification.id == modification_id, TradeModification.status == ModificationStatus.SENDING)
+        .where(TradeModification.id == modification_id, TradeModification.status.in_(settling))
         .values(status=status, settled_at=func.now(), **fields)
         .returning(TradeModification)
         .execution_options(synchronize_session=False)
@@ -74,4 +75,15 @@ def explained_quantities(session: Session, order_id: uuid.UUID) -> list[Decimal]
     """Quantities a broker may now report for the order because of a modification we sent."""
     stmt = select(TradeModification.new_quantity).where(
         TradeModification.order_id == order_id, TradeModification.status.in_(EXPLAINED))
+    return list(session.execute(stmt).scalars())
+
+
+def unsettled(session: Session, order_id: uuid.UUID, sending_before: datetime) -> list[TradeModification]:
+    """The order's modifications sent without an answer: UNKNOWN, or SENDING since before `sending_before`
+    (its process stopped mid-call; a live call settles its own row)."""
+    stmt = select(TradeModification).where(
+        TradeModification.order_id == order_id,
+        (TradeModification.status == ModificationStatus.UNKNOWN)
+        | ((TradeModification.status == ModificationStatus.SENDING) & (TradeModification.sent_at < sending_before)),
+    ).order_by(TradeModification.sent_at)
     return list(session.execute(stmt).scalars())

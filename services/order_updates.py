@@ -153,8 +153,11 @@ def record_report(
     `recheck`: a REJECTED that arrives as a report (not as the refusal of our placement) may be a
     warning the broker's library took for a rejection, so it stays re-checked this long.
     """
+    from services.modification_settle import settle_from_report  # imports the store, which imports this module
+
     was = row.status
     changes = apply_broker_order(row, update)
+    settle_from_report(session, row, update, correlation)  # a modification sent without an answer
     if not changes:
         return None
     audit = _Audit(session, row, correlation, update)

@@ -290,6 +290,18 @@ def test_a_connection_lost_after_sending_is_unknown_and_never_sent_again(
     assert sim.modification_count == 1  # nothing was re-sent, and nothing else was sent over it
     with session_factory() as session:
         statuses = {str(r.id): r.status for r in session.execute(select(TradeModification)).scalars()}
-    assert statuses == {first.modification_id: ModificationStatus.UNKNOWN,
-                        second.modification_id: ModificationStatus.ACTIVE}
+    assert statuses[second.modification_id] is ModificationStatus.ACTIVE  # refused: the order is not as it showed
+    assert statuses[first.modification_id] in (ModificationStatus.UNKNOWN, ModificationStatus.APPLIED)
     assert "MODIFICATION_OUTCOME_UNKNOWN" in event_types(session_factory, order_id)
+
+    def applied() -> bool:  # after the reconnect the gateway reports the order with its new limit
+        service.get_order_status(order_id)
+        with session_factory() as session:
+            row = session.get(TradeModification, uuid.UUID(first.modification_id))
+            return row is not None and row.status is ModificationStatus.APPLIED
+
+    wait_until(applied, timeout=15, interval=0.2, what="the broker's report settling the UNKNOWN modification")
+    assert service.get_order_status(order_id).limit_price == D(186)
+    assert sim.modification_count == 1 and "MODIFICATION_APPLIED" in event_types(session_factory, order_id)
+    third = service.preview_modification(order_id, limit_price="188")  # the order can be changed again
+    assert service.execute_modification(third.modification_id).status == "APPLIED"
