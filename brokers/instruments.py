@@ -10,9 +10,10 @@ Notations (the tool descriptions promise exactly these):
 
 * a bare ticker (``AAPL``, ``ES``, ``VOD``) is always the stock or ETF, unless ``sec_type`` says otherwise;
 * futures: ``/ES`` (front month), ``/ES 202612`` or ``ES 202612`` (a contract month, YYYYMM),
-  ``/MESZ6`` or ``/MESZ26`` (root, month code F G H J K M N Q U V X Z, year);
-* options: ``SPY 20261218 600 C`` (underlying, expiry YYYYMMDD, strike, C or P) or the OCC symbol
-  ``SPY   261218C00600000`` (spaces optional).
+  ``/MESZ6`` or ``/MESZ26`` (root, month code F G H J K M N Q U V X Z, year: one digit is the next
+  year ending in it, from this month on; two digits are 20YY);
+* options: ``SPY 20261218 600 C`` (underlying, expiry YYYYMMDD, strike, C/P or CALL/PUT) or the OCC
+  symbol ``SPY   261218C00600000`` (spaces optional).
 """
 
 from __future__ import annotations
@@ -58,44 +59,6 @@ class FieldProblems(ValueError):
 
 
 @dataclass(frozen=True)
-class Notation:
-    """What a ticker's own notation says (a derivative), before the explicit fields are merged in."""
-
-    sec_type: SecType
-    symbol: str
-    expiry: str | None = None
-    strike: Decimal | None = None
-    right: str | None = None
-
-
-def _code_year(digits: str, month: int, today: dt.date) -> int:
-    if len(digits) == 2:
-        return 2000 + int(digits)
-    year = today.year - today.year % 10 + int(digits)
-    return year + 10 if (year, month) < (today.year, today.month) else year
-
-
-def parse_notation(ticker: str, today: dt.date | None = None) -> Notation | None:
-    """The derivative a ticker's notation names, or None for a plain ticker (a stock, ETF or index)."""
-    text = " ".join(ticker.strip().upper().split())
-    if match := _OPTION.match(text):
-        symbol, expiry, strike, right = match.groups()
-        return Notation(SecType.OPTION, symbol, expiry, Decimal(strike), right[0])
-    if match := _OCC.match(text.replace(" ", "")):
-        symbol, yymmdd, right, strike = match.groups()
-        return Notation(SecType.OPTION, symbol, f"20{yymmdd}", Decimal(strike) / 1000, right)
-    if match := _FUTURE_MONTH.match(text):
-        return Notation(SecType.FUTURE, match.group(1), match.group(2))
-    if match := _FUTURE_CODE.match(text):
-        root, code, digits = match.groups()
-        month = MONTH_CODES.index(code) + 1
-        return Notation(SecType.FUTURE, root, f"{_code_year(digits, month, today or dt.date.today()):04d}{month:02d}")
-    if match := _FUTURE_FRONT.match(text):
-        return Notation(SecType.FUTURE, match.group(1))
-    return None
-
-
-@dataclass(frozen=True)
 class Instrument:
     """The instrument an order names: one canonical object the broker adapters read."""
 
@@ -124,6 +87,35 @@ class Instrument:
             "strike": None if self.strike is None else str(self.strike), "right": self.right,
             "multiplier": None if self.multiplier is None else str(self.multiplier),
         }
+
+
+def _code_year(digits: str, month: int, today: dt.date) -> int:
+    if len(digits) == 2:
+        return 2000 + int(digits)
+    year = today.year - today.year % 10 + int(digits)
+    return year + 10 if (year, month) < (today.year, today.month) else year
+
+
+def parse_notation(ticker: str, today: dt.date | None = None) -> Instrument | None:
+    """The derivative a ticker's notation names (no listing fields yet), or None for a plain ticker (a stock,
+    ETF or index)."""
+    text = " ".join(ticker.strip().upper().split())
+    if match := _OPTION.match(text):
+        symbol, expiry, strike, right = match.groups()
+        return Instrument(SecType.OPTION, symbol, expiry=expiry, strike=Decimal(strike), right=right[0])
+    if match := _OCC.match(text.replace(" ", "")):
+        symbol, yymmdd, right, strike = match.groups()
+        return Instrument(SecType.OPTION, symbol, expiry=f"20{yymmdd}", strike=Decimal(strike) / 1000, right=right)
+    if match := _FUTURE_MONTH.match(text):
+        return Instrument(SecType.FUTURE, match.group(1), expiry=match.group(2))
+    if match := _FUTURE_CODE.match(text):
+        root, code, digits = match.groups()
+        month = MONTH_CODES.index(code) + 1
+        year = _code_year(digits, month, today or dt.date.today())
+        return Instrument(SecType.FUTURE, root, expiry=f"{year:04d}{month:02d}")
+    if match := _FUTURE_FRONT.match(text):
+        return Instrument(SecType.FUTURE, match.group(1))
+    return None
 
 
 def _upper(value: Any) -> Any:

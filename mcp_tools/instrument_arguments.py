@@ -16,10 +16,11 @@ ORDER_TICKER_SCHEMA: dict[str, Any] = {
         "What to trade. A bare ticker ('AAPL', 'SPY', 'VOD') is ALWAYS the stock or ETF, never a future or an "
         "option. Futures (IBKR), only when the human asked for a future: '/ES' or '/MES' = the front month (the "
         "contract with the nearest last trading day after today), 'MES 202612' or '/ES 202612' = that contract "
-        "month, '/MESZ6' = root + month code (F G H J K M N Q U V X Z) + year digit; or the bare root with "
-        "sec_type='FUT' (and expiry for a month). Options (IBKR): the OCC symbol 'SPY   261218C00600000' "
-        "(spaces optional), 'SPY 20261218 600 C', or the underlying with sec_type='OPT', expiry, strike and "
-        "right. Use search_symbol first when unsure of the symbol."
+        "month, '/MESZ6' or '/MESZ26' = root + month code (F G H J K M N Q U V X Z) + year (last digit: the next "
+        "such year; or two digits); or the bare root with sec_type='FUT' (and expiry for a month). Options "
+        "(IBKR): the OCC symbol 'SPY   261218C00600000' (spaces optional), 'SPY 20261218 600 C' (C/P or "
+        "CALL/PUT), or the underlying with sec_type='OPT', expiry, strike and right. Use search_symbol first "
+        "when unsure of the symbol."
     ),
 }
 

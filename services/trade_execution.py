@@ -37,6 +37,7 @@ from services.order_sets import OrderSets
 from services.order_store import OrderStore, new_event
 from services.order_updates import record_report
 from services.preview import assess, preview_row
+from services.preview_record import record_preview
 from services.queries import OrderQueries
 from services.reconcile_schedule import LoopIntervals, ReconcileSchedule
 from services.reconciliation import ReconcilePolicy, Reconciler, Scope
@@ -217,16 +218,7 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
                 # the summary says executing it only records a SIMULATED order
                 "execute_simulated": not self.settings.orders_enabled,
             }
-            with transaction(self.store.session_factory) as session:
-                session.add(row)
-                session.flush()
-                session.add(
-                    new_event(
-                        "PREVIEW_CREATED", correlation_id=correlation, preview_id=row.id,
-                        account_id=row.account_id, provider=row.broker_provider, status=row.status,
-                        payload={"impact": row.impact, "estimated_total": row.estimated_total},
-                    )
-                )
+            record_preview(self.execution.engine, row, correlation)  # row + event: one statement, one commit
             return PreviewView.of(row)
 
         try:

@@ -70,24 +70,21 @@ async def resolve_instrument(
                     f"with expiry, strike and right (exchange '{INDEX_EXCHANGES[instrument.symbol]}')",
                     {"ticker": ticker, "sec_type": "IND"},
                 ) from None
-            if spec.currency:
-                await _refuse_if_listed_elsewhere(resolver, ib, instrument, spec, ticker)
+            other = await listing_elsewhere(resolver, ib, spec.symbol, ticker) if spec.currency else None
+            if other is not None:
+                raise _currency_refusal(ticker, other, instrument.currency or "USD") from None
         raise
     if instrument.currency and resolved.currency != instrument.currency:
         raise _currency_refusal(ticker, resolved, instrument.currency)
     return resolved
 
 
-async def _refuse_if_listed_elsewhere(
-    resolver: ContractResolver, ib: IB, instrument: Instrument, spec: ContractSpec, ticker: str
-) -> None:
-    """No USD listing: if IB lists the stock in another currency, say which (never a silent USD default)."""
+async def listing_elsewhere(resolver: ContractResolver, ib: IB, symbol: str, ticker: str) -> ResolvedContract | None:
+    """The one listing IB has for a stock symbol in any currency (VOD -> LSE, GBP), or None."""
     try:
-        other = await resolver.resolve_spec(ib, ContractSpec(spec.sec_type, spec.symbol, exchange="SMART",
-                                                             currency=""), ticker)
+        return await resolver.resolve_spec(ib, ContractSpec("STK", symbol, exchange="SMART", currency=""), ticker)
     except TradeError:
-        return
-    raise _currency_refusal(ticker, other, instrument.currency or "USD")
+        return None
 
 
 def _currency_refusal(ticker: str, listing: ResolvedContract, asked: str) -> TradeError:

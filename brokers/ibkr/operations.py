@@ -14,7 +14,7 @@ from ib_async import IB, OrderState, RequestError
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.contracts import ContractResolver, ResolvedContract
 from brokers.ibkr.decimals import to_decimal
-from brokers.ibkr.instrument_contracts import contract_record, resolve_instrument
+from brokers.ibkr.instrument_contracts import contract_record, listing_elsewhere, resolve_instrument
 from brokers.ibkr.market_data import snapshot_quote
 from brokers.ibkr.orders import build_order
 from brokers.ibkr.portfolio import account_balance, positions
@@ -71,10 +71,10 @@ class IBKROperations:
                 raise
             derivative = exc.details.get("derivative_ticker")
             if not isinstance(derivative, str):
-                return []
+                other = await listing_elsewhere(self.resolver, ib, ticker.replace(".", " "), ticker)
+                return [] if other is None else [_match(ticker, other)]  # e.g. VOD on LSE in GBP
             ticker, resolved = derivative, await self.resolver.resolve(ib, derivative)
-        return [SymbolMatch(ticker=ticker, broker_symbol_id=str(resolved.con_id), description=resolved.description,
-                            sec_type=resolved.kind, exchange=resolved.exchange, currency=resolved.currency)]
+        return [_match(ticker, resolved)]
 
     async def quote(self, ib: IB, account_id: str, ticker: str) -> Quote:
         self.check_account(ib, account_id)
@@ -132,6 +132,13 @@ class IBKROperations:
         if not isinstance(state, OrderState):
             raise TradeError(ErrorCode.BROKER_ERROR, "IBKR returned no whatIf result for the order")
         return state
+
+
+def _match(ticker: str, resolved: ResolvedContract) -> SymbolMatch:
+    exchange = resolved.contract.primaryExchange if resolved.exchange == "SMART" and resolved.currency != "USD" else (
+        resolved.exchange)
+    return SymbolMatch(ticker=ticker, broker_symbol_id=str(resolved.con_id), description=resolved.description,
+                       sec_type=resolved.kind, exchange=exchange or resolved.exchange, currency=resolved.currency)
 
 
 def _what_if_raw(state: OrderState) -> dict[str, Any]:

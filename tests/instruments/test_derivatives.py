@@ -161,3 +161,18 @@ def test_a_bracket_on_a_future_places_every_leg_on_the_same_contract(small: Mark
     assert len(placed) == 3
     assert {(p.contract.sec_type, p.contract.con_id, p.contract.exchange) for p in placed} == {
         ("FUT", placed[0].contract.con_id, "CME")}
+
+
+def test_option_chains_for_spy_and_spx(small: Market) -> None:
+    expiry = small.gateway.option_expiry()
+
+    async def scenario(client: Client) -> list[Any]:
+        return [payload(await client.call_tool("get_option_chain", {
+            "account_id": ACCOUNT, "underlying": underlying, "expiry": expiry})) for underlying in ("SPY", "SPX")]
+
+    spy, spx = over_mcp(small, scenario)
+    assert spy["expiries"] == spx["expiries"] == [expiry]
+    assert [Decimal(s) for s in spx["strikes"]] == [4900, 4950, 5000, 5050, 5100] and spx["multiplier"] == "100"
+    assert len(spx["contracts"]) == 10 and len(spy["contracts"]) == 10
+    put = next(c for c in spx["contracts"] if c["right"] == "P" and Decimal(c["strike"]) == 5000)
+    assert Decimal(put["last"]) == 40

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from brokers.bracket_rules import LegRole
-from brokers.instruments import Notation, SecType, parse_notation
+from brokers.instruments import Instrument, SecType, parse_notation
 from brokers.models import parse_order_request
 from brokers.order_legs import leg_request
 
@@ -18,18 +18,18 @@ TODAY = dt.date(2026, 11, 30)
 
 @pytest.mark.parametrize(("ticker", "expected"), [
     ("AAPL", None), ("ES", None), ("VOD", None), ("SPX", None),
-    ("/ES", Notation(SecType.FUTURE, "ES")),
-    ("/es 202612", Notation(SecType.FUTURE, "ES", "202612")),
-    ("MES 202703", Notation(SecType.FUTURE, "MES", "202703")),
-    ("/MESZ6", Notation(SecType.FUTURE, "MES", "202612")),
-    ("/MESH7", Notation(SecType.FUTURE, "MES", "202703")),
-    ("/ESH6", Notation(SecType.FUTURE, "ES", "203603")),  # March 2026 is over: the next year ending in 6
-    ("/ESZ27", Notation(SecType.FUTURE, "ES", "202712")),
-    ("SPY   261218C00600000", Notation(SecType.OPTION, "SPY", "20261218", Decimal(600), "C")),
-    ("SPY261218P00597500", Notation(SecType.OPTION, "SPY", "20261218", Decimal("597.5"), "P")),
-    ("SPY 20261218 600 CALL", Notation(SecType.OPTION, "SPY", "20261218", Decimal(600), "C")),
+    ("/ES", Instrument(SecType.FUTURE, "ES")),
+    ("/es 202612", Instrument(SecType.FUTURE, "ES", expiry="202612")),
+    ("MES 202703", Instrument(SecType.FUTURE, "MES", expiry="202703")),
+    ("/MESZ6", Instrument(SecType.FUTURE, "MES", expiry="202612")),
+    ("/MESH7", Instrument(SecType.FUTURE, "MES", expiry="202703")),
+    ("/ESH6", Instrument(SecType.FUTURE, "ES", expiry="203603")),  # March 2026 is over: the next year ending in 6
+    ("/ESZ27", Instrument(SecType.FUTURE, "ES", expiry="202712")),
+    ("SPY   261218C00600000", Instrument(SecType.OPTION, "SPY", expiry="20261218", strike=Decimal(600), right="C")),
+    ("SPY261218P00597500", Instrument(SecType.OPTION, "SPY", expiry="20261218", strike=Decimal("597.5"), right="P")),
+    ("SPY 20261218 600 CALL", Instrument(SecType.OPTION, "SPY", expiry="20261218", strike=Decimal(600), right="C")),
 ])
-def test_the_documented_notations(ticker: str, expected: Notation | None) -> None:
+def test_the_documented_notations(ticker: str, expected: Instrument | None) -> None:
     assert parse_notation(ticker, TODAY) == expected
 
 

@@ -25,9 +25,12 @@ def test_vod_on_lse_is_previewed_in_gbp_and_a_usd_mismatch_is_refused(small: Mar
         bare = tool_error(await client.call_tool("preview_trade", {
             "account_id": ACCOUNT, "ticker": "VOD", "side": "BUY", "quantity": "100"}))
         order = payload(await client.call_tool("execute_trade", {"preview_id": gbp["preview_id"]}))
-        return gbp, usd, bare, order
+        found = payload(await client.call_tool("search_symbol", {"account_id": ACCOUNT, "ticker": "VOD"}))
+        return gbp, usd, bare, order, found
 
-    gbp, usd, bare, order = over_mcp(small, scenario)
+    gbp, usd, bare, order, found = over_mcp(small, scenario)
+    # search_symbol finds the listing a bare ticker does not trade: its exchange and currency to pass
+    assert [(m["ticker"], m["exchange"], m["currency"]) for m in found["matches"]] == [("VOD", "LSE", "GBP")]
     assert gbp["currency"] == "GBP" and gbp["commission_currency"] == "GBP"
     assert (gbp["instrument"]["exchange"], gbp["instrument"]["currency"]) == ("LSE", "GBP")
     assert gbp["instrument"]["quantity_unit"] == "shares"
@@ -35,6 +38,7 @@ def test_vod_on_lse_is_previewed_in_gbp_and_a_usd_mismatch_is_refused(small: Mar
     assert f"est. cost GBP {Decimal(gbp['estimated_total']):,.2f}" in gbp["summary"]
     # priced in GBP; funded in the account's USD base through the what-if's initial margin
     assert "initial_margin" in gbp["validation"]["checks_passed"] and gbp["margin"]["currency"] == "USD"
+    assert any("priced in GBP and the account reports in USD" in w for w in gbp["warnings"])
     for refused in (usd, bare):
         assert refused["error_code"] == "VALIDATION_ERROR"
         [problem] = refused["details"]["problems"]
