@@ -15,7 +15,8 @@ import migrations
 
 VERSIONS_DIR = Path(migrations.__file__).resolve().parent / "versions"
 MODULE_TABLES = frozenset(
-    {"trade_previews", "trade_orders", "trade_events", "trade_approvals", "tradeexec_alembic_version"}
+    {"trade_previews", "trade_orders", "trade_events", "trade_approvals", "trade_modifications",
+     "tradeexec_alembic_version"}
 )
 
 

@@ -89,6 +89,7 @@ def upgrade_or_adopt(url: str, revision: str = HEAD) -> AdoptionPlan | None:
 
 
 DROPPED_TABLES = {
+    "te0009_modify": ("trade_modifications",),
     "te0003_ui": ("trade_approvals",), "te0002": ("trade_events",), "te0001": ("trade_orders", "trade_previews"),
 }
 """Tables created by a revision, whose rows its downgrade deletes."""

@@ -142,8 +142,9 @@ def execute_trade(
     so plainly. If the status is UNKNOWN the order may exist: do not execute again, check get_order_status.
     A bracket preview places all its legs at once: the result is the entry's order with order_ids and order_roles
     listing every leg (check them with get_orders_status; cancel_order on the entry cancels the whole set).
-    A filled order cannot be changed; a working one's quantity or prices can (preview_modification, then
-    execute_modification), or cancel it (which can race a fill) and preview a new one."""
+    A placed order is not amended by a new execute and a filled one cannot be changed; a working one's quantity or
+    prices can (preview_modification, then execute_modification), or cancel it (which can race a fill) and preview
+    a new one."""
     answer = settle_confirmation(service, preview_id, confirmation)  # raises when nothing may be placed
     return answer if answer is not None else order_payload(service.execute_order(preview_id, user_email=user_email))
 
@@ -177,8 +178,10 @@ def cancel_order(
 ) -> dict[str, Any]:
     """Ask the broker to cancel a working order (PENDING, ACCEPTED or PARTIAL). Confirm with the human first.
     Filled or otherwise final orders cannot be canceled (ORDER_NOT_CANCELABLE). The result shows the status the
-    broker reported; a cancel can race a fill. To change a working order's quantity or prices instead, use
-    preview_modification."""
+    broker reported; a cancel can race a fill. Cancelling a bracket's entry (its order_id) cancels the whole set,
+    its take-profit and stop-loss included (also once the entry has filled); the result lists every leg. To
+    change a working order's quantity or prices instead, use preview_modification, or cancel it and preview a new
+    one."""
     return order_payload(service.cancel_order(order_id, user_email=user_email))
 
 

@@ -90,14 +90,24 @@ SELECT {_ORDER_LIST} FROM o
 _OPEN_EXPOSURE = text(f"""
 SELECT
     coalesce(sum(coalesce(o.remaining_quantity, p.quantity))
-        FILTER (WHERE p.side = 'SELL' AND (p.ticker = :ticker OR p.broker_symbol_id = :symbol)), 0),
+        FILTER (WHERE p.side = 'SELL' AND (p.ticker = :ticker OR p.broker_symbol_id = :symbol)), 0) + (
+        SELECT coalesce(sum(x.quantity), 0) FROM (
+            SELECT max(c.remaining_quantity) AS quantity
+            FROM trade_orders c JOIN trade_orders e ON e.id = c.parent_order_id
+            JOIN trade_previews pe ON pe.id = e.preview_id
+            WHERE c.account_id = :account_id AND c.broker_provider = :provider AND c.{ACTIVE_ORDER_FILTER}
+                AND pe.side = 'BUY' AND (pe.ticker = :ticker OR pe.broker_symbol_id = :symbol)
+            GROUP BY c.parent_order_id
+        ) AS x),
     coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity)
         FILTER (WHERE p.side = 'BUY'), 0)
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
 WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
 """)
 """The working-status filter is spelled as the partial index ix_trade_orders_working_account's predicate, so the
-planner reads only the account's working orders (a bound array parameter could not be matched to it)."""
+planner reads only the account's working orders (a bound array parameter could not be matched to it). The working
+SELL exits of BUY brackets (te0008_order_sets: child legs, one per set since its exits cancel each other) count as
+open sells too: they sell what their entry bought, so a separate sell of the same shares must not pass as well."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status

@@ -106,6 +106,8 @@ class _Tally:
                 self.still.remove(key)
             if value == HALF_PLACED_SET:
                 self.flagged[key] = value
+            elif key in self.failed or key in self.settled:
+                continue  # already counted by this run's own settling
             elif value == OrderStatus.FAILED.value:
                 self.failed.append(key)
             elif value not in (s.value for s in UNSETTLED_STATUSES):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from typing import TYPE_CHECKING
 
 from brokers.base import BrokerAdapter
 from db.engine import database_url, make_engine, make_session_factory
@@ -12,11 +13,17 @@ from services.trade_execution import EXECUTE_CHECKPOINTS, Checkpoint, TradeExecu
 from settings import Settings
 from telemetry.metrics import instrument_adapter
 
+if TYPE_CHECKING:  # the SnapTrade package loads its SDK: only where SnapTrade is configured
+    from brokers.snaptrade.user_credentials import UserCredentialsProvider
+
 log = logging.getLogger(__name__)
 
 
-def build_adapters(settings: Settings) -> list[BrokerAdapter]:
-    """Import each adapter lazily: a process that uses one broker never loads the other's SDK."""
+def build_adapters(
+    settings: Settings, snaptrade_users: UserCredentialsProvider | None = None
+) -> list[BrokerAdapter]:
+    """Import each adapter lazily: a process that uses one broker never loads the other's SDK.
+    `snaptrade_users`: SnapTrade credentials per platform user (brokers/snaptrade/user_credentials.py)."""
     adapters: list[BrokerAdapter] = []
     for name in settings.brokers:
         if name == "ibkr":
@@ -26,7 +33,7 @@ def build_adapters(settings: Settings) -> list[BrokerAdapter]:
         elif name == "snaptrade":
             from brokers.snaptrade import SnapTradeBrokerAdapter
 
-            adapters.append(SnapTradeBrokerAdapter.from_settings(settings))
+            adapters.append(SnapTradeBrokerAdapter.from_settings(settings, snaptrade_users))
     return [instrument_adapter(adapter) for adapter in adapters]
 
 
@@ -49,6 +56,7 @@ def build_service(
     adapters: list[BrokerAdapter] | None = None,
     reconcile_on_start: bool = True,
     continuous: bool = False,
+    snaptrade_users: UserCredentialsProvider | None = None,
 ) -> TradeExecutionService:
     """continuous: a long-running server; reconciliation then also runs on its own (see reconcile_schedule)."""
     settings = settings or Settings()
@@ -56,7 +64,7 @@ def build_service(
     service = TradeExecutionService(
         settings,
         make_session_factory(engine),
-        adapters if adapters is not None else build_adapters(settings),
+        adapters if adapters is not None else build_adapters(settings, snaptrade_users),
         checkpoint=crash_checkpoint(settings.fault_kill_at) if settings.fault_kill_at else None,
     )
     if reconcile_on_start:

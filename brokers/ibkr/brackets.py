@@ -49,13 +49,18 @@ class BracketPlacer:
         self.placing = placing
 
     def place(self, account_id: str, legs: list[OrderSetLeg], between: Callable[[str], None]) -> list[LegOutcome]:
+        try:
+            return self._place(account_id, legs, between)
+        finally:
+            self._release(legs)  # whatever happened, the legs' pushed events are recorded again
+
+    def _place(self, account_id: str, legs: list[OrderSetLeg], between: Callable[[str], None]) -> list[LegOutcome]:
         entry, children = legs[0], legs[1:]
         guard = SendGuard()
         try:
             sent = self.manager.run_sync(self._send_entry(account_id, entry, guard), timeout=self.timeout,
                                          kind=CallKind.ORDER, on_lost=self._lost(guard, entry, account_id))
         except TradeError as exc:
-            self._release(legs)
             not_sent = NothingSent("the entry was not placed, so this leg was not sent")
             return [LegOutcome(entry.role, None, guard.classify(exc)),
                     *(LegOutcome(c.role, None, not_sent) for c in children)]
@@ -72,8 +77,6 @@ class BracketPlacer:
                 "reconciliation cancels an entry left without them", {"client_order_ref": entry.client_order_ref})
             return [LegOutcome(entry.role, None, held if isinstance(error, NothingSent) else error),
                     *(LegOutcome(c.role, None, error) for c in children)]
-        finally:
-            self._release(legs)
 
     def _send_entry(self, account_id: str, entry: OrderSetLeg, guard: SendGuard) -> Any:
         async def send(ib: IB) -> SentEntry:

@@ -81,8 +81,11 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
         self._symbols_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SnapTradeBrokerAdapter:
-        return cls(SnapTradeCredentials.from_settings(settings))
+    def from_settings(
+        cls, settings: Settings, user_credentials: UserCredentialsProvider | None = None
+    ) -> SnapTradeBrokerAdapter:
+        """`user_credentials`: the platform's per-user SnapTrade credentials (default: the settings' pair)."""
+        return cls(SnapTradeCredentials.from_settings(settings), user_credentials=user_credentials)
 
     def close(self) -> None:
         self._api.close()

@@ -17,7 +17,9 @@ from .matching import rejected
 from .orders import OrderRecord
 
 if TYPE_CHECKING:
+    from .accounts import Account
     from .gateway import Gateway
+    from .instruments import Instrument
 
 
 class Brackets:
@@ -33,10 +35,16 @@ class Brackets:
         return [o for o in self.gateway.broker.orders
                 if o.parent_id == parent.order_id and o.client_id == parent.client_id and o is not parent]
 
-    def check_parent(self, order: OrderRecord) -> None:
-        """A child needs a parent of its own client that is still working (or still untransmitted)."""
+    def check_admission(self, order: OrderRecord, account: Account, inst: Instrument) -> None:
+        """An order's margin; a child needs instead a parent of its own client that is still working (or still
+        untransmitted), and no margin of its own (it closes the parent's position)."""
+        broker = self.gateway.broker
+        if not order.parent_id:
+            price = broker.reference_price(order.action, order.order_type, order.lmt_price, order.aux_price, inst)
+            broker.check_funds(broker.impact(account, inst, order.sign * order.quantity, price))
+            return
         parent = self.parent_of(order)
-        if order.parent_id and (parent is None or parent.is_done):
+        if parent is None or parent.is_done:
             raise rejected(f"The parent order {order.parent_id} is not working; the attached order is refused.")
 
     def admitted(self, order: OrderRecord) -> bool:

@@ -164,10 +164,7 @@ class Gateway:
             account = self.broker.account_for(req.account)
             order.account = account.account_id
             order.quantity = self.broker.validate(req, inst)
-            self.brackets.check_parent(order)
-            price = self.broker.reference_price(req.action, req.order_type, order.lmt_price, order.aux_price, inst)
-            if not order.parent_id:  # a child closes its parent's position: no margin of its own
-                self.broker.check_funds(self.broker.impact(account, inst, order.sign * order.quantity, price))
+            self.brackets.check_admission(order, account, inst)  # margin, or a child's working parent
         except Refusal as refusal:
             order.status, order.reject_reason, order.completed_at = "Inactive", refusal.message, time.time()
             self.broker.record(order, accepted=False)

@@ -200,7 +200,7 @@ class OrderRecord:
             tif=self.tif, order_ref=self.order_ref, status=self.status, filled=self.filled,
             remaining=self.remaining, avg_fill_price=self.avg_fill_price,
             commission=self.commission, reject_reason=self.reject_reason, parent_id=self.parent_id,
-            oca_group=self.oca_group, oca_type=self.oca_type,
+            oca_group=self.oca_group, oca_type=self.oca_type, trailing_percent=self.trailing_percent,
         )
 
 
@@ -264,6 +264,7 @@ class OrderSnapshot(_AsDict):
     parent_id: int = 0
     oca_group: str = ""
     oca_type: int = 0
+    trailing_percent: Decimal | None = None
 
 
 @dataclass(frozen=True)

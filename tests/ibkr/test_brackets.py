@@ -150,3 +150,15 @@ def test_orders_off_records_every_leg_simulated_and_sends_nothing(
         assert len(placed_orders(sim)) == before
     finally:
         service.close()
+
+
+def test_a_brackets_working_exit_counts_as_an_open_sell(sim: IBGatewaySimulator,
+                                                        service: TradeExecutionService) -> None:
+    bracket = service.preview_trade(ACCOUNT, "AAPL", "BUY", 5, take_profit_price="200", stop_loss_price="180")
+    ids = service.execute_trade(bracket.preview_id).order_ids or []
+    wait_until(lambda: _statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="exits working")
+    again = service.preview_trade(ACCOUNT, "AAPL", "SELL", 5)  # the 5 shares held are already spoken for
+    with pytest.raises(TradeError) as refused:
+        service.execute_trade(again.preview_id)
+    assert refused.value.code is ErrorCode.INSUFFICIENT_POSITION
+    assert D(refused.value.details["open_sell_quantity"]) == 10  # its own 5 and the exit's 5

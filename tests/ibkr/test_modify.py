@@ -305,3 +305,29 @@ def test_a_connection_lost_after_sending_is_unknown_and_never_sent_again(
     assert sim.modification_count == 1 and "MODIFICATION_APPLIED" in event_types(session_factory, order_id)
     third = service.preview_modification(order_id, limit_price="188")  # the order can be changed again
     assert service.execute_modification(third.modification_id).status == "APPLIED"
+
+
+@pytest.mark.parametrize(("terms", "change", "expect"), [
+    ({"order_type": "Stop", "stop_price": "195.00"}, {"stop_price": "196"}, {"aux_price": D(196)}),
+    ({"order_type": "StopLimit", "stop_price": "195.00", "limit_price": "196.00"},
+     {"stop_price": "194", "limit_price": "195"}, {"aux_price": D(194), "lmt_price": D(195)}),
+    ({"order_type": "TrailingStop", "trailing_amount": "2"}, {"trailing_percent": "1.5"},
+     {"aux_price": None, "trailing_percent": D("1.5")}),
+])
+def test_stops_and_trailing_stops_waiting_presubmitted_are_modified(
+    terms: dict[str, str], change: dict[str, str], expect: dict[str, Any], sim: IBGatewaySimulator,
+    service: TradeExecutionService,
+) -> None:
+    sim.auto_fill = False
+    side = "SELL" if terms["order_type"] == "TrailingStop" else "BUY"
+    if side == "SELL":
+        buy = service.execute_trade(service.preview_trade(ACCOUNT, "AAPL", "BUY", "10").preview_id)
+        sim.fill(sim_order(sim, service, buy.order_id).order_id, quantity=10, price="190.00")
+        wait_until(lambda: service.get_order_status(buy.order_id).status == "EXECUTED", what="the shares")
+    order = service.execute_trade(service.preview_trade(ACCOUNT, "AAPL", side, "10", **terms).preview_id)
+    assert order.status == "PENDING"  # waiting for its trigger
+    view = service.execute_modification(service.preview_modification(order.order_id, **change).modification_id)
+    assert view.status == "APPLIED" and view.order is not None and view.order.status == "PENDING"
+    booked = sim_order(sim, service, order.order_id)
+    assert {name: getattr(booked, name) for name in expect} == expect
+    assert booked.status == "PreSubmitted" and sim.modification_count == 1

@@ -14,6 +14,7 @@ from brokers.snaptrade.client import SnapTradeCredentials
 from brokers.snaptrade.user_credentials import MappedUserCredentials
 from brokers.user_context import acting_for
 from services.trade_execution import TradeExecutionService
+from services.wiring import build_service
 from tests.snaptrade.conftest import USER_ID, World
 
 
@@ -81,5 +82,25 @@ def test_accounts_cache_and_reconciliation_use_each_users_own_credentials(
                                                              user_email="bob@example.com").preview_id)
         canceled = service.cancel_order(second.order_id)  # no user given: cancelled with bob's credentials
         assert canceled.status == "CANCELED" and canceled.cancelled_at is not None
+    finally:
+        service.close()
+
+
+def test_the_platform_plugs_its_provider_into_build_service(world: World, database_url: str,
+                                                            session_factory: sessionmaker[Session]) -> None:
+    """build_service(snaptrade_users=...): the platform's provider, not the settings' pair, answers per user."""
+    world.sim.add_user(BOB_ID, "bob-secret")
+    bobs = world.sim.add_account(BOB_ID, name="Bob Paper", number="BP-3003", cash=Decimal("20000"),
+                                 institution="Alpaca Paper", is_paper=True)
+    users = MappedUserCredentials({"bob@example.com": (BOB_ID, SecretStr("bob-secret"))},
+                                  default=(USER_ID, SecretStr(world.user_secret)))
+    service = build_service(world.settings(DATABASE_URL=database_url), reconcile_on_start=False,
+                            snaptrade_users=users)
+    try:
+        with acting_for("bob@example.com"):
+            assert [a.account_id for a in service.list_tradeable_accounts()] == [bobs]
+        preview = service.preview_order(bobs, "AAPL", "BUY", 1, user_email="bob@example.com")
+        assert preview.user_email == "bob@example.com" and preview.snaptrade_trade_id
+        assert {a.account_id for a in service.list_tradeable_accounts()} == {world.paper, world.live}
     finally:
         service.close()
