@@ -189,7 +189,8 @@ class Modifications:
                            modification_id=str(row.id))
 
     def _not_active(self, row: TradeModification | None, modification_id: uuid.UUID) -> TradeError:
-        details = {"modification_id": str(modification_id)}
+        details = {"modification_id": str(modification_id),  # the fix a model reads (not preview_trade's)
+                   "fix": "Call preview_modification again, show its summary to the human and ask again."}
         if row is None:
             return TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no modification has this id: call preview_modification "
                               "and use the modification_id it returns", details)
@@ -197,6 +198,7 @@ class Modifications:
         if row.status in (ModificationStatus.ACTIVE, ModificationStatus.EXPIRED):
             return TradeError(ErrorCode.PREVIEW_EXPIRED, "the modification preview has expired; nothing was "
                               "changed. Preview the change again and ask the human again", details)
+        details.pop("fix")
         return TradeError(ErrorCode.ALREADY_EXECUTED, f"this modification was already executed (status "
                           f"{row.status.value}); it is never sent twice. Check get_order_status", details)
 

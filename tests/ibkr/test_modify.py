@@ -331,3 +331,13 @@ def test_stops_and_trailing_stops_waiting_presubmitted_are_modified(
     booked = sim_order(sim, service, order.order_id)
     assert {name: getattr(booked, name) for name in expect} == expect
     assert booked.status == "PreSubmitted" and sim.modification_count == 1
+
+
+def test_an_unknown_modification_id_points_to_preview_modification(
+    sim: IBGatewaySimulator, service: TradeExecutionService,
+) -> None:
+    (result,) = mcp_calls(service, Human(), ("execute_modification",
+                                             {"modification_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"}))
+    refusal = error_of(result)
+    assert refusal["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
+    assert "preview_modification" in refusal["details"]["fix"] and "preview_trade" not in refusal["message"]
