@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, NullPool, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +29,9 @@ def database_url(settings: Settings) -> str:
     return embedded_server_url(settings.tradeexec_data_dir)
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+"""A database that accepts the connection and never answers is unreachable after this, not a hang."""
+
 IDLE_PING_SECONDS = 5.0
 """A pooled connection idle longer than this is pinged on checkout; a busy pool never pays the round trip."""
 
@@ -42,7 +45,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool_use_lifo=True,
         pool_pre_ping=False,
         pool_timeout=10,
-        connect_args={"connect_timeout": 5},
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
     event.listen(engine, "checkin", _mark_idle)
     event.listen(engine, "checkout", _ping_if_idle)
@@ -75,3 +78,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with factory() as session, session.begin():
         yield session
+
+
+def one_shot_engine(url: str) -> Engine:
+    """An engine for a few statements (schema checks, migrations): no pool, and a connect time-out."""
+    return create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})

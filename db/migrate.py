@@ -8,11 +8,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, inspect, pool, text
+from sqlalchemy import Connection, inspect, text
 
 import migrations
 from db import adoption
 from db.adoption import AdoptionPlan
+from db.engine import one_shot_engine
 
 HEAD = "trade_execution@head"
 VERSION_TABLE = "tradeexec_alembic_version"
@@ -52,7 +53,7 @@ def head_revision() -> str:
 def current_revision(url: str) -> str | None:
     """This branch's applied revision: from its own version table, or from the host's `alembic_version`
     when the branch is mounted in a host's Alembic environment (README, "Mounting")."""
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = one_shot_engine(url)
     try:
         with engine.connect() as conn:
             return current_revision_on(conn)
@@ -74,7 +75,7 @@ def upgrade_or_adopt(url: str, revision: str = HEAD) -> AdoptionPlan | None:
 
     Raises AdoptionRefused, with nothing changed, when those tables cannot be adopted safely.
     """
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = one_shot_engine(url)
     adopted: AdoptionPlan | None = None
     try:
         with engine.connect() as conn:
@@ -105,7 +106,7 @@ def rows_deleted_by_downgrade(url: str, target: str) -> dict[str, int]:
         undone = [rev.revision for rev in script.iterate_revisions(current, target)] if target != current else []
     except Exception:  # an unusual target (relative, a label): Alembic itself reports it when it runs
         return {}
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = one_shot_engine(url)
     counts: dict[str, int] = {}
     try:
         with engine.connect() as conn:

@@ -27,16 +27,16 @@ def _check(component: str, status: str, detail: str) -> Check:
 
 
 def database_check(settings: Settings) -> Check:
-    from sqlalchemy import create_engine, pool, text
+    from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
     from db import migrate
-    from db.engine import database_url
+    from db.engine import database_url, one_shot_engine
     from mcp_tools.runtime import schema_head
 
     try:
         url = database_url(settings)
-        engine = create_engine(url, poolclass=pool.NullPool, connect_args={"connect_timeout": 5})
+        engine = one_shot_engine(url)
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))

@@ -27,6 +27,19 @@ def _account_meant(service: TradeExecutionService, given: str) -> list[dict[str,
     return found
 
 
+def invalid_account(service: TradeExecutionService, error: TradeError, given: str) -> TradeError:
+    """An account's name (or number) refused as account_id, with the id it names: a model often passes the name."""
+    try:
+        meant = _account_meant(service, given)
+    except Exception as exc:  # a hint must never turn one error into another
+        log.info("no account hint: %s", type(exc).__name__)
+        return error
+    if not meant:
+        return error
+    return TradeError(error.code, f"{error.message}; {given.strip()!r} names account_id {meant[0]['account_id']!r}: "
+                      "pass that id", {**error.details, "did_you_mean": meant})
+
+
 def _symbols_near(service: TradeExecutionService, account_id: str, ticker: str) -> list[dict[str, Any]]:
     matches = service.search_symbol(account_id, ticker)[:MAX_MATCHES]
     return [{"ticker": m.ticker, "description": m.description, "sec_type": m.sec_type} for m in matches]

@@ -19,6 +19,7 @@ very object the call receives. Add tools in your own module with your own regist
 # No `from __future__ import annotations`: the SDK reads these annotations as live objects.
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, get_args, get_origin
@@ -37,6 +38,7 @@ from mcp_tools.results import Redactor, failure, internal_error, ok
 from mcp_tools.runtime import ServiceProvider, secret_values
 from services.trade_execution import TradeExecutionService
 
+log = logging.getLogger(__name__)
 UNEXPECTED = "unexpected_arguments"
 """Hidden parameter through which ArgumentGuard reports argument names the tool does not take."""
 
@@ -201,6 +203,19 @@ class ToolRuntime:
     def refuse(self, error: TradeError) -> CallToolResult:
         return failure(error, self.redact)
 
+    async def refuse_invalid(self, error: TradeError, raw: Mapping[str, Any]) -> CallToolResult:
+        """Invalid arguments; an account's name given as account_id is answered with its id (hints)."""
+        given = raw.get("account_id")
+        problems = error.details.get("problems")
+        if isinstance(given, str) and isinstance(problems, list) and any(
+                isinstance(p, dict) and p.get("field") == "account_id" for p in problems):
+            refused = error
+            try:
+                error = await anyio.to_thread.run_sync(lambda: hints.invalid_account(self.service(), refused, given))
+            except Exception as exc:  # no service (database down): the refusal as it was
+                log.info("no account hint: %s", type(exc).__name__)
+        return failure(error, self.redact)
+
 
 def _json_ready(payload: Any) -> dict[str, Any]:
     if isinstance(payload, BaseModel):
@@ -252,7 +267,7 @@ def build_tool(spec: ToolSpec, runtime: ToolRuntime) -> Callable[..., Awaitable[
     async def tool(**arguments: Any) -> CallToolResult:
         parsed: Parsed = arguments["parsed"]
         if parsed.error is not None:
-            return runtime.refuse(parsed.error)
+            return await runtime.refuse_invalid(parsed.error, arguments)
         extra = {"confirmation": arguments["confirmation"]} if step is not None else {}
         return await runtime.run(spec.name, lambda service: spec.fn(service, **parsed.values, **extra), parsed.values)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
 
+from db.engine import one_shot_engine
 from db.models import Base
 
 VERSION_TABLE = "tradeexec_alembic_version"
@@ -41,7 +41,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    engine = one_shot_engine(_url())
     with engine.connect() as conn:
         context.configure(
             connection=conn,

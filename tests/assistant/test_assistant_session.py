@@ -208,6 +208,9 @@ async def mistakes(a: Assistant, filled: dict[str, Any], snaptrade: str) -> None
     by_digits = await a.refused("get_positions", account_id="0002")
     assert by_digits["error_code"] == "ACCOUNT_NOT_FOUND" and "list_tradeable_accounts" in by_digits["message"]
     assert [m["account_id"] for m in by_digits["details"]["did_you_mean"]] == [snaptrade]
+    by_name = await a.refused("preview_trade", account_id="Alpaca Paper", ticker="AAPL", side="BUY", quantity=1)
+    assert by_name["error_code"] == "VALIDATION_ERROR" and by_name["details"]["problems"][0]["field"] == "account_id"
+    assert f"'Alpaca Paper' names account_id '{snaptrade}': pass that id" in by_name["message"]
     again = await a.refused("execute_trade", preview_id=filled["preview_id"])
     assert again["error_code"] == "ALREADY_EXECUTED" and f"order_id {filled['order_id']}" in again["message"]
     assert "additional order" in again["message"]
