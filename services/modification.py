@@ -47,7 +47,7 @@ from services.order_store import OrderStore, new_event, utcnow
 from services.order_updates import apply_broker_order
 from services.preview import assess
 from services.routing import AdapterRouter
-from services.set_legs import preview_of
+from services.set_legs import CHILD_ROLES, preview_of
 from services.validation import RiskAssessment, RiskLimits
 from settings import Settings, TradingMode
 
@@ -141,9 +141,22 @@ class Modifications:
         """The new order's size limit, then every pre-trade check on what is still to trade."""
         checks.check_quantity_limit(new.quantity, self.limits)
         unfilled = new.model_copy(update={"quantity": new.quantity - order.filled_quantity})
-        _broker_preview, risk = assess(unfilled, adapter, self.limits)
+        if order.leg_role in CHILD_ROLES:
+            risk = self._exit_checks(unfilled, adapter)
+        else:
+            _broker_preview, risk = assess(unfilled, adapter, self.limits)
         risk.warnings.extend(execution_warnings(self.settings, adapter, order.account_id))
         return risk
+
+    def _exit_checks(self, unfilled: OrderRequest, adapter: BrokerAdapter) -> RiskAssessment:
+        """A bracket's exit sells (or buys back) what its entry trades: no holdings or cash check of its own, the
+        price checks only."""
+        reference = adapter.get_quote(unfilled.account_id, unfilled.ticker).reference_price
+        checks.check_price_band(unfilled, reference, self.limits)
+        price = checks.order_price(unfilled, reference)
+        notional = price * unfilled.quantity if price is not None else None
+        checks.check_notional(notional, self.limits)
+        return RiskAssessment(notional=notional, checks=["price_band", "max_notional"])
 
     def _store(self, order: TradeOrder, preview: TradePreview, old: OrderRequest, new: OrderRequest,
                risk: RiskAssessment, adapter: BrokerAdapter, correlation: uuid.UUID) -> TradeModification:
