@@ -12,7 +12,7 @@ from typing import Any
 
 from brokers.bracket_rules import bracket_problems
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import MAX_QUANTITY_DIGITS, OrderRequest, OrderSide, OrderType
+from brokers.models import BROKER_NAMES, MAX_QUANTITY_DIGITS, OrderRequest, OrderSide, OrderType
 from brokers.records import BrokerCapabilities
 
 HUNDRED = Decimal(100)
@@ -63,6 +63,7 @@ def _refuse(code: ErrorCode, message: str, **details: Any) -> TradeError:
 
 
 def check_supported(order: OrderRequest, capabilities: BrokerCapabilities, provider: str) -> None:
+    provider = BROKER_NAMES.get(provider, provider)
     if order.order_type not in capabilities.order_types:
         raise _refuse(
             ErrorCode.UNSUPPORTED_ORDER,
