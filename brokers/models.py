@@ -34,6 +34,10 @@ class BrokerProvider(StrEnum):
     IBKR = "ibkr"
 
 
+BROKER_NAMES = {BrokerProvider.IBKR.value: "IBKR", BrokerProvider.SNAPTRADE.value: "SnapTrade"}
+"""How messages to people name each broker."""
+
+
 class OrderSide(StrEnum):
     BUY = "BUY"
     SELL = "SELL"

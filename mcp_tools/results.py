@@ -69,7 +69,8 @@ FIXES: dict[ErrorCode, str] = {
 def failure(error: TradeError, redact: Redactor) -> CallToolResult:
     fix = FIXES.get(error.code)
     if fix is not None and "fix" not in error.details:
-        message = error.message if fix in error.message else f"{error.message.rstrip('.')}. {fix}"
+        said = error.message.rstrip(".")
+        message = error.message if fix in error.message else f"{said}{' ' if said.endswith(('?', '!')) else '. '}{fix}"
         error = TradeError(error.code, message, {**error.details, "fix": fix})
     text, data = _dump(error.to_dict(), redact)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data, is_error=True)

@@ -100,14 +100,25 @@ SELECT
             GROUP BY c.parent_order_id
         ) AS x),
     coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity)
-        FILTER (WHERE p.side = 'BUY'), 0)
+        FILTER (WHERE p.side = 'BUY'), 0) + (
+        SELECT coalesce(sum(x.value), 0) FROM (
+            SELECT max(c.remaining_quantity * CAST(pe.order_options ->> (CASE c.leg_role
+                WHEN 'take_profit' THEN 'take_profit_price' ELSE 'stop_loss_price' END) AS numeric)) AS value
+            FROM trade_orders c JOIN trade_orders e ON e.id = c.parent_order_id
+            JOIN trade_previews pe ON pe.id = e.preview_id
+            WHERE c.account_id = :account_id AND c.broker_provider = :provider AND c.{ACTIVE_ORDER_FILTER}
+                AND pe.side = 'SELL'
+            GROUP BY c.parent_order_id
+        ) AS x)
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
 WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
 """)
 """The working-status filter is spelled as the partial index ix_trade_orders_working_account's predicate, so the
 planner reads only the account's working orders (a bound array parameter could not be matched to it). The working
 SELL exits of BUY brackets (te0008_order_sets: child legs, one per set since its exits cancel each other) count as
-open sells too: they sell what their entry bought, so a separate sell of the same shares must not pass as well."""
+open sells too: they sell what their entry bought, so a separate sell of the same shares must not pass as well.
+Mirrored for SELL brackets: their working BUY exits count as open buys, once per set, at the larger of the set's
+exit values (remaining quantity times its take-profit or stop-loss price), against buying power."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status

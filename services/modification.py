@@ -47,7 +47,7 @@ from services.order_store import OrderStore, new_event, utcnow
 from services.order_updates import apply_broker_order
 from services.preview import assess
 from services.routing import AdapterRouter
-from services.set_legs import preview_of
+from services.set_legs import CHILD_ROLES, preview_of
 from services.validation import RiskAssessment, RiskLimits
 from settings import Settings, TradingMode
 
@@ -141,9 +141,22 @@ class Modifications:
         """The new order's size limit, then every pre-trade check on what is still to trade."""
         checks.check_quantity_limit(new.quantity, self.limits)
         unfilled = new.model_copy(update={"quantity": new.quantity - order.filled_quantity})
-        _broker_preview, risk = assess(unfilled, adapter, self.limits)
+        if order.leg_role in CHILD_ROLES:
+            risk = self._exit_checks(unfilled, adapter)
+        else:
+            _broker_preview, risk = assess(unfilled, adapter, self.limits)
         risk.warnings.extend(execution_warnings(self.settings, adapter, order.account_id))
         return risk
+
+    def _exit_checks(self, unfilled: OrderRequest, adapter: BrokerAdapter) -> RiskAssessment:
+        """A bracket's exit sells (or buys back) what its entry trades: no holdings or cash check of its own, the
+        price checks only."""
+        reference = adapter.get_quote(unfilled.account_id, unfilled.ticker).reference_price
+        checks.check_price_band(unfilled, reference, self.limits)
+        price = checks.order_price(unfilled, reference)
+        notional = price * unfilled.quantity if price is not None else None
+        checks.check_notional(notional, self.limits)
+        return RiskAssessment(notional=notional, checks=["price_band", "max_notional"])
 
     def _store(self, order: TradeOrder, preview: TradePreview, old: OrderRequest, new: OrderRequest,
                risk: RiskAssessment, adapter: BrokerAdapter, correlation: uuid.UUID) -> TradeModification:
@@ -189,7 +202,8 @@ class Modifications:
                            modification_id=str(row.id))
 
     def _not_active(self, row: TradeModification | None, modification_id: uuid.UUID) -> TradeError:
-        details = {"modification_id": str(modification_id)}
+        details = {"modification_id": str(modification_id),  # the fix a model reads (not preview_trade's)
+                   "fix": "Call preview_modification again, show its summary to the human and ask again."}
         if row is None:
             return TradeError(ErrorCode.PREVIEW_NOT_FOUND, "no modification has this id: call preview_modification "
                               "and use the modification_id it returns", details)
@@ -197,6 +211,7 @@ class Modifications:
         if row.status in (ModificationStatus.ACTIVE, ModificationStatus.EXPIRED):
             return TradeError(ErrorCode.PREVIEW_EXPIRED, "the modification preview has expired; nothing was "
                               "changed. Preview the change again and ask the human again", details)
+        details.pop("fix")
         return TradeError(ErrorCode.ALREADY_EXECUTED, f"this modification was already executed (status "
                           f"{row.status.value}); it is never sent twice. Check get_order_status", details)
 

@@ -29,7 +29,8 @@ def parse_modification_id(value: Any) -> uuid.UUID:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
         raise TradeError(ErrorCode.PREVIEW_NOT_FOUND, "modification_id is not a valid modification id",
-                         {"modification_id": str(value)[:80]}) from None
+                         {"modification_id": str(value)[:80],
+                          "fix": "Pass the modification_id preview_modification returned, exactly."}) from None
 
 
 class ModificationApi:

@@ -16,10 +16,9 @@ from pydantic import BaseModel, ConfigDict
 from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, TradeError
 from brokers.instruments import SecType
-from brokers.models import OrderRequest, OrderSide, OrderType, TimeInForce, parse_order_request
+from brokers.models import BROKER_NAMES, OrderRequest, OrderSide, OrderType, TimeInForce, parse_order_request
 
 QUANTITY_STEP = Decimal("1e-8")
-BROKER_NAMES = {"ibkr": "IBKR", "snaptrade": "SnapTrade"}
 PLACEHOLDER_QUANTITY = Decimal(1)
 """Stands for the quantity while the other terms are checked; the broker's estimate replaces it."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -120,9 +121,11 @@ class OrderQueries:
             return self.view(session, locked)
 
     def cancel_at_broker(
-        self, raw_account_id: Any, raw_brokerage_order_id: Any, *, user: str | None = None
+        self, raw_account_id: Any, raw_brokerage_order_id: Any, *, user: str | None = None,
+        cancel_ours: Callable[[uuid.UUID], OrderView] | None = None,
     ) -> OrderView:
-        """The contract's cancel: by account and the BROKER's order id (our row's, or one placed elsewhere)."""
+        """The contract's cancel: by account and the BROKER's order id (our row's, or one placed elsewhere).
+        Our own order goes through `cancel_ours` when given (the service's cancel: a bracket entry's whole set)."""
         account_id = _text("account_id", raw_account_id, 64, ErrorCode.ACCOUNT_NOT_FOUND)
         brokerage_order_id = _text("order_id", raw_brokerage_order_id, 128, ErrorCode.ORDER_NOT_FOUND)
         adapter = self.router.for_account(account_id)
@@ -135,7 +138,7 @@ class OrderQueries:
                 )
             ).scalars().first()
         if ours is not None:
-            return self.cancel(ours, user=user)
+            return cancel_ours(ours) if cancel_ours is not None else self.cancel(ours, user=user)
         return self._cancel_foreign(adapter.provider, account_id, brokerage_order_id)
 
     def _cancel_foreign(self, provider: BrokerProvider, account_id: str, brokerage_order_id: str) -> OrderView:

@@ -337,7 +337,12 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
         With user_email, another user's order is refused (ORDER_NOT_FOUND, audited)."""
         if order_id is None:
             return _guard(lambda: self.cancel_with_set(account_id, parse_user_email(user_email)))
-        return _guard(lambda: self.queries.cancel_at_broker(account_id, order_id, user=parse_user_email(user_email)))
+        return _guard(lambda: self._cancel_by_broker_id(account_id, order_id, parse_user_email(user_email)))
+
+    def _cancel_by_broker_id(self, account_id: Any, broker_order_id: Any, user: str | None) -> OrderView:
+        """Our own order is cancelled exactly as by our id (a bracket entry takes its set, exits included)."""
+        return self.queries.cancel_at_broker(account_id, broker_order_id, user=user,
+                                             cancel_ours=lambda ours: self.cancel_with_set(ours, user))
 
     def reconcile(self, *, include_active: bool = False) -> ReconcileReport:
         """Settle SUBMITTING/UNKNOWN orders and re-check inferred final statuses; with include_active, also

@@ -12,7 +12,7 @@ from typing import Any
 
 from brokers.bracket_rules import bracket_problems
 from brokers.errors import ErrorCode, TradeError
-from brokers.models import MAX_QUANTITY_DIGITS, OrderRequest, OrderSide, OrderType
+from brokers.models import BROKER_NAMES, MAX_QUANTITY_DIGITS, OrderRequest, OrderSide, OrderType
 from brokers.records import BrokerCapabilities
 
 HUNDRED = Decimal(100)
@@ -40,9 +40,12 @@ class RiskAssessment:
     """Set when the funds check used the what-if's initial margin (futures, options sold, other currencies)."""
     warnings: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    converted: dict[str, str | None] = field(default_factory=dict)
+    """An order in another currency than the account's: the rate used and the converted total."""
 
     def as_json(self) -> dict[str, Any]:
         return {
+            **self.converted,
             "notional": _s(self.notional),
             "estimated_total": _s(self.estimated_total),
             "position_weight_before": _s(self.weight_before),
@@ -63,6 +66,7 @@ def _refuse(code: ErrorCode, message: str, **details: Any) -> TradeError:
 
 
 def check_supported(order: OrderRequest, capabilities: BrokerCapabilities, provider: str) -> None:
+    provider = BROKER_NAMES.get(provider, provider)
     if order.order_type not in capabilities.order_types:
         raise _refuse(
             ErrorCode.UNSUPPORTED_ORDER,

@@ -169,6 +169,7 @@ def test_accounts_say_whether_they_take_fractions_and_ibkr_names_the_whole_quant
     flags = {a["account_id"]: a["fractional_shares"] for a in accounts["accounts"]}
     assert flags[ACCOUNT] is False and flags[market.snaptrade_account] is True
     assert fraction["error_code"] == "UNSUPPORTED_ORDER"
+    assert fraction["message"].startswith("IBKR accepts whole quantities only")  # the broker as people name it
     assert "use a whole quantity such as 2" in fraction["message"] and fraction["details"]["whole_quantity"] == 2
 
 

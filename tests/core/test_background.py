@@ -7,7 +7,10 @@ so that "while one runs" is a fact of the test, not a race.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
+
+import pytest
 
 from brokers.records import BrokerOrder, OrderLookup
 from services.reconcile_schedule import AFTER_RECONNECT, IN_FLIGHT_CHECK
@@ -47,8 +50,20 @@ class GatedBroker(MemoryBroker):
                 self.overlapping -= 1
 
 
+@pytest.fixture(autouse=True)
+def earlier_threads() -> Iterator[None]:
+    """Workers of services other tests left open are not this test's: count only threads started since."""
+    EARLIER.clear()
+    EARLIER.update(threading.enumerate())
+    yield
+
+
+EARLIER: set[threading.Thread] = set()
+
+
 def background_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name == "tradeexec-background" and t.is_alive()]
+    return [t.name for t in threading.enumerate()
+            if t.name == "tradeexec-background" and t.is_alive() and t not in EARLIER]
 
 
 def unknown_order(service: TradeExecutionService, broker: MemoryBroker) -> str:

@@ -331,3 +331,32 @@ def test_stops_and_trailing_stops_waiting_presubmitted_are_modified(
     booked = sim_order(sim, service, order.order_id)
     assert {name: getattr(booked, name) for name in expect} == expect
     assert booked.status == "PreSubmitted" and sim.modification_count == 1
+
+
+def test_an_unknown_modification_id_points_to_preview_modification(
+    sim: IBGatewaySimulator, service: TradeExecutionService,
+) -> None:
+    (result,) = mcp_calls(service, Human(), ("execute_modification",
+                                             {"modification_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"}))
+    refusal = error_of(result)
+    assert refusal["error_code"] == ErrorCode.PREVIEW_NOT_FOUND
+    assert "preview_modification" in refusal["details"]["fix"] and "preview_trade" not in refusal["message"]
+
+
+def test_a_brackets_stop_loss_moves_and_its_quantity_stays(
+    sim: IBGatewaySimulator, service: TradeExecutionService, session_factory: sessionmaker[Session],
+) -> None:
+    preview = service.preview_trade(ACCOUNT, "AAPL", "BUY", 5, "Limit", "180", take_profit_price="200",
+                                    stop_loss_price="170")
+    entry, _take_profit, stop_loss = service.execute_trade(preview.preview_id).order_ids or []
+    assert entry and stop_loss
+    moved = service.preview_modification(stop_loss, stop_price="172")  # the entry has not filled: no shares yet
+    assert (moved.side, moved.order_type, moved.old_terms["stop_price"]) == ("SELL", "Stop", "170")
+    applied = service.execute_modification(moved.modification_id)
+    assert applied.status == "APPLIED" and applied.order is not None and applied.order.stop_price == D(172)
+    booked = sim_order(sim, service, stop_loss)
+    assert booked.aux_price == D(172) and booked.parent_id == sim_order(sim, service, entry).order_id
+    assert service.get_order_status(stop_loss).order_type == "Stop"
+    with pytest.raises(TradeError) as caught:
+        service.preview_modification(stop_loss, quantity=6)
+    assert caught.value.code is ErrorCode.UNSUPPORTED_ORDER and "share one quantity" in caught.value.message

@@ -390,6 +390,7 @@ def test_a_name_for_an_account_id_and_a_near_ticker_get_suggestions(
         error = tool_error(result)
         assert error["error_code"] == ErrorCode.ACCOUNT_NOT_FOUND and "'DU111'" in error["message"]
         assert error["details"]["did_you_mean"][0]["account_id"] == "DU111"
+        assert "?." not in error["message"] and "Call list_tradeable_accounts" in error["message"]
     near = tool_error(run(make_server(), lambda c: call(c, "get_quote", account_id="DU111", ticker="AAP")))
     assert near["error_code"] == ErrorCode.SYMBOL_NOT_FOUND
     assert {m["ticker"] for m in near["details"]["near_matches"]} >= {"AAPL", "AAPLX"}
