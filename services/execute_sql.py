@@ -37,9 +37,16 @@ _PREVIEW_NAMES = tuple(c.name for c in PREVIEW_COLUMNS)
 EXECUTE_CHECK_LOCK_CLASS = 0x7E01
 """First key of the two-key advisory lock that serializes execute-time holdings checks per account and side."""
 
-CHECK_LOCK_KEY = "hashtext(p.broker_provider || ':' || p.account_id || ':' || p.side)"
-"""Second key: sells of an account contend only with its sells (shares held), buys only with its buys (cash).
-A sell never spends buying power and a buy never spends shares held, so the two checks are independent."""
+
+
+def check_lock_key(provider: str, account_id: str, side: str) -> str:
+    """Second key: sells of an account contend only with its sells (shares held), buys only with its buys (cash).
+    A sell never spends buying power and a buy never spends shares held, so the two checks are independent."""
+    return f"hashtext({provider} || ':' || {account_id} || ':' || {side})"
+
+
+CHECK_LOCK_KEY = check_lock_key("p.broker_provider", "p.account_id", "p.side")
+_CHECK_LOCK = text(f"SELECT pg_advisory_xact_lock(:lock_class, {check_lock_key(':provider', ':account_id', ':side')})")
 
 _INTENT = text(f"""
 WITH p AS (
@@ -99,7 +106,9 @@ SELECT
                 AND pe.side = 'BUY' AND (pe.ticker = :ticker OR pe.broker_symbol_id = :symbol)
             GROUP BY c.parent_order_id
         ) AS x),
-    coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity)
+    coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity
+        * coalesce(CASE WHEN p.order_type IN ('Limit', 'StopLimit') THEN o.limit_price
+                        WHEN p.order_type = 'Stop' THEN o.stop_price END / nullif(p.estimated_price, 0), 1))
         FILTER (WHERE p.side = 'BUY'), 0)
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
 WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
@@ -107,7 +116,11 @@ WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE
 """The working-status filter is spelled as the partial index ix_trade_orders_working_account's predicate, so the
 planner reads only the account's working orders (a bound array parameter could not be matched to it). The working
 SELL exits of BUY brackets (te0008_order_sets: child legs, one per set since its exits cancel each other) count as
-open sells too: they sell what their entry bought, so a separate sell of the same shares must not pass as well."""
+open sells too: they sell what their entry bought, so a separate sell of the same shares must not pass as well.
+A buy counts at its current terms: the unfilled quantity (a confirmed modification rewrites it), and the preview's
+value per unit scaled by the order's price now over the price the preview valued it at (`order_price`: the limit
+price of a Limit or StopLimit order, the stop price of a Stop order) when a modification wrote the order's terms
+on its row (te0009_modify); services/modification_exposure.py values a modification's change the same way."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status
@@ -166,6 +179,12 @@ def open_exposure(conn: Connection, preview: TradePreview) -> tuple[Decimal, Dec
         "provider": preview.broker_provider,
     }).one()
     return Decimal(sells), Decimal(buys)
+
+
+def lock_holdings_check(conn: Connection, provider: str, account_id: str, side: str) -> None:
+    """The lock consume_preview takes for an order to be sent, taken by a change of a working order instead."""
+    conn.execute(_CHECK_LOCK, {"lock_class": EXECUTE_CHECK_LOCK_CLASS, "provider": provider,
+                               "account_id": account_id, "side": side})
 
 
 def record_outcome(
