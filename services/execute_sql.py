@@ -109,7 +109,17 @@ SELECT
     coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity
         * coalesce(CASE WHEN p.order_type IN ('Limit', 'StopLimit') THEN o.limit_price
                         WHEN p.order_type = 'Stop' THEN o.stop_price END / nullif(p.estimated_price, 0), 1))
-        FILTER (WHERE p.side = 'BUY'), 0)
+        FILTER (WHERE p.side = 'BUY'), 0) + (
+        SELECT coalesce(sum(x.value), 0) FROM (
+            SELECT max(c.remaining_quantity * CASE c.leg_role
+                WHEN 'take_profit' THEN coalesce(c.limit_price, CAST(pe.order_options ->> 'take_profit_price' AS numeric))
+                ELSE coalesce(c.stop_price, CAST(pe.order_options ->> 'stop_loss_price' AS numeric)) END) AS value
+            FROM trade_orders c JOIN trade_orders e ON e.id = c.parent_order_id
+            JOIN trade_previews pe ON pe.id = e.preview_id
+            WHERE c.account_id = :account_id AND c.broker_provider = :provider AND c.{ACTIVE_ORDER_FILTER}
+                AND pe.side = 'SELL'
+            GROUP BY c.parent_order_id
+        ) AS x)
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
 WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
 """)
@@ -117,10 +127,13 @@ WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE
 planner reads only the account's working orders (a bound array parameter could not be matched to it). The working
 SELL exits of BUY brackets (te0008_order_sets: child legs, one per set since its exits cancel each other) count as
 open sells too: they sell what their entry bought, so a separate sell of the same shares must not pass as well.
+Mirrored for SELL brackets: their working BUY exits count as open buys, once per set, at the larger of the set's
+exit values (remaining quantity times its take-profit or stop-loss price: the leg's own, once a modification moved
+it, te0009_modify), against buying power.
 A buy counts at its current terms: the unfilled quantity (a confirmed modification rewrites it), and the preview's
 value per unit scaled by the order's price now over the price the preview valued it at (`order_price`: the limit
 price of a Limit or StopLimit order, the stop price of a Stop order) when a modification wrote the order's terms
-on its row (te0009_modify); services/modification_exposure.py values a modification's change the same way."""
+on its row; services/modification_exposure.py values a modification's change the same way."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status

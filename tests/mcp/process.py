@@ -59,13 +59,14 @@ def http_server(env: dict[str, str], tmp_path: Path, *args: str, timeout: float 
 @contextmanager
 def serving(args: list[str], env: dict[str, str], tmp_path: Path, listening: re.Pattern[str],
             timeout: float = 60, name: str | None = None) -> Iterator[Served]:
-    """Start `tradeexec <args> --port 0`, yield it once `listening` finds its URL in the log; stop it afterwards
+    """Start `tradeexec <args> --port 0` (unless args name a port), yield it once `listening` finds its URL
+    in the log; stop it afterwards
     (unless the test already has). Its log is `<name>-<n>.log` in tmp_path (name: the command's)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / f"{name or args[0]}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            command(*args, "--port", "0"),
+            command(*args, *(() if "--port" in args else ("--port", "0"))),
             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )
     served = Served("", proc, log_path)
