@@ -112,7 +112,8 @@ SELECT
         FILTER (WHERE p.side = 'BUY'), 0) + (
         SELECT coalesce(sum(x.value), 0) FROM (
             SELECT max(c.remaining_quantity * CASE c.leg_role
-                WHEN 'take_profit' THEN coalesce(c.limit_price, CAST(pe.order_options ->> 'take_profit_price' AS numeric))
+                WHEN 'take_profit'
+                    THEN coalesce(c.limit_price, CAST(pe.order_options ->> 'take_profit_price' AS numeric))
                 ELSE coalesce(c.stop_price, CAST(pe.order_options ->> 'stop_loss_price' AS numeric)) END) AS value
             FROM trade_orders c JOIN trade_orders e ON e.id = c.parent_order_id
             JOIN trade_previews pe ON pe.id = e.preview_id
