@@ -85,6 +85,9 @@ class AccountBalance(BrokerModel):
     buying_power: Decimal | None = None
     net_liquidation: Decimal | None = None
     available_funds: Decimal | None = None
+    exchange_rates: dict[str, Decimal] = Field(default_factory=dict)
+    """Units of `currency` (the account's base) per unit of another currency, as the broker reports them
+    (IB's account summary `ExchangeRate` per ledger currency); empty when the broker reports none."""
 
 
 class Position(BrokerModel):

@@ -38,14 +38,16 @@ EXECUTE_CHECK_LOCK_CLASS = 0x7E01
 """First key of the two-key advisory lock that serializes execute-time holdings checks per account and side."""
 
 
-
 def check_lock_key(provider: str, account_id: str, side: str) -> str:
-    """Second key: sells of an account contend only with its sells (shares held), buys only with its buys (cash).
-    A sell never spends buying power and a buy never spends shares held, so the two checks are independent."""
+    """Second key, per account and side: a single order's check counts only its side's working orders (a sell's
+    the shares held, a buy's the buying power), so sells contend only with sells and buys with buys. A bracket
+    counts on both sides (its exits are orders of the other side), so it takes both locks, BUY first: no
+    two transactions ever wait for each other's locks in opposite orders. A change of a working order takes its
+    side's lock (lock_holdings_check), after its order row's lock; no one holding this lock waits for a row lock."""
     return f"hashtext({provider} || ':' || {account_id} || ':' || {side})"
 
 
-CHECK_LOCK_KEY = check_lock_key("p.broker_provider", "p.account_id", "p.side")
+CHECK_LOCK_KEY = check_lock_key("p.broker_provider", "p.account_id", "s.side")
 _CHECK_LOCK = text(f"SELECT pg_advisory_xact_lock(:lock_class, {check_lock_key(':provider', ':account_id', ':side')})")
 
 _INTENT = text(f"""
@@ -70,7 +72,10 @@ WITH p AS (
          CAST(:payload AS jsonb))
     ) AS v(event_type, order_id, status, message, payload)
 ), l AS (
-    SELECT pg_advisory_xact_lock(:lock_class, {CHECK_LOCK_KEY}) FROM p WHERE CAST(:sent AS boolean)
+    SELECT pg_advisory_xact_lock(:lock_class, {CHECK_LOCK_KEY})
+    FROM p CROSS JOIN (VALUES ('BUY'), ('SELL')) AS s(side)
+    WHERE CAST(:sent AS boolean) AND (s.side = p.side OR p.order_options ->> 'take_profit_price' IS NOT NULL
+        OR p.order_options ->> 'stop_loss_price' IS NOT NULL)
 )
 SELECT {_PREVIEW_LIST}, (SELECT count(*) FROM l) AS check_locks FROM p
 """).columns(*PREVIEW_COLUMNS)

@@ -20,6 +20,7 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderRequest, OrderSide, parse_order_request
 from db.models import PreviewStatus, TradePreview
 from services import validation as checks
+from services.currency_conversion import missing_rate, stored_rate
 from services.execute_sql import open_exposure
 from services.preview import held_of
 from services.routing import AdapterRouter
@@ -128,8 +129,12 @@ class ExecutionGate:
             )
         checks.check_quantity_limit(preview.quantity, self.limits)
         if preview.estimated_total is not None:
-            checks.check_notional(abs(preview.estimated_total - (preview.estimated_commission or Decimal(0))),
-                                  self.limits)
+            rate = stored_rate(preview.impact)  # the rate the preview was checked with
+            if rate is None and self.limits.max_order_notional is not None:
+                raise missing_rate(str(preview.broker_preview_data.get("currency")),
+                                   str(preview.impact.get("account_currency")))
+            notional = abs(preview.estimated_total - (preview.estimated_commission or Decimal(0)))
+            checks.check_notional(None if rate is None else notional * rate, self.limits)
         return adapter
 
     def check_holdings(self, conn: Connection, preview: TradePreview, adapter: BrokerAdapter,

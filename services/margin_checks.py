@@ -62,10 +62,7 @@ def check_funds(
             return None
         return "option_premium" if order.instrument.sec_type is SecType.OPTION else "buying_power"
     if preview.currency != balance.currency:
-        risk.warnings.append(
-            f"the order is priced in {preview.currency} and the account reports in {balance.currency}: the "
-            f"estimated cost is in {preview.currency}; MAX_ORDER_NOTIONAL and position weights compare it "
-            f"unconverted; the funds check uses the broker's initial margin in {balance.currency}")
+        risk.warnings.append(f"the funds check uses the broker's initial margin in {balance.currency}")
     available = balance.available_funds if balance.available_funds is not None else balance.buying_power
     change = preview.margin_impact.get("init_margin_change")
     risk.buying_power = available

@@ -11,6 +11,7 @@ from brokers.models import OrderRequest, OrderSide, OrderType
 from brokers.records import BrokerPreview, Position
 from db.models import TradePreview
 from services import validation as checks
+from services.currency_conversion import Conversion, conversion_for
 from services.margin_checks import check_funds, check_instrument_supported, margin_figures
 from services.order_store import jsonable, utcnow
 from services.validation import RiskAssessment, RiskLimits
@@ -54,21 +55,18 @@ def assess(
         ran.append("max_quantity")
     reference = preview.quote.reference_price if preview.quote else None
     reference = reference or preview.estimated_price
-    checks.check_price_band(order, reference, limits)
-    checks.check_bracket_prices(order, reference)
-    if order.is_bracket:
-        ran.append("bracket_prices")
-    if limits.price_band_pct is not None and order.order_type is not OrderType.MARKET:
-        ran.append("price_band")
+    _check_prices(order, reference, limits, ran)
 
+    balance = adapter.get_account_balance(order.account_id)
+    required = limits.max_order_notional is not None or limits.max_position_weight is not None
+    conversion = conversion_for(preview.currency, balance, required=required)  # limits are in the account's
     price = checks.order_price(order, reference)
     notional = price * order.quantity * preview.multiplier if price is not None else None
     risk.notional = notional
-    checks.check_notional(notional, limits)
+    checks.check_notional(conversion.apply(notional), limits)
     if limits.max_order_notional is not None:
         ran.append("max_notional")
 
-    balance = adapter.get_account_balance(order.account_id)
     positions = adapter.get_positions(order.account_id)
     held, held_value = held_of(positions, order.ticker, preview.broker_symbol_id)
     checks.check_position_for_sell(order.side, order.quantity, held)
@@ -82,19 +80,38 @@ def assess(
         fee = commission or Decimal(0)
         risk.estimated_total = notional + fee if order.side is OrderSide.BUY else notional - fee
     checks.check_storable(risk.estimated_total)
+    _record_conversion(conversion, risk)
     funds_check = check_funds(order, preview, risk, balance)  # fits the instrument (services/margin_checks.py)
     if funds_check is not None:
         ran.append(funds_check)
 
-    account_value = balance.net_liquidation
-    if notional is not None:
+    converted, held_converted = conversion.apply(notional), conversion.apply(held_value)
+    if converted is not None and held_converted is not None:
         risk.weight_before, risk.weight_after = checks.position_weights(
-            order.side, notional, held_value, account_value
-        )
+            order.side, converted, held_converted, balance.net_liquidation)
     checks.check_position_weight(risk.weight_before, risk.weight_after, limits)
     if limits.max_position_weight is not None:
         ran.append("position_weight")
     return preview, risk
+
+
+def _check_prices(order: OrderRequest, reference: Decimal | None, limits: RiskLimits, ran: list[str]) -> None:
+    checks.check_price_band(order, reference, limits)
+    checks.check_bracket_prices(order, reference)
+    if order.is_bracket:
+        ran.append("bracket_prices")
+    if limits.price_band_pct is not None and order.order_type is not OrderType.MARKET:
+        ran.append("price_band")
+
+
+def _record_conversion(conversion: Conversion, risk: RiskAssessment) -> None:
+    """The rate used and the converted total, stored with the preview and shown in it."""
+    if not conversion.converts:
+        return
+    converted = conversion.apply(risk.estimated_total)
+    risk.converted = {**conversion.as_json(),
+                      "estimated_total_in_account_currency": None if converted is None else str(converted)}
+    risk.warnings.append(conversion.note(risk.estimated_total))
 
 
 def preview_row(

@@ -49,6 +49,9 @@ class Validation(View):
     post_trade_weight: PlainDecimal | None = None
 
 
+CONVERSION_FIELDS = ("exchange_rate", "account_currency", "estimated_total_in_account_currency")
+
+
 class PreviewView(View):
     preview_id: str
     account_id: str
@@ -79,6 +82,9 @@ class PreviewView(View):
     pre_trade_weight_percent: PlainDecimal | None = None
     post_trade_weight_percent: PlainDecimal | None = None
     """The same weights in percent of the account's net liquidation value (the contract's are fractions)."""
+    conversion: dict[str, Any] | None = None
+    """Priced in another currency than the account's: the broker's exchange_rate (account_currency per unit of
+    `currency`) and estimated_total_in_account_currency, which MAX_ORDER_NOTIONAL and the weights used."""
     requires_confirmation: bool = True
     validation: Validation = Validation()
     universal_symbol_id: str | None = None
@@ -128,6 +134,7 @@ class PreviewView(View):
             post_trade_weight=weight_after,
             pre_trade_weight_percent=_percent(_decimal(impact.get("position_weight_before"))),
             post_trade_weight_percent=_percent(weight_after),
+            conversion={k: impact.get(k) for k in CONVERSION_FIELDS} if impact.get("account_currency") else None,
             validation=Validation(
                 warnings=warnings, checks_passed=list((row.validation or {}).get("checks_passed", [])),
                 buying_power=_decimal(impact.get("buying_power")), estimated_cost=row.estimated_total,

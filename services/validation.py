@@ -40,9 +40,12 @@ class RiskAssessment:
     """Set when the funds check used the what-if's initial margin (futures, options sold, other currencies)."""
     warnings: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    converted: dict[str, str | None] = field(default_factory=dict)
+    """An order in another currency than the account's: the rate used and the converted total."""
 
     def as_json(self) -> dict[str, Any]:
         return {
+            **self.converted,
             "notional": _s(self.notional),
             "estimated_total": _s(self.estimated_total),
             "position_weight_before": _s(self.weight_before),

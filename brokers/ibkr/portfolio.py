@@ -41,13 +41,17 @@ async def account_balance(ib: IB, account_id: str) -> AccountBalance:
 def balance_from(values: list[AccountValue], account_id: str) -> AccountBalance:
     fields: dict[str, Decimal | None] = {}
     currency = "USD"
+    rates: dict[str, Decimal] = {}
     for value in values:
+        rate = to_decimal(value.value) if value.tag == "ExchangeRate" and len(value.currency) == 3 else None
+        if rate is not None and rate > 0:  # "BASE" rows are not a currency
+            rates[value.currency] = rate  # IB: base currency per unit of the ledger's currency
         name = _BALANCE_TAGS.get(value.tag)
         if name is None or value.currency in ("", "BASE"):
             continue
         fields[name] = to_decimal(value.value)
         currency = value.currency
-    return AccountBalance(account_id=account_id, currency=currency, **fields)
+    return AccountBalance(account_id=account_id, currency=currency, exchange_rates=rates, **fields)
 
 
 async def refresh_summary(ib: IB) -> None:

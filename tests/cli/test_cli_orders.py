@@ -127,7 +127,10 @@ def test_bad_terms_are_one_validation_error_and_store_nothing(env: dict[str, str
         assert conn.execute(text("SELECT count(*) FROM trade_previews")).scalar_one() == 0
 
 
-def test_preview_trade_takes_the_instrument_options(env: dict[str, str], engine: Engine) -> None:
+def test_preview_trade_takes_the_instrument_options(env: dict[str, str], engine: Engine,
+                                                   simulators: dict[str, Any]) -> None:
+    # a GBP ledger, so the account summary has the GBP exchange rate MAX_ORDER_NOTIONAL converts VOD with
+    simulators["gateway"].market_data.set_foreign_cash(IBKR_ACCOUNT, "GBP", "1000", "1.27")
     exposure = {**env, "MAX_ORDER_NOTIONAL": "100000"}  # 1 MES is 25,000 of notional exposure
     future = run_cli("preview-trade", "--account-id", IBKR_ACCOUNT, "--ticker", "MES", "--sec-type", "FUT",
                      "--side", "BUY", "--quantity", "1", env=exposure)
@@ -141,6 +144,7 @@ def test_preview_trade_takes_the_instrument_options(env: dict[str, str], engine:
     assert listing.returncode == 0, listing.stderr
     shown = json.loads(listing.stdout)
     assert (shown["currency"], shown["instrument"]["exchange"]) == ("GBP", "LSE")
+    assert shown["conversion"]["exchange_rate"] == "1.27" and shown["conversion"]["account_currency"] == "USD"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM trade_previews")).scalar_one() == 2
 

@@ -11,11 +11,16 @@ from mcp import Client
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.assistant.test_truthful_results import over_mcp
+from tests.ibkr.conftest import wait_until
 from tests.market.conftest import ACCOUNT, Market
 from tests.mcp.conftest import payload, row_counts, tool_error
 
 
 def test_vod_on_lse_is_previewed_in_gbp_and_a_usd_mismatch_is_refused(small: Market) -> None:
+    small.gateway.market_data.set_foreign_cash(ACCOUNT, "GBP", "1000", "1.27")  # a GBP ledger: its ExchangeRate
+    wait_until(lambda: small.service.get_account_balance(ACCOUNT).exchange_rates.get("GBP") == Decimal("1.27"),
+               what="the GBP exchange rate")
+
     async def scenario(client: Client) -> tuple[Any, ...]:
         gbp = payload(await client.call_tool("preview_trade", {
             "account_id": ACCOUNT, "ticker": "VOD", "exchange": "LSE", "side": "BUY", "quantity": "100"}))
@@ -39,6 +44,7 @@ def test_vod_on_lse_is_previewed_in_gbp_and_a_usd_mismatch_is_refused(small: Mar
     # priced in GBP; funded in the account's USD base through the what-if's initial margin
     assert "initial_margin" in gbp["validation"]["checks_passed"] and gbp["margin"]["currency"] == "USD"
     assert any("priced in GBP and the account reports in USD" in w for w in gbp["warnings"])
+    assert gbp["conversion"]["exchange_rate"] == "1.27" and gbp["conversion"]["account_currency"] == "USD"
     for refused in (usd, bare):
         assert refused["error_code"] == "VALIDATION_ERROR"
         [problem] = refused["details"]["problems"]
