@@ -37,9 +37,18 @@ _PREVIEW_NAMES = tuple(c.name for c in PREVIEW_COLUMNS)
 EXECUTE_CHECK_LOCK_CLASS = 0x7E01
 """First key of the two-key advisory lock that serializes execute-time holdings checks per account and side."""
 
-CHECK_LOCK_KEY = "hashtext(p.broker_provider || ':' || p.account_id || ':' || p.side)"
-"""Second key: sells of an account contend only with its sells (shares held), buys only with its buys (cash).
-A sell never spends buying power and a buy never spends shares held, so the two checks are independent."""
+
+def check_lock_key(provider: str, account_id: str, side: str) -> str:
+    """Second key, per account and side: a single order's check counts only its side's working orders (a sell's
+    the shares held, a buy's the buying power), so sells contend only with sells and buys with buys. A bracket
+    counts on both sides (its exits are orders of the other side), so it takes both locks, BUY first: no
+    two transactions ever wait for each other's locks in opposite orders. A change of a working order takes its
+    side's lock (lock_holdings_check), after its order row's lock; no one holding this lock waits for a row lock."""
+    return f"hashtext({provider} || ':' || {account_id} || ':' || {side})"
+
+
+CHECK_LOCK_KEY = check_lock_key("p.broker_provider", "p.account_id", "s.side")
+_CHECK_LOCK = text(f"SELECT pg_advisory_xact_lock(:lock_class, {check_lock_key(':provider', ':account_id', ':side')})")
 
 _INTENT = text(f"""
 WITH p AS (
@@ -63,7 +72,10 @@ WITH p AS (
          CAST(:payload AS jsonb))
     ) AS v(event_type, order_id, status, message, payload)
 ), l AS (
-    SELECT pg_advisory_xact_lock(:lock_class, {CHECK_LOCK_KEY}) FROM p WHERE CAST(:sent AS boolean)
+    SELECT pg_advisory_xact_lock(:lock_class, {CHECK_LOCK_KEY})
+    FROM p CROSS JOIN (VALUES ('BUY'), ('SELL')) AS s(side)
+    WHERE CAST(:sent AS boolean) AND (s.side = p.side OR p.order_options ->> 'take_profit_price' IS NOT NULL
+        OR p.order_options ->> 'stop_loss_price' IS NOT NULL)
 )
 SELECT {_PREVIEW_LIST}, (SELECT count(*) FROM l) AS check_locks FROM p
 """).columns(*PREVIEW_COLUMNS)
@@ -99,11 +111,15 @@ SELECT
                 AND pe.side = 'BUY' AND (pe.ticker = :ticker OR pe.broker_symbol_id = :symbol)
             GROUP BY c.parent_order_id
         ) AS x),
-    coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity)
+    coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity
+        * coalesce(CASE WHEN p.order_type IN ('Limit', 'StopLimit') THEN o.limit_price
+                        WHEN p.order_type = 'Stop' THEN o.stop_price END / nullif(p.estimated_price, 0), 1))
         FILTER (WHERE p.side = 'BUY'), 0) + (
         SELECT coalesce(sum(x.value), 0) FROM (
-            SELECT max(c.remaining_quantity * CAST(pe.order_options ->> (CASE c.leg_role
-                WHEN 'take_profit' THEN 'take_profit_price' ELSE 'stop_loss_price' END) AS numeric)) AS value
+            SELECT max(c.remaining_quantity * CASE c.leg_role
+                WHEN 'take_profit'
+                    THEN coalesce(c.limit_price, CAST(pe.order_options ->> 'take_profit_price' AS numeric))
+                ELSE coalesce(c.stop_price, CAST(pe.order_options ->> 'stop_loss_price' AS numeric)) END) AS value
             FROM trade_orders c JOIN trade_orders e ON e.id = c.parent_order_id
             JOIN trade_previews pe ON pe.id = e.preview_id
             WHERE c.account_id = :account_id AND c.broker_provider = :provider AND c.{ACTIVE_ORDER_FILTER}
@@ -118,7 +134,12 @@ planner reads only the account's working orders (a bound array parameter could n
 SELL exits of BUY brackets (te0008_order_sets: child legs, one per set since its exits cancel each other) count as
 open sells too: they sell what their entry bought, so a separate sell of the same shares must not pass as well.
 Mirrored for SELL brackets: their working BUY exits count as open buys, once per set, at the larger of the set's
-exit values (remaining quantity times its take-profit or stop-loss price), against buying power."""
+exit values (remaining quantity times its take-profit or stop-loss price: the leg's own, once a modification moved
+it, te0009_modify), against buying power.
+A buy counts at its current terms: the unfilled quantity (a confirmed modification rewrites it), and the preview's
+value per unit scaled by the order's price now over the price the preview valued it at (`order_price`: the limit
+price of a Limit or StopLimit order, the stop price of a Stop order) when a modification wrote the order's terms
+on its row; services/modification_exposure.py values a modification's change the same way."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status
@@ -177,6 +198,12 @@ def open_exposure(conn: Connection, preview: TradePreview) -> tuple[Decimal, Dec
         "provider": preview.broker_provider,
     }).one()
     return Decimal(sells), Decimal(buys)
+
+
+def lock_holdings_check(conn: Connection, provider: str, account_id: str, side: str) -> None:
+    """The lock consume_preview takes for an order to be sent, taken by a change of a working order instead."""
+    conn.execute(_CHECK_LOCK, {"lock_class": EXECUTE_CHECK_LOCK_CLASS, "provider": provider,
+                               "account_id": account_id, "side": side})
 
 
 def record_outcome(

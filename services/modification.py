@@ -33,7 +33,9 @@ from services import modification_sql as sql
 from services import validation as checks
 from services.confirmation import execution_warnings
 from services.execute_path import status_for_error
+from services.execute_sql import lock_holdings_check
 from services.execution_gate import ExecutionGate
+from services.modification_exposure import extra_exposure
 from services.modification_settle import write_terms
 from services.modification_terms import (
     ModificationTerms,
@@ -247,11 +249,26 @@ class Modifications:
             _refuse_in_flight(session, row)
             if sending is ModificationStatus.SENDING:
                 self._checks(order, request, adapter)  # the pre-trade checks again, at today's prices
+                self._check_account(session, order, preview, request, adapter)
             event = "MODIFICATION_REQUESTED" if sending is ModificationStatus.SENDING else "MODIFICATION_SIMULATED"
             session.add(self._event(event, row, preview.id, correlation, payload={"new": row.new_terms}))
             session.flush()
             session.expunge_all()
         return Claim(row, order, preview, request, adapter)
+
+    def _check_account(self, session: Session, order: TradeOrder, preview: TradePreview, new: OrderRequest,
+                       adapter: BrokerAdapter) -> None:
+        """The execute-time account check of a new order, on what the change adds, under the same lock: the
+        other working orders of the account keep their shares or cash. A change that adds nothing needs none,
+        nor does a bracket's exit (it trades what its entry trades)."""
+        if order.leg_role in CHILD_ROLES:
+            return
+        extra = extra_exposure(order, preview, current_request(order, preview), new)
+        if extra <= 0:
+            return
+        conn = session.connection()
+        lock_holdings_check(conn, order.broker_provider, order.account_id, preview.side)
+        self.gate.check_holdings(conn, preview, adapter, extra, quantity=new.quantity)
 
     def _explain_unclaimed(self, modification_id: uuid.UUID) -> TradeError:
         with transaction(self.store.session_factory) as session:

@@ -57,7 +57,7 @@ def assess(
     reference = reference or preview.estimated_price
     _check_prices(order, reference, limits, ran)
 
-    balance = adapter.get_account_balance(order.account_id)
+    balance, positions = adapter.account_snapshot(order.account_id)
     required = limits.max_order_notional is not None or limits.max_position_weight is not None
     conversion = conversion_for(preview.currency, balance, required=required)  # limits are in the account's
     price = checks.order_price(order, reference)
@@ -67,7 +67,6 @@ def assess(
     if limits.max_order_notional is not None:
         ran.append("max_notional")
 
-    positions = adapter.get_positions(order.account_id)
     held, held_value = held_of(positions, order.ticker, preview.broker_symbol_id)
     checks.check_position_for_sell(order.side, order.quantity, held)
     if order.side is OrderSide.SELL:

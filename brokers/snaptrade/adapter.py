@@ -141,17 +141,25 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
     def list_accounts(self) -> list[BrokerAccount]:
         return [e.account for e in self._directories.current().all(fresh=True).values()]
 
+    def account(self, account_id: str) -> BrokerAccount | None:
+        found = self._directories.current().get(account_id)
+        return found.account if found is not None else None
+
     def is_paper_account(self, account_id: str) -> bool:
         found = self._directories.current().get(account_id)
         return found is not None and found.account.is_paper
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
+        return self.account_snapshot(account_id)[0]
+
+    def account_snapshot(self, account_id: str) -> tuple[AccountBalance, list[Position]]:
+        """SnapTrade's balance has no net liquidation: it is cash plus the positions, read once for both."""
         currency = self._entry(account_id).account.currency
         with self._reading("get balances", ErrorCode.ACCOUNT_NOT_FOUND):
             body = self._call(self._api.sdk.account_information.get_user_account_balance, account_id=account_id)
         held = self.get_positions(account_id)
         with self._reading("read balances"):
-            return parsing.balance(account_id, body, currency, held)
+            return parsing.balance(account_id, body, currency, held), held
 
     def get_positions(self, account_id: str) -> list[Position]:
         with self._reading("get positions", ErrorCode.ACCOUNT_NOT_FOUND):

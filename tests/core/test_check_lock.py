@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, text
+import pytest
+from sqlalchemy import Engine, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
+from db.engine import transaction
+from db.models import TradePreview
 from services.execute_sql import EXECUTE_CHECK_LOCK_CLASS
 from services.trade_execution import TradeExecutionService
 from tests.core.conftest import ServiceFactory
@@ -92,3 +97,30 @@ def test_a_sell_waits_for_a_sell_of_the_same_account_but_not_for_a_buy(
     assert results["second-sell"] == ErrorCode.INSUFFICIENT_POSITION  # 30 + 30 > 50 held
     assert broker.place_calls == 2
     assert _locks(engine) == []
+
+
+class _Stop(BaseException):
+    """Ends the execute at the checkpoint: the intent rolls back and nothing reaches the broker."""
+
+
+def test_a_bracket_takes_both_sides_locks(
+    make_service: ServiceFactory, broker: MemoryBroker, engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    """A bracket's exits are orders of the other side (they count in the other side's checks): both locks."""
+    seen: list[list[tuple[int, bool]]] = []
+
+    def look(point: str) -> None:
+        if point == "before_intent_commit":
+            seen.append(sorted(_locks(engine)))
+            raise _Stop
+
+    service: TradeExecutionService = make_service(checkpoint=look)
+    preview_id = service.preview_trade("DU111", "AAPL", "BUY", 2, "Limit", 190).preview_id
+    with transaction(session_factory) as session:  # the terms a bracket preview carries
+        session.execute(update(TradePreview).where(TradePreview.id == uuid.UUID(preview_id)).values(
+            order_options={"take_profit_price": "200", "stop_loss_price": "180"}))
+    with pytest.raises(_Stop):
+        service.execute_trade(preview_id)
+    keys = sorted([(_key(engine, "ibkr:DU111:BUY"), True), (_key(engine, "ibkr:DU111:SELL"), True)])
+    assert seen == [keys]
+    assert _locks(engine) == [] and broker.place_calls == 0

@@ -138,3 +138,16 @@ def test_paper_mode_refuses_a_live_account_and_live_mode_needs_the_override(
     live = make_service(TRADING_MODE="live", LIVE_TRADING_OVERRIDE_FILE=str(override))
     assert live.execute_trade(live.preview_trade(world.live, "AAPL", "BUY", 1).preview_id).status == "EXECUTED"
     assert world.sim.placed_order_count == 1
+
+
+def test_a_preview_reads_the_positions_once_and_the_account_list_from_its_cache(
+    world: World, service: TradeExecutionService
+) -> None:
+    """The balance needs the positions (SnapTrade reports no net liquidation) and so do the checks: one read."""
+    service.preview_trade(world.paper, "AAPL", "BUY", 1)  # warm: the account list is cached after this
+    before = len(world.sim.requests)
+    service.preview_trade(world.paper, "AAPL", "SELL", 1)
+    during = [r.path for r in world.sim.requests[before:]]
+    assert sum(p.endswith("/positions/all") for p in during) == 1, during
+    assert sum(p.endswith("/balances") for p in during) == 1, during
+    assert len(during) == 4, during  # quote, impact, balances, positions: the account list comes from the cache
