@@ -99,6 +99,11 @@ WITH o AS (
 SELECT {_ORDER_LIST} FROM o
 """).columns(*ORDER_COLUMNS)
 
+def _rate(preview: str) -> str:
+    """A preview's amounts in the account's currency: its stored exchange rate (services/currency_conversion.py)."""
+    return f"coalesce(CAST({preview}.impact ->> 'exchange_rate' AS numeric), 1)"
+
+
 _OPEN_EXPOSURE = text(f"""
 SELECT
     coalesce(sum(coalesce(o.remaining_quantity, p.quantity))
@@ -111,12 +116,12 @@ SELECT
                 AND pe.side = 'BUY' AND (pe.ticker = :ticker OR pe.broker_symbol_id = :symbol)
             GROUP BY c.parent_order_id
         ) AS x),
-    coalesce(sum(coalesce(p.estimated_total, 0) * coalesce(o.remaining_quantity, p.quantity) / p.quantity
-        * coalesce(CASE WHEN p.order_type IN ('Limit', 'StopLimit') THEN o.limit_price
+    coalesce(sum(coalesce(p.estimated_total, 0) * {_rate("p")} * coalesce(o.remaining_quantity, p.quantity)
+        / p.quantity * coalesce(CASE WHEN p.order_type IN ('Limit', 'StopLimit') THEN o.limit_price
                         WHEN p.order_type = 'Stop' THEN o.stop_price END / nullif(p.estimated_price, 0), 1))
         FILTER (WHERE p.side = 'BUY'), 0) + (
         SELECT coalesce(sum(x.value), 0) FROM (
-            SELECT max(c.remaining_quantity * CASE c.leg_role
+            SELECT max(c.remaining_quantity * {_rate("pe")} * CASE c.leg_role
                 WHEN 'take_profit'
                     THEN coalesce(c.limit_price, CAST(pe.order_options ->> 'take_profit_price' AS numeric))
                 ELSE coalesce(c.stop_price, CAST(pe.order_options ->> 'stop_loss_price' AS numeric)) END) AS value
@@ -139,7 +144,8 @@ it, te0009_modify), against buying power.
 A buy counts at its current terms: the unfilled quantity (a confirmed modification rewrites it), and the preview's
 value per unit scaled by the order's price now over the price the preview valued it at (`order_price`: the limit
 price of a Limit or StopLimit order, the stop price of a Stop order) when a modification wrote the order's terms
-on its row; services/modification_exposure.py values a modification's change the same way."""
+on its row; services/modification_exposure.py values a modification's change the same way. Buys priced in another
+currency than the account's count converted at the rate their preview was checked with (`_rate`)."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status
