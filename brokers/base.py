@@ -96,6 +96,10 @@ class BrokerAdapter(ABC):
         positions answers both from one read."""
         return self.get_account_balance(account_id), self.get_positions(account_id)
 
+    def account(self, account_id: str) -> BrokerAccount | None:
+        """One account as listed (for its label); a broker that caches its list answers from the cache."""
+        return next((a for a in self.list_accounts() if a.account_id == account_id), None)
+
     def is_paper_account(self, account_id: str) -> bool:
         return any(a.is_paper for a in self.list_accounts() if a.account_id == account_id)
 

@@ -28,9 +28,8 @@ def label_of(account: BrokerAccount) -> str:
 def account_label(adapter: BrokerAdapter, account_id: str) -> str | None:
     """Best effort: a broker that cannot list its accounts now leaves the summary with the account id."""
     try:
-        for account in adapter.list_accounts():
-            if account.account_id == account_id:
-                return label_of(account)
+        account = adapter.account(account_id)
     except TradeError as exc:
         log.info("no account label for a preview: %s", exc.code.value)
-    return None
+        return None
+    return label_of(account) if account is not None else None

@@ -140,6 +140,10 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
     def list_accounts(self) -> list[BrokerAccount]:
         return [e.account for e in self._directories.current().all(fresh=True).values()]
 
+    def account(self, account_id: str) -> BrokerAccount | None:
+        found = self._directories.current().get(account_id)
+        return found.account if found is not None else None
+
     def is_paper_account(self, account_id: str) -> bool:
         found = self._directories.current().get(account_id)
         return found is not None and found.account.is_paper

@@ -140,7 +140,9 @@ def test_paper_mode_refuses_a_live_account_and_live_mode_needs_the_override(
     assert world.sim.placed_order_count == 1
 
 
-def test_a_preview_reads_the_positions_once(world: World, service: TradeExecutionService) -> None:
+def test_a_preview_reads_the_positions_once_and_the_account_list_from_its_cache(
+    world: World, service: TradeExecutionService
+) -> None:
     """The balance needs the positions (SnapTrade reports no net liquidation) and so do the checks: one read."""
     service.preview_trade(world.paper, "AAPL", "BUY", 1)  # warm: the account list is cached after this
     before = len(world.sim.requests)
@@ -148,3 +150,4 @@ def test_a_preview_reads_the_positions_once(world: World, service: TradeExecutio
     during = [r.path for r in world.sim.requests[before:]]
     assert sum(p.endswith("/positions/all") for p in during) == 1, during
     assert sum(p.endswith("/balances") for p in during) == 1, during
+    assert len(during) == 4, during  # quote, impact, balances, positions: the account list comes from the cache
