@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from brokers.errors import ErrorCode, NothingSent, TradeError
+from brokers.instruments import Instrument
 from brokers.models import BrokerProvider, OrderRequest
 from brokers.order_legs import LegOutcome, OrderSetLeg
 from brokers.records import (
@@ -46,7 +47,10 @@ class BrokerAdapter(ABC):
     @abstractmethod
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]: ...
     @abstractmethod
-    def get_quote(self, account_id: str, ticker: str) -> Quote: ...
+    def get_quote(self, account_id: str, ticker: str, instrument: Instrument | None = None) -> Quote:
+        """`instrument`: the listing or derivative named by get_quote's instrument arguments (None: the
+        ticker alone says what to quote)."""
+        ...
     @abstractmethod
     def get_account_balance(self, account_id: str) -> AccountBalance: ...
     @abstractmethod

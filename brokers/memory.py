@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.instruments import Instrument
 from brokers.models import (
     BASIC_ORDER_TYPES,
     BrokerProvider,
@@ -92,7 +93,7 @@ class MemoryBroker(BrokerAdapter):
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
         return [SymbolMatch(ticker=t, broker_symbol_id=f"sym-{t}") for t in self.prices if t.startswith(ticker)]
 
-    def get_quote(self, account_id: str, ticker: str) -> Quote:
+    def get_quote(self, account_id: str, ticker: str, instrument: Instrument | None = None) -> Quote:
         self._check()
         if ticker not in self.prices:
             raise TradeError(ErrorCode.SYMBOL_NOT_FOUND, f"unknown symbol {ticker}")

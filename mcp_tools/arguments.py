@@ -27,6 +27,7 @@ from brokers.models import (
     canonical_ticker,
     parse_order_request,
 )
+from brokers.quote_target import QuoteTarget, parse_quote_target
 from brokers.user_context import MAX_EMAIL_LENGTH, parse_user_email
 from mcp_tools.instrument_arguments import INSTRUMENT_TERMS, ORDER_TICKER_SCHEMA
 from mcp_tools.registry import REQUIRED, UNEXPECTED, Arg, ArgGroup
@@ -236,6 +237,9 @@ PREVIEW_TERMS: dict[str, tuple[Arg, Any]] = {
         "ask: preview that quantity instead.", optional=True)), None),
 }
 PreviewTerms = Annotated[OrderRequest | NotionalOrder, ArgGroup(PREVIEW_TERMS, parse_order_or_notional)]
+QuoteTerms = Annotated[QuoteTarget, ArgGroup({"ticker": (Arg(TICKER_SCHEMA), REQUIRED), **INSTRUMENT_TERMS},
+                                              parse_quote_target)]
+"""get_quote's ticker with preview_trade's instrument arguments: the same names, parsed by the same rules."""
 
 
 @dataclass(frozen=True)

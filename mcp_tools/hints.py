@@ -49,7 +49,7 @@ def specific(service: TradeExecutionService, error: TradeError, arguments: Mappi
     """The same error, with what the caller probably meant in its details and message."""
     try:
         account = arguments.get("account_id")
-        order = arguments.get("order")
+        order = arguments.get("order") or arguments.get("target")  # preview_trade's terms, get_quote's target
         account = account if isinstance(account, str) else getattr(order, "account_id", None)
         ticker = arguments.get("ticker", getattr(order, "ticker", None))
         if error.code is ErrorCode.ACCOUNT_NOT_FOUND and isinstance(account, str):

@@ -72,12 +72,14 @@ def search_symbol(
 
 @tool("Get a quote", READ, output=out.QuoteResult)
 def get_quote(
-    service: TradeExecutionService, account_id: args.AccountId, ticker: args.Ticker, user_email: args.UserEmail = None,
+    service: TradeExecutionService, account_id: args.AccountId, target: args.QuoteTerms,
+    user_email: args.UserEmail = None,
 ) -> dict[str, Any]:
     """Current bid, ask, last and close for a ticker as the account's broker reports it, plus the
     reference_price used by the risk checks. 'delayed' is true for delayed data. Prices are decimal strings.
-    Read-only."""
-    quote = service.get_quote(account_id, ticker)
+    A non-US listing or a derivative takes preview_trade's instrument arguments (sec_type, exchange, currency,
+    expiry, strike, right), e.g. ticker 'VOD' with exchange 'LSE' and currency 'GBP'. Read-only."""
+    quote = service.get_quote(account_id, target)
     price = quote.reference_price
     return {"account_id": account_id, **quote.model_dump(mode="json"),
             "reference_price": None if price is None else str(price), "as_of": _answered_at()}

@@ -15,14 +15,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.instruments import SecType
+from brokers.instruments import InstrumentFields, SecType
 from brokers.models import OrderRequest, OrderSide
 from brokers.records import AccountBalance, BrokerCapabilities, BrokerPreview
 from services import validation as checks
 from services.validation import RiskAssessment
 
 
-def check_instrument_supported(order: OrderRequest, capabilities: BrokerCapabilities, provider: str) -> None:
+def check_instrument_supported(order: InstrumentFields, capabilities: BrokerCapabilities, provider: str) -> None:
     """Refused before anything is stored: a security type or listing choice the broker's API does not offer."""
     sec_type = order.instrument.sec_type
     if sec_type.value not in capabilities.sec_types:

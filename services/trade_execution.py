@@ -28,6 +28,7 @@ from services.confirmation import ExecutablePreview
 from services.contract_api import PlatformContract
 from services.execute_path import ExecutePath, Intent
 from services.execution_gate import ExecutionGate, parse_preview_id
+from services.instrument_quotes import quote_for, quote_target
 from services.market_data import MarketDataReads
 from services.modification import Modifications
 from services.modification_api import ModificationApi
@@ -155,8 +156,10 @@ class TradeExecutionService(PlatformContract, MarketDataReads, OrderSets, Modifi
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
         return _guard(lambda: self.router.for_account(account_id).search_symbol(account_id, canonical_ticker(ticker)))
 
-    def get_quote(self, account_id: str, ticker: str) -> Quote:
-        return _guard(lambda: self.router.for_account(account_id).get_quote(account_id, canonical_ticker(ticker)))
+    def get_quote(self, account_id: str, ticker: Any, **instrument: Any) -> Quote:
+        """`instrument`: preview_trade's instrument arguments (sec_type, exchange, currency, expiry, strike, right,
+        multiplier), parsed by the same rules; `ticker` may be a QuoteTarget the caller already parsed."""
+        return _guard(lambda: quote_for(self.router, account_id, quote_target(ticker, instrument)))
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
         return _guard(lambda: self.router.for_account(account_id).get_account_balance(account_id))

@@ -28,6 +28,7 @@ from brokers.ibkr.pacing import OPERATION_COSTS
 from brokers.ibkr.portfolio import refresh_summary
 from brokers.ibkr.registry import shared_manager
 from brokers.ibkr.trading import OrderDesk, SendGuard
+from brokers.instruments import Instrument
 from brokers.models import ACTIVE_STATUSES, BrokerProvider, OrderRequest, OrderStatus, OrderType, TimeInForce
 from brokers.order_legs import LegOutcome, OrderSetLeg
 from brokers.records import (
@@ -118,8 +119,8 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
         return self._read(partial(self.ops.search, account_id=account_id, ticker=ticker))
 
 
-    def get_quote(self, account_id: str, ticker: str) -> Quote:
-        return self._read(partial(self.ops.quote, account_id=account_id, ticker=ticker))
+    def get_quote(self, account_id: str, ticker: str, instrument: Instrument | None = None) -> Quote:
+        return self._read(partial(self.ops.quote, account_id=account_id, ticker=ticker, instrument=instrument))
 
 
     def get_account_balance(self, account_id: str) -> AccountBalance:

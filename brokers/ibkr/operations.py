@@ -20,6 +20,7 @@ from brokers.ibkr.orders import build_order
 from brokers.ibkr.portfolio import account_balance, positions
 from brokers.ibkr.status import INSUFFICIENT_FUNDS_MARKERS
 from brokers.ibkr.symbol_search import matching_symbols
+from brokers.instruments import Instrument
 from brokers.models import BrokerProvider, OrderRequest
 from brokers.records import AccountBalance, BrokerAccount, BrokerPreview, Position, Quote, SymbolMatch
 
@@ -76,9 +77,14 @@ class IBKROperations:
             ticker, resolved = derivative, await self.resolver.resolve(ib, derivative)
         return [_match(ticker, resolved)]
 
-    async def quote(self, ib: IB, account_id: str, ticker: str) -> Quote:
+    async def quote(self, ib: IB, account_id: str, ticker: str, instrument: Instrument | None = None) -> Quote:
+        """The ticker alone (a bare ticker, '/ES' as the continuous future), or the instrument an order would
+        name (VOD on LSE in GBP, an option by its fields), resolved as preview_order resolves it."""
         self.check_account(ib, account_id)
-        resolved = await self.resolver.resolve(ib, ticker, continuous=True)
+        if instrument is not None:
+            resolved = await resolve_instrument(self.resolver, ib, instrument, ticker)
+        else:
+            resolved = await self.resolver.resolve(ib, ticker, continuous=True)
         return await snapshot_quote(ib, resolved, ticker, self.snapshot_timeout)
 
     async def balance(self, ib: IB, account_id: str) -> AccountBalance:

@@ -20,6 +20,7 @@ from snaptrade_client import ApiException
 
 from brokers.base import BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.instruments import Instrument
 from brokers.models import BASIC_ORDER_TYPES, BrokerProvider, OrderRequest, TimeInForce
 from brokers.records import (
     AccountBalance,
@@ -203,7 +204,8 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
             self._symbols[key] = (symbol_id, self._clock() + SYMBOL_TTL_SECONDS)
         return symbol_id
 
-    def get_quote(self, account_id: str, ticker: str) -> Quote:
+    def get_quote(self, account_id: str, ticker: str, instrument: Instrument | None = None) -> Quote:
+        """`instrument`: only a plain stock reaches here (SnapTrade offers no listing choice)."""
         with self._reading("get quotes", ErrorCode.ACCOUNT_NOT_FOUND):
             body = self._call(
                 self._api.sdk.trading.get_user_account_quotes, symbols=ticker, account_id=account_id, use_ticker=True
