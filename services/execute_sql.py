@@ -99,14 +99,23 @@ WITH o AS (
 SELECT {_ORDER_LIST} FROM o
 """).columns(*ORDER_COLUMNS)
 
+
 def _rate(preview: str) -> str:
     """A preview's amounts in the account's currency: its stored exchange rate (services/currency_conversion.py)."""
     return f"coalesce(CAST({preview}.impact ->> 'exchange_rate' AS numeric), 1)"
 
 
+def _buy_value(unfilled: str, limit_price: str, stop_price: str) -> str:
+    """A working buy's value in SQL: the preview's value per unit times `unfilled`, scaled by the order's price
+    (`order_price`: the limit of a Limit or StopLimit, the stop of a Stop; none: as previewed) over the preview's."""
+    return (f"coalesce(p.estimated_total, 0) * {_rate('p')} * {unfilled} / p.quantity * coalesce(CASE WHEN "
+            f"p.order_type IN ('Limit', 'StopLimit') THEN {limit_price} WHEN p.order_type = 'Stop' THEN "
+            f"{stop_price} END / nullif(p.estimated_price, 0), 1)")
+
+
 _OPEN_EXPOSURE = text(f"""
 SELECT
-    coalesce(sum(coalesce(o.remaining_quantity, p.quantity))
+    coalesce(sum(greatest(coalesce(o.remaining_quantity, p.quantity), m.new_quantity - o.filled_quantity))
         FILTER (WHERE p.side = 'SELL' AND (p.ticker = :ticker OR p.broker_symbol_id = :symbol)), 0) + (
         SELECT coalesce(sum(x.quantity), 0) FROM (
             SELECT max(c.remaining_quantity) AS quantity
@@ -116,9 +125,9 @@ SELECT
                 AND pe.side = 'BUY' AND (pe.ticker = :ticker OR pe.broker_symbol_id = :symbol)
             GROUP BY c.parent_order_id
         ) AS x),
-    coalesce(sum(coalesce(p.estimated_total, 0) * {_rate("p")} * coalesce(o.remaining_quantity, p.quantity)
-        / p.quantity * coalesce(CASE WHEN p.order_type IN ('Limit', 'StopLimit') THEN o.limit_price
-                        WHEN p.order_type = 'Stop' THEN o.stop_price END / nullif(p.estimated_price, 0), 1))
+    coalesce(sum(greatest({_buy_value("coalesce(o.remaining_quantity, p.quantity)", "o.limit_price", "o.stop_price")},
+        {_buy_value("(m.new_quantity - o.filled_quantity)", "CAST(m.new_terms ->> 'limit_price' AS numeric)",
+                    "CAST(m.new_terms ->> 'stop_price' AS numeric)")}))
         FILTER (WHERE p.side = 'BUY'), 0) + (
         SELECT coalesce(sum(x.value), 0) FROM (
             SELECT max(c.remaining_quantity * {_rate("pe")} * CASE c.leg_role
@@ -132,6 +141,10 @@ SELECT
             GROUP BY c.parent_order_id
         ) AS x)
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
+LEFT JOIN LATERAL (
+    SELECT m.new_quantity, m.new_terms FROM trade_modifications m
+    WHERE m.order_id = o.id AND m.status IN ('SENDING', 'UNKNOWN') ORDER BY m.sent_at DESC LIMIT 1
+) AS m ON true
 WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
 """)
 """The working-status filter is spelled as the partial index ix_trade_orders_working_account's predicate, so the
@@ -144,8 +157,10 @@ it, te0009_modify), against buying power.
 A buy counts at its current terms: the unfilled quantity (a confirmed modification rewrites it), and the preview's
 value per unit scaled by the order's price now over the price the preview valued it at (`order_price`: the limit
 price of a Limit or StopLimit order, the stop price of a Stop order) when a modification wrote the order's terms
-on its row; services/modification_exposure.py values a modification's change the same way. Buys priced in another
-currency than the account's count converted at the rate their preview was checked with (`_rate`)."""
+on its row. A change sent without an answer yet (SENDING, or UNKNOWN: the broker may have applied it) counts too:
+the order counts at the larger of its terms and the change's, so nothing passes on what the change may have taken,
+and a change being claimed (services/modification.py) counts itself, as an order being sent does. Buys priced in
+another currency than the account's count converted at the rate their preview was checked with (`_rate`)."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status

@@ -138,30 +138,30 @@ class ExecutionGate:
         return adapter
 
     def check_holdings(self, conn: Connection, preview: TradePreview, adapter: BrokerAdapter,
-                       extra: Decimal = Decimal(0), quantity: Decimal | None = None) -> None:
+                       modified_quantity: Decimal | None = None) -> None:
         """Shares held minus working sells cover a sell; buying power minus working buys covers a buy.
 
         Runs inside the intent transaction, after this order's row is inserted (so it counts
         itself), under the advisory lock of the account and side that the intent statement took
         (execute_sql.consume_preview), released at commit: two executes for the same account
         cannot both pass on the same shares or cash. A change of a working order (services/
-        modification.py) takes the same lock and passes `extra`, what the change adds to its row's
-        count (shares for a sell, value for a buy), and `quantity`, the order's new quantity.
+        modification.py) takes the same lock after its claim, so the order counts at its new terms
+        too (execute_sql._OPEN_EXPOSURE counts a change sent without an answer); `modified_quantity`
+        is then its new quantity.
         """
         open_sells, open_buys = open_exposure(conn, preview)
-        which = "this one included" if not extra else "this one included, as modified"
+        which = "this one included" if modified_quantity is None else "this one included, as modified"
+        quantity = preview.quantity if modified_quantity is None else modified_quantity
         if preview.side == OrderSide.SELL.value:
-            open_sells += extra
             held, _ = held_of(adapter.get_positions(preview.account_id), preview.ticker, preview.broker_symbol_id)
             if open_sells > held:
                 raise TradeError(
                     ErrorCode.INSUFFICIENT_POSITION,
-                    f"cannot sell {_plain(quantity or preview.quantity)} {preview.ticker}: the account holds "
+                    f"cannot sell {_plain(quantity)} {preview.ticker}: the account holds "
                     f"{_plain(held)} and this module's working sell orders ({which}) total {_plain(open_sells)}",
                     {"held": str(held), "open_sell_quantity": str(open_sells), "preview_id": str(preview.id)},
                 )
             return
-        open_buys += extra
         balance = adapter.get_account_balance(preview.account_id)
         buying_power = balance.buying_power if balance.buying_power is not None else balance.cash
         if buying_power is None or open_buys > buying_power:

@@ -35,7 +35,7 @@ from services.confirmation import execution_warnings
 from services.execute_path import status_for_error
 from services.execute_sql import lock_holdings_check
 from services.execution_gate import ExecutionGate
-from services.modification_exposure import extra_exposure
+from services.modification_exposure import adds_exposure
 from services.modification_settle import write_terms
 from services.modification_terms import (
     ModificationTerms,
@@ -258,17 +258,14 @@ class Modifications:
 
     def _check_account(self, session: Session, order: TradeOrder, preview: TradePreview, new: OrderRequest,
                        adapter: BrokerAdapter) -> None:
-        """The execute-time account check of a new order, on what the change adds, under the same lock: the
-        other working orders of the account keep their shares or cash. A change that adds nothing needs none,
-        nor does a bracket's exit (it trades what its entry trades)."""
-        if order.leg_role in CHILD_ROLES:
-            return
-        extra = extra_exposure(order, preview, current_request(order, preview), new)
-        if extra <= 0:
+        """The execute-time account check of a new order, under the same lock, with the claimed change counted
+        at its new terms: the other working orders of the account keep their shares or cash. A change that adds
+        nothing needs none, nor does a bracket's exit (it trades what its entry trades)."""
+        if order.leg_role in CHILD_ROLES or not adds_exposure(order, current_request(order, preview), new):
             return
         conn = session.connection()
         lock_holdings_check(conn, order.broker_provider, order.account_id, preview.side)
-        self.gate.check_holdings(conn, preview, adapter, extra, quantity=new.quantity)
+        self.gate.check_holdings(conn, preview, adapter, modified_quantity=new.quantity)
 
     def _explain_unclaimed(self, modification_id: uuid.UUID) -> TradeError:
         with transaction(self.store.session_factory) as session:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
+from brokers.ibkr.connection import IBKRConnectionManager
 from db.models import ModificationStatus, TradeEvent, TradeModification
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
@@ -108,3 +109,23 @@ def test_raising_a_buy_past_the_buying_power_left_is_refused(
     assert refused.value.code is ErrorCode.INSUFFICIENT_FUNDS
     assert sim.modification_count == 0
     assert _refusals(session_factory, "MODIFICATION_REFUSED") == ["INSUFFICIENT_FUNDS"]
+
+
+def test_a_change_sent_without_an_answer_counts_at_its_new_quantity(
+    sim: IBGatewaySimulator, service: TradeExecutionService, manager: IBKRConnectionManager,
+    session_factory: sessionmaker[Session],
+) -> None:
+    _hold_ten(sim, service, session_factory)
+    first = _working(service, "SELL", "5", "250")
+    raised = service.preview_modification(first, quantity="8")  # 8 of the 10 held
+    sim.drop_connection_on_place("before_ack")  # the gateway never applies it; the module cannot know that
+    assert service.execute_modification(raised.modification_id).status == "UNKNOWN"
+    wait_until(lambda: manager.health().ready, what="the manager to reconnect")
+
+    later = service.preview_trade(ACCOUNT, "AAPL", "SELL", "4", order_type="Limit", limit_price="250")
+    with pytest.raises(TradeError) as refused:  # 5 + 4 fit in 10; the 8 the change may have made do not
+        service.execute_trade(later.preview_id)
+    assert refused.value.code is ErrorCode.INSUFFICIENT_POSITION and "12" in refused.value.message
+    with session_factory() as session:
+        row = session.get(TradeModification, raised.modification_id)
+        assert row is not None and row.status is ModificationStatus.UNKNOWN  # still not known either way
