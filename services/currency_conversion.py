@@ -75,6 +75,16 @@ def missing_rate(currency: str, account_currency: str) -> TradeError:
     )
 
 
+def stored_conversion(impact: dict[str, Any] | None, currency: str, *, required: bool) -> Conversion:
+    """The conversion a stored preview was checked with (its order's `currency` to the account's). It had no
+    rate: refused when `required` (a configured limit compares in the account's currency), as at preview."""
+    rate = stored_rate(impact)
+    account_currency = str((impact or {}).get("account_currency") or currency)
+    if rate is None and required:
+        raise missing_rate(currency, account_currency)
+    return Conversion(currency, account_currency, rate)
+
+
 def stored_rate(impact: dict[str, Any] | None) -> Decimal | None:
     """The rate a preview was checked with: 1 when it needed none, None when it had none to use."""
     impact = impact or {}

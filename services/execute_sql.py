@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 from brokers.errors import TradeError
 from brokers.models import OrderStatus
 from db.models import ACTIVE_ORDER_FILTER, PreviewStatus, TradeOrder, TradePreview
+from services.exit_exposure import OPEN_EXIT_BUYS, preview_rate, unanswered_change
 from services.order_store import jsonable
 
 PREVIEW_COLUMNS = TradePreview.__table__.c
@@ -100,15 +101,10 @@ SELECT {_ORDER_LIST} FROM o
 """).columns(*ORDER_COLUMNS)
 
 
-def _rate(preview: str) -> str:
-    """A preview's amounts in the account's currency: its stored exchange rate (services/currency_conversion.py)."""
-    return f"coalesce(CAST({preview}.impact ->> 'exchange_rate' AS numeric), 1)"
-
-
 def _buy_value(unfilled: str, limit_price: str, stop_price: str) -> str:
     """A working buy's value in SQL: the preview's value per unit times `unfilled`, scaled by the order's price
     (`order_price`: the limit of a Limit or StopLimit, the stop of a Stop; none: as previewed) over the preview's."""
-    return (f"coalesce(p.estimated_total, 0) * {_rate('p')} * {unfilled} / p.quantity * coalesce(CASE WHEN "
+    return (f"coalesce(p.estimated_total, 0) * {preview_rate('p')} * {unfilled} / p.quantity * coalesce(CASE WHEN "
             f"p.order_type IN ('Limit', 'StopLimit') THEN {limit_price} WHEN p.order_type = 'Stop' THEN "
             f"{stop_price} END / nullif(p.estimated_price, 0), 1)")
 
@@ -128,23 +124,9 @@ SELECT
     coalesce(sum(greatest({_buy_value("coalesce(o.remaining_quantity, p.quantity)", "o.limit_price", "o.stop_price")},
         {_buy_value("(m.new_quantity - o.filled_quantity)", "CAST(m.new_terms ->> 'limit_price' AS numeric)",
                     "CAST(m.new_terms ->> 'stop_price' AS numeric)")}))
-        FILTER (WHERE p.side = 'BUY'), 0) + (
-        SELECT coalesce(sum(x.value), 0) FROM (
-            SELECT max(c.remaining_quantity * {_rate("pe")} * CASE c.leg_role
-                WHEN 'take_profit'
-                    THEN coalesce(c.limit_price, CAST(pe.order_options ->> 'take_profit_price' AS numeric))
-                ELSE coalesce(c.stop_price, CAST(pe.order_options ->> 'stop_loss_price' AS numeric)) END) AS value
-            FROM trade_orders c JOIN trade_orders e ON e.id = c.parent_order_id
-            JOIN trade_previews pe ON pe.id = e.preview_id
-            WHERE c.account_id = :account_id AND c.broker_provider = :provider AND c.{ACTIVE_ORDER_FILTER}
-                AND pe.side = 'SELL'
-            GROUP BY c.parent_order_id
-        ) AS x)
+        FILTER (WHERE p.side = 'BUY'), 0) + ({OPEN_EXIT_BUYS})
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
-LEFT JOIN LATERAL (
-    SELECT m.new_quantity, m.new_terms FROM trade_modifications m
-    WHERE m.order_id = o.id AND m.status IN ('SENDING', 'UNKNOWN') ORDER BY m.sent_at DESC LIMIT 1
-) AS m ON true
+{unanswered_change("o", "m")}
 WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
 """)
 """The working-status filter is spelled as the partial index ix_trade_orders_working_account's predicate, so the
@@ -152,15 +134,15 @@ planner reads only the account's working orders (a bound array parameter could n
 SELL exits of BUY brackets (te0008_order_sets: child legs, one per set since its exits cancel each other) count as
 open sells too: they sell what their entry bought, so a separate sell of the same shares must not pass as well.
 Mirrored for SELL brackets: their working BUY exits count as open buys, once per set, at the larger of the set's
-exit values (remaining quantity times its take-profit or stop-loss price: the leg's own, once a modification moved
-it, te0009_modify), against buying power.
+exit values (services/exit_exposure.py: remaining quantity times its take-profit or stop-loss price, the leg's own
+once a modification moved it, te0009_modify, or its change's sent without an answer), against buying power.
 A buy counts at its current terms: the unfilled quantity (a confirmed modification rewrites it), and the preview's
 value per unit scaled by the order's price now over the price the preview valued it at (`order_price`: the limit
 price of a Limit or StopLimit order, the stop price of a Stop order) when a modification wrote the order's terms
 on its row. A change sent without an answer yet (SENDING, or UNKNOWN: the broker may have applied it) counts too:
 the order counts at the larger of its terms and the change's, so nothing passes on what the change may have taken,
 and a change being claimed (services/modification.py) counts itself, as an order being sent does. Buys priced in
-another currency than the account's count converted at the rate their preview was checked with (`_rate`)."""
+another currency than the account's count converted at the rate their preview was checked with (`preview_rate`)."""
 
 _WHY_NOT_ACTIVE = text("""
 SELECT p.status, p.expires_at <= now() AS expired, o.id, o.status

@@ -20,7 +20,7 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderRequest, OrderSide, parse_order_request
 from db.models import PreviewStatus, TradePreview
 from services import validation as checks
-from services.currency_conversion import missing_rate, stored_rate
+from services.currency_conversion import stored_conversion
 from services.execute_sql import open_exposure
 from services.preview import held_of
 from services.routing import AdapterRouter
@@ -129,16 +129,15 @@ class ExecutionGate:
             )
         checks.check_quantity_limit(preview.quantity, self.limits)
         if preview.estimated_total is not None:
-            rate = stored_rate(preview.impact)  # the rate the preview was checked with
-            if rate is None and self.limits.max_order_notional is not None:
-                raise missing_rate(str(preview.broker_preview_data.get("currency")),
-                                   str(preview.impact.get("account_currency")))
+            conversion = stored_conversion(  # the rate the preview was checked with
+                preview.impact, str(preview.broker_preview_data.get("currency")),
+                required=self.limits.max_order_notional is not None)
             notional = abs(preview.estimated_total - (preview.estimated_commission or Decimal(0)))
-            checks.check_notional(None if rate is None else notional * rate, self.limits)
+            checks.check_notional(conversion.apply(notional), self.limits)
         return adapter
 
     def check_holdings(self, conn: Connection, preview: TradePreview, adapter: BrokerAdapter,
-                       modified_quantity: Decimal | None = None) -> None:
+                       modified_quantity: Decimal | None = None, side: str | None = None) -> None:
         """Shares held minus working sells cover a sell; buying power minus working buys covers a buy.
 
         Runs inside the intent transaction, after this order's row is inserted (so it counts
@@ -147,12 +146,13 @@ class ExecutionGate:
         cannot both pass on the same shares or cash. A change of a working order (services/
         modification.py) takes the same lock after its claim, so the order counts at its new terms
         too (execute_sql._OPEN_EXPOSURE counts a change sent without an answer); `modified_quantity`
-        is then its new quantity.
+        is then its new quantity, and `side` the side of the changed order when it is not the preview's (a
+        bracket's exit leg trades the other side).
         """
         open_sells, open_buys = open_exposure(conn, preview)
         which = "this one included" if modified_quantity is None else "this one included, as modified"
         quantity = preview.quantity if modified_quantity is None else modified_quantity
-        if preview.side == OrderSide.SELL.value:
+        if (side or preview.side) == OrderSide.SELL.value:
             held, _ = held_of(adapter.get_positions(preview.account_id), preview.ticker, preview.broker_symbol_id)
             if open_sells > held:
                 raise TradeError(

@@ -33,9 +33,9 @@ from services import modification_sql as sql
 from services import validation as checks
 from services.confirmation import execution_warnings
 from services.execute_path import status_for_error
-from services.execute_sql import lock_holdings_check
 from services.execution_gate import ExecutionGate
-from services.modification_exposure import adds_exposure
+from services.modification_exit_checks import exit_leg_checks
+from services.modification_exposure import check_changed_order
 from services.modification_settle import write_terms
 from services.modification_terms import (
     ModificationTerms,
@@ -103,7 +103,7 @@ class Modifications:
             new = modified_request(old, terms)
             self._refuse_pointless(order, old, new)
             self._refuse_live_in_paper(adapter, order)
-            risk = self._checks(order, new, adapter)
+            risk = self._checks(order, preview, new, adapter)
             row = self._store(order, preview, old, new, risk, adapter, correlation)
         except TradeError as exc:
             self._audit(order_id, None, correlation, "MODIFICATION_REFUSED", exc, stage="preview")
@@ -139,26 +139,17 @@ class Modifications:
             raise _refusal(ErrorCode.TRADING_DISABLED, f"TRADING_MODE=paper: account {order.account_id} is not a "
                            "paper account, so its orders are not changed", order.id, trading_mode="paper")
 
-    def _checks(self, order: TradeOrder, new: OrderRequest, adapter: BrokerAdapter) -> RiskAssessment:
+    def _checks(self, order: TradeOrder, preview: TradePreview, new: OrderRequest,
+                adapter: BrokerAdapter) -> RiskAssessment:
         """The new order's size limit, then every pre-trade check on what is still to trade."""
         checks.check_quantity_limit(new.quantity, self.limits)
         unfilled = new.model_copy(update={"quantity": new.quantity - order.filled_quantity})
         if order.leg_role in CHILD_ROLES:
-            risk = self._exit_checks(unfilled, adapter)
+            risk = exit_leg_checks(unfilled, preview, adapter, self.limits)
         else:
             _broker_preview, risk = assess(unfilled, adapter, self.limits)
         risk.warnings.extend(execution_warnings(self.settings, adapter, order.account_id))
         return risk
-
-    def _exit_checks(self, unfilled: OrderRequest, adapter: BrokerAdapter) -> RiskAssessment:
-        """A bracket's exit sells (or buys back) what its entry trades: no holdings or cash check of its own, the
-        price checks only."""
-        reference = adapter.get_quote(unfilled.account_id, unfilled.ticker).reference_price
-        checks.check_price_band(unfilled, reference, self.limits)
-        price = checks.order_price(unfilled, reference)
-        notional = price * unfilled.quantity if price is not None else None
-        checks.check_notional(notional, self.limits)
-        return RiskAssessment(notional=notional, checks=["price_band", "max_notional"])
 
     def _store(self, order: TradeOrder, preview: TradePreview, old: OrderRequest, new: OrderRequest,
                risk: RiskAssessment, adapter: BrokerAdapter, correlation: uuid.UUID) -> TradeModification:
@@ -248,24 +239,14 @@ class Modifications:
             request = _refuse_stale(row, order, preview)
             _refuse_in_flight(session, row)
             if sending is ModificationStatus.SENDING:
-                self._checks(order, request, adapter)  # the pre-trade checks again, at today's prices
-                self._check_account(session, order, preview, request, adapter)
+                self._checks(order, preview, request, adapter)  # the pre-trade checks again, at today's prices
+                check_changed_order(session, self.gate, row.id, order, preview,
+                                    (current_request(order, preview), request), adapter)
             event = "MODIFICATION_REQUESTED" if sending is ModificationStatus.SENDING else "MODIFICATION_SIMULATED"
             session.add(self._event(event, row, preview.id, correlation, payload={"new": row.new_terms}))
             session.flush()
             session.expunge_all()
         return Claim(row, order, preview, request, adapter)
-
-    def _check_account(self, session: Session, order: TradeOrder, preview: TradePreview, new: OrderRequest,
-                       adapter: BrokerAdapter) -> None:
-        """The execute-time account check of a new order, under the same lock, with the claimed change counted
-        at its new terms: the other working orders of the account keep their shares or cash. A change that adds
-        nothing needs none, nor does a bracket's exit (it trades what its entry trades)."""
-        if order.leg_role in CHILD_ROLES or not adds_exposure(order, current_request(order, preview), new):
-            return
-        conn = session.connection()
-        lock_holdings_check(conn, order.broker_provider, order.account_id, preview.side)
-        self.gate.check_holdings(conn, preview, adapter, modified_quantity=new.quantity)
 
     def _explain_unclaimed(self, modification_id: uuid.UUID) -> TradeError:
         with transaction(self.store.session_factory) as session:

@@ -79,7 +79,7 @@ def assess(
         fee = commission or Decimal(0)
         risk.estimated_total = notional + fee if order.side is OrderSide.BUY else notional - fee
     checks.check_storable(risk.estimated_total)
-    _record_conversion(conversion, risk)
+    record_conversion(conversion, risk)
     funds_check = check_funds(order, preview, risk, balance)  # fits the instrument (services/margin_checks.py)
     if funds_check is not None:
         ran.append(funds_check)
@@ -103,7 +103,7 @@ def _check_prices(order: OrderRequest, reference: Decimal | None, limits: RiskLi
         ran.append("price_band")
 
 
-def _record_conversion(conversion: Conversion, risk: RiskAssessment) -> None:
+def record_conversion(conversion: Conversion, risk: RiskAssessment) -> None:
     """The rate used and the converted total, stored with the preview and shown in it."""
     if not conversion.converts:
         return

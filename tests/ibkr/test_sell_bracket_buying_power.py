@@ -36,11 +36,16 @@ def _statuses(service: TradeExecutionService, ids: list[str]) -> list[str]:
     return [o.order.status if o.order else "?" for o in service.get_orders_status(ids).orders]
 
 
-def _buy_sized_to_leave(service: TradeExecutionService, headroom: Decimal) -> str:
+def _settled_buying_power(sim: IBGatewaySimulator, service: TradeExecutionService) -> Decimal | None:
+    """The buying power the module reads, once it is the gateway's own (a fill's summary update has arrived)."""
+    read = service.get_account_balance(ACCOUNT).buying_power
+    return read if read is not None and read == sim.account(ACCOUNT).buying_power else None
+
+
+def _buy_sized_to_leave(sim: IBGatewaySimulator, service: TradeExecutionService, headroom: Decimal) -> str:
     """A working BUY Limit at 190 (the bid is 189.99, the ask 190.01) whose cost leaves about `headroom` of the
     buying power (the preview passes)."""
-    buying_power = service.get_account_balance(ACCOUNT).buying_power
-    assert buying_power is not None
+    buying_power = wait_until(lambda: _settled_buying_power(sim, service), what="the buying power after the fills")
     quantity = int((buying_power - headroom) / 190)
     return service.preview_trade(ACCOUNT, "AAPL", "BUY", quantity, "Limit", "190").preview_id
 
@@ -55,7 +60,7 @@ def test_a_sell_brackets_working_buy_exit_counts_against_buying_power(
     wait_until(lambda: _statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="BUY exits working")
     sent = len(placed_orders(sim))
 
-    over = _buy_sized_to_leave(service, Decimal(400))  # fits alone; with the exit's 5 x 195 = 975, it does not
+    over = _buy_sized_to_leave(sim, service, Decimal(400))  # fits alone; with the exit's 5 x 195 = 975, it does not
     with pytest.raises(TradeError) as refused:
         service.execute_trade(over)
 
@@ -76,6 +81,6 @@ def test_a_sets_two_exits_count_once(sim: IBGatewaySimulator, service: TradeExec
     wait_until(lambda: _statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="BUY exits working")
 
     # 1500 left: enough for the larger exit (975), not for both (925 + 975), and only one of them can fill
-    placed = service.execute_trade(_buy_sized_to_leave(service, Decimal(1500)))
+    placed = service.execute_trade(_buy_sized_to_leave(sim, service, Decimal(1500)))
 
     assert placed.status == "ACCEPTED"
