@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -57,12 +58,17 @@ def no_leaked_connections() -> Iterator[None]:
     assert leaked == [], f"IBKR threads left running: {leaked}"
 
 
-@pytest.fixture
-def sim() -> Iterator[IBGatewaySimulator]:
-    simulator = IBGatewaySimulator(host="127.0.0.1", port=0, server_version=178, accounts=(ACCOUNT,))
+def running_sim(**options: Any) -> Iterator[IBGatewaySimulator]:
+    """A started simulator with the test account, closed afterwards (`yield from` it in a `sim` override)."""
+    simulator = IBGatewaySimulator(host="127.0.0.1", port=0, server_version=178, accounts=(ACCOUNT,), **options)
     simulator.start()
     yield simulator
     simulator.close()
+
+
+@pytest.fixture
+def sim() -> Iterator[IBGatewaySimulator]:
+    yield from running_sim()
 
 
 @pytest.fixture
@@ -122,3 +128,29 @@ def placed_orders(sim: IBGatewaySimulator) -> list[list[str]]:
     (field 26 of placeOrder), which tells them apart without decoding the whole message.
     """
     return [fields for _cid, msg_id, fields in sim.received if msg_id == 3 and fields[26]]
+
+
+@pytest.fixture
+def limited(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter,
+            session_factory: sessionmaker[Session]) -> Iterator[Any]:
+    """Services with the given settings (e.g. risk limits) on the shared adapter, closed afterwards."""
+    services: list[TradeExecutionService] = []
+
+    def make(**limits: Any) -> TradeExecutionService:
+        services.append(TradeExecutionService(make_settings(sim.port, **limits), session_factory, [adapter]))
+        return services[-1]
+
+    yield make
+    for service in services:
+        service.close()
+
+
+def gbp_ledger(sim: IBGatewaySimulator, service: TradeExecutionService) -> None:
+    """GBP cash at the gateway, so IB reports the GBP/USD rate (1.27), and the module has read it."""
+    sim.market_data.set_foreign_cash(ACCOUNT, "GBP", "1000", "1.27")
+    wait_until(lambda: service.get_account_balance(ACCOUNT).exchange_rates.get("GBP") == Decimal("1.27"),
+               what="the GBP exchange rate")
+
+
+def order_statuses(service: TradeExecutionService, ids: list[str]) -> list[str]:
+    return [o.order.status if o.order else "?" for o in service.get_orders_status(ids).orders]

@@ -7,7 +7,6 @@ Through the service, the real ib_async and the simulated gateway. VOD is 72.00 G
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,35 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.ibkr.adapter import IBKRBrokerAdapter
 from db.models import TradeEvent, TradePreview
-from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import make_settings, wait_until
+from tests.ibkr.conftest import gbp_ledger
 
 ACCOUNT = "DU1234567"
 D = Decimal
 VOD = {"exchange": "LSE", "currency": "GBP"}
-
-
-@pytest.fixture
-def limited(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter,
-            session_factory: sessionmaker[Session]) -> Iterator[Any]:
-    services: list[TradeExecutionService] = []
-
-    def make(**limits: Any) -> TradeExecutionService:
-        services.append(TradeExecutionService(make_settings(sim.port, **limits), session_factory, [adapter]))
-        return services[-1]
-
-    yield make
-    for service in services:
-        service.close()
-
-
-def _gbp_ledger(sim: IBGatewaySimulator, service: TradeExecutionService) -> None:
-    sim.market_data.set_foreign_cash(ACCOUNT, "GBP", "1000", "1.27")
-    wait_until(lambda: service.get_account_balance(ACCOUNT).exchange_rates.get("GBP") == D("1.27"),
-               what="the GBP exchange rate")
 
 
 def test_no_exchange_rate_is_refused_naming_the_rate(
@@ -66,7 +43,7 @@ def test_max_order_notional_compares_the_converted_amount_and_the_preview_shows_
     sim: IBGatewaySimulator, limited: Any,
 ) -> None:
     service = limited(MAX_ORDER_NOTIONAL=D(8000))  # above GBP 7,200, below USD 9,144
-    _gbp_ledger(sim, service)
+    gbp_ledger(sim, service)
     with pytest.raises(TradeError) as refused:
         service.preview_trade(ACCOUNT, "VOD", "BUY", 100, **VOD)
     assert refused.value.code is ErrorCode.RISK_LIMIT and "MAX_ORDER_NOTIONAL" in refused.value.message
@@ -82,7 +59,7 @@ def test_max_order_notional_compares_the_converted_amount_and_the_preview_shows_
 
 def test_position_weights_use_the_converted_amount(sim: IBGatewaySimulator, limited: Any) -> None:
     service = limited(MAX_POSITION_WEIGHT=D("0.01"))  # about USD 10,000 of a USD 1,001,270 account
-    _gbp_ledger(sim, service)
+    gbp_ledger(sim, service)
     with pytest.raises(TradeError) as refused:
         service.preview_trade(ACCOUNT, "VOD", "BUY", 120, **VOD)  # GBP 8,640 (0.86%) but USD 10,972.80 (1.1%)
     assert refused.value.code is ErrorCode.RISK_LIMIT and "MAX_POSITION_WEIGHT" in refused.value.message

@@ -15,7 +15,7 @@ import pytest
 from brokers.errors import ErrorCode, TradeError
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import wait_until
+from tests.ibkr.conftest import running_sim, wait_until
 
 ACCOUNT = "DU1234567"
 D = Decimal
@@ -23,11 +23,7 @@ D = Decimal
 
 @pytest.fixture
 def sim() -> Iterator[IBGatewaySimulator]:
-    simulator = IBGatewaySimulator(host="127.0.0.1", port=0, server_version=178, accounts=(ACCOUNT,),
-                                   starting_cash=D(20000))
-    simulator.start()
-    yield simulator
-    simulator.close()
+    yield from running_sim(starting_cash=Decimal(20000))
 
 
 def test_a_working_gbp_buy_counts_in_usd_against_buying_power(

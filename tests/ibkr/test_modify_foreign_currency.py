@@ -7,7 +7,6 @@ Through the service, the real ib_async and the simulated gateway. VOD is 72.00 G
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,36 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brokers.errors import ErrorCode, TradeError
-from brokers.ibkr.adapter import IBKRBrokerAdapter
 from db.models import TradeEvent
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import make_settings, wait_until
+from tests.ibkr.conftest import gbp_ledger
 
 ACCOUNT = "DU1234567"
 D = Decimal
 VOD = {"exchange": "LSE", "currency": "GBP"}
 
 
-@pytest.fixture
-def limited(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter,
-            session_factory: sessionmaker[Session]) -> Iterator[Any]:
-    services: list[TradeExecutionService] = []
-
-    def make(**limits: Any) -> TradeExecutionService:
-        services.append(TradeExecutionService(make_settings(sim.port, **limits), session_factory, [adapter]))
-        return services[-1]
-
+@pytest.fixture(autouse=True)
+def resting_orders(sim: IBGatewaySimulator) -> None:
     sim.auto_fill = False  # every order rests at the gateway: working orders to modify
-    yield make
-    for service in services:
-        service.close()
-
-
-def _gbp_ledger(sim: IBGatewaySimulator, service: TradeExecutionService) -> None:
-    sim.market_data.set_foreign_cash(ACCOUNT, "GBP", "1000", "1.27")
-    wait_until(lambda: service.get_account_balance(ACCOUNT).exchange_rates.get("GBP") == D("1.27"),
-               what="the GBP exchange rate")
 
 
 def _vod_bracket(service: TradeExecutionService) -> dict[str, str]:
@@ -67,7 +49,7 @@ def test_a_modified_vod_order_compares_the_converted_amount(
     sim: IBGatewaySimulator, limited: Any, session_factory: sessionmaker[Session],
 ) -> None:
     service = limited(MAX_ORDER_NOTIONAL=D(8000))  # above GBP 7,200, below USD 9,144
-    _gbp_ledger(sim, service)
+    gbp_ledger(sim, service)
     order = service.execute_trade(service.preview_trade(
         ACCOUNT, "VOD", "BUY", 80, order_type="Limit", limit_price="72", **VOD).preview_id)
     with pytest.raises(TradeError) as refused:
@@ -81,7 +63,7 @@ def test_raising_a_vod_brackets_exit_compares_the_converted_amount(
     sim: IBGatewaySimulator, limited: Any, session_factory: sessionmaker[Session],
 ) -> None:
     service = limited(MAX_ORDER_NOTIONAL=D(8000))
-    _gbp_ledger(sim, service)
+    gbp_ledger(sim, service)
     legs = _vod_bracket(service)  # entry GBP 5,760 = USD 7,315.20
 
     with pytest.raises(TradeError) as refused:  # GBP 6,400 fits the limit, USD 8,128 does not

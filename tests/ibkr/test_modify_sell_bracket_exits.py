@@ -19,7 +19,7 @@ from brokers.ibkr.connection import IBKRConnectionManager
 from db.models import ModificationStatus, TradeEvent, TradeModification
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import order_row, placed_orders, wait_until
+from tests.ibkr.conftest import order_row, order_statuses, placed_orders, running_sim, wait_until
 
 ACCOUNT = "DU1234567"
 D = Decimal
@@ -27,24 +27,16 @@ D = Decimal
 
 @pytest.fixture
 def sim() -> Iterator[IBGatewaySimulator]:
-    simulator = IBGatewaySimulator(host="127.0.0.1", port=0, server_version=178, accounts=(ACCOUNT,),
-                                   starting_cash=D(20000))
-    simulator.start()
-    yield simulator
-    simulator.close()
-
-
-def _statuses(service: TradeExecutionService, ids: list[str]) -> list[str]:
-    return [o.order.status if o.order else "?" for o in service.get_orders_status(ids).orders]
+    yield from running_sim(starting_cash=Decimal(20000))
 
 
 def _sell_bracket(service: TradeExecutionService) -> dict[str, str]:
     bought = service.execute_trade(service.preview_trade(ACCOUNT, "AAPL", "BUY", 5).preview_id)
-    wait_until(lambda: _statuses(service, [bought.order_id or ""]) == ["EXECUTED"], what="the buy fill")
+    wait_until(lambda: order_statuses(service, [bought.order_id or ""]) == ["EXECUTED"], what="the buy fill")
     bracket = service.preview_trade(ACCOUNT, "AAPL", "SELL", 5, take_profit_price="185", stop_loss_price="195")
     placed = service.execute_trade(bracket.preview_id)
     ids = placed.order_ids or []
-    wait_until(lambda: _statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="BUY exits working")
+    wait_until(lambda: order_statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="BUY exits working")
     return dict(zip(placed.order_roles or [], ids, strict=True))
 
 

@@ -18,22 +18,14 @@ from brokers.errors import ErrorCode, TradeError
 from db.models import TradeEvent
 from services.trade_execution import TradeExecutionService
 from simulators.ib_gateway import IBGatewaySimulator
-from tests.ibkr.conftest import placed_orders, wait_until
+from tests.ibkr.conftest import order_statuses, placed_orders, running_sim, wait_until
 
 ACCOUNT = "DU1234567"
 
 
 @pytest.fixture
 def sim() -> Iterator[IBGatewaySimulator]:
-    simulator = IBGatewaySimulator(host="127.0.0.1", port=0, server_version=178, accounts=(ACCOUNT,),
-                                   starting_cash=Decimal(20000))
-    simulator.start()
-    yield simulator
-    simulator.close()
-
-
-def _statuses(service: TradeExecutionService, ids: list[str]) -> list[str]:
-    return [o.order.status if o.order else "?" for o in service.get_orders_status(ids).orders]
+    yield from running_sim(starting_cash=Decimal(20000))
 
 
 def _settled_buying_power(sim: IBGatewaySimulator, service: TradeExecutionService) -> Decimal | None:
@@ -54,10 +46,10 @@ def test_a_sell_brackets_working_buy_exit_counts_against_buying_power(
     sim: IBGatewaySimulator, service: TradeExecutionService, session_factory: sessionmaker[Session],
 ) -> None:
     bought = service.execute_trade(service.preview_trade(ACCOUNT, "AAPL", "BUY", 5).preview_id)
-    wait_until(lambda: _statuses(service, [bought.order_id or ""]) == ["EXECUTED"], what="the buy fill")
+    wait_until(lambda: order_statuses(service, [bought.order_id or ""]) == ["EXECUTED"], what="the buy fill")
     bracket = service.preview_trade(ACCOUNT, "AAPL", "SELL", 5, take_profit_price="185", stop_loss_price="195")
     ids = service.execute_trade(bracket.preview_id).order_ids or []
-    wait_until(lambda: _statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="BUY exits working")
+    wait_until(lambda: order_statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="BUY exits working")
     sent = len(placed_orders(sim))
 
     over = _buy_sized_to_leave(sim, service, Decimal(400))  # fits alone; with the exit's 5 x 195 = 975, it does not
@@ -75,10 +67,10 @@ def test_a_sell_brackets_working_buy_exit_counts_against_buying_power(
 
 def test_a_sets_two_exits_count_once(sim: IBGatewaySimulator, service: TradeExecutionService) -> None:
     bought = service.execute_trade(service.preview_trade(ACCOUNT, "AAPL", "BUY", 5).preview_id)
-    wait_until(lambda: _statuses(service, [bought.order_id or ""]) == ["EXECUTED"], what="the buy fill")
+    wait_until(lambda: order_statuses(service, [bought.order_id or ""]) == ["EXECUTED"], what="the buy fill")
     bracket = service.preview_trade(ACCOUNT, "AAPL", "SELL", 5, take_profit_price="185", stop_loss_price="195")
     ids = service.execute_trade(bracket.preview_id).order_ids or []
-    wait_until(lambda: _statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="BUY exits working")
+    wait_until(lambda: order_statuses(service, ids) == ["EXECUTED", "ACCEPTED", "PENDING"], what="BUY exits working")
 
     # 1500 left: enough for the larger exit (975), not for both (925 + 975), and only one of them can fill
     placed = service.execute_trade(_buy_sized_to_leave(sim, service, Decimal(1500)))
