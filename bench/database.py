@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from db import migrate
+from db import direct, migrate
 from db.embedded import embedded_server_url
 from db.engine import normalize_url
 
@@ -72,6 +72,7 @@ class StatementCounter:
         self._lock = threading.Lock()
         event.listen(engine, "before_cursor_execute", self._on_execute)
         event.listen(engine, "commit", self._on_commit)
+        self._unobserve = direct.observe(engine, self._on_direct)  # statements sent past SQLAlchemy (db/direct.py)
 
     def _on_execute(self, _conn: object, _cursor: object, statement: str, parameters: object,
                     _context: object, _executemany: bool) -> None:
@@ -79,6 +80,12 @@ class StatementCounter:
             self.statements += 1
             if self.record:
                 self.recorded.append((statement, parameters))
+
+    def _on_direct(self, statement: str | None) -> None:
+        if statement is None:
+            self._on_commit(None)
+        else:
+            self._on_execute(None, None, statement, None, None, False)
 
     def _on_commit(self, _conn: object) -> None:
         with self._lock:
@@ -92,3 +99,4 @@ class StatementCounter:
     def close(self) -> None:
         event.remove(self.engine, "before_cursor_execute", self._on_execute)
         event.remove(self.engine, "commit", self._on_commit)
+        self._unobserve()

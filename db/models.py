@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from brokers.models import ACTIVE_STATUSES, UNSETTLED_STATUSES, OrderStatus
 
@@ -63,6 +64,19 @@ def status_type(enum: type[StrEnum]) -> Enum:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+RowClass = TypeVar("RowClass", bound=Base)
+
+
+def row_object(cls: type[RowClass], values: dict[str, Any]) -> RowClass:
+    """An instance holding a row the caller already has, built the way the ORM's loader builds one: the values
+    go into its __dict__ at once instead of through one attribute event each (the constructor's ~30 events per
+    row were a measurable part of an execute's CPU). Not attached to any session; later changes to it are
+    tracked as usual."""
+    instance: RowClass = manager_of_class(cls).new_instance()
+    instance.__dict__.update(values)
+    return instance
 
 
 class TradePreview(Base):

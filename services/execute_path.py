@@ -30,7 +30,7 @@ from brokers.models import OrderRequest, OrderStatus
 from brokers.records import BrokerOrder, OrderToPlace
 from brokers.user_context import acting_for
 from db.engine import transaction
-from db.models import PreviewStatus, TradeOrder, TradePreview
+from db.models import PreviewStatus, TradeOrder, TradePreview, row_object
 from services import execute_sql as sql
 from services.confirmation import ExecutablePreview
 from services.execution_gate import (
@@ -178,12 +178,13 @@ class ExecutePath:
                 "created_at": row.now, "submitted_at": row.now if row.sent else None, "updated_at": row.now,
                 "user_email": preview.user_email,
             }
-            legs = insert_children(conn, values, preview, correlation)  # a bracket's legs: the same intent
+            request = request_of(preview)
+            legs = insert_children(conn, values, preview, request, correlation)  # a bracket's legs: the same intent
             self.checkpoint("before_intent_commit")
             progress.committing = True
-        order = TradeOrder(**values, average_fill_price=None, commission=None, error_code=None, error_message=None,
-                           leg_role=LegRole.ENTRY.value if legs else None)
-        return Intent(preview=preview, order=order, request=request_of(preview), adapter=adapter, legs=tuple(legs))
+        order = row_object(TradeOrder, {**values, "average_fill_price": None, "commission": None, "error_code": None,
+                                        "error_message": None, "leg_role": LegRole.ENTRY.value if legs else None})
+        return Intent(preview=preview, order=order, request=request, adapter=adapter, legs=tuple(legs))
 
     def _refuse_unconsumed(self, preview_id: uuid.UUID, correlation: uuid.UUID) -> TradeError:
         """Explain, expire if due, and audit in one short transaction."""
@@ -239,10 +240,8 @@ class ExecutePath:
     ) -> OrderView:
         order = intent.order
         event, payload = outcome_of(order, outcome, error)
-        with self.engine.connect() as conn, conn.begin():
-            row = sql.record_outcome(conn, order, correlation, event, error, payload)
-            if row is not None:
-                self.checkpoint("before_outcome_commit")
+        self.checkpoint("before_outcome_commit")  # the statement and its COMMIT follow with nothing in between
+        row = sql.record_outcome(self.engine, order, correlation, event, error, payload)
         if row is None:  # something else moved the row since the intent: fold the outcome into what it says now
             return self._record_locked(intent, correlation, outcome, error)
         return OrderView.of(row, intent.preview)

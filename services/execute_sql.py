@@ -1,4 +1,4 @@
-"""The execute path's statements, in SQLAlchemy Core: two transactions, three statements in all.
+"""The execute path's statements: two transactions, three statements in all, sent through db/direct.py.
 
 The intent is one statement: a conditional UPDATE consumes the preview (only if it is
 ACTIVE and unexpired, so duplicates are answered by the row they find, never by a
@@ -6,7 +6,8 @@ second order), data-modifying CTEs insert the order row and its events, and the
 holdings-check lock is taken; the open-exposure read follows as a second statement, so
 its snapshot is taken after the lock is held. The outcome is one statement too: a
 conditional UPDATE of the order plus its event.
-Result columns are typed from the ORM tables, so statuses come back as enums.
+The three are fixed PostgreSQL statements, so they go to psycopg directly (db/direct.py); statuses
+come back as text and are turned into their enums here.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from brokers.errors import TradeError
 from brokers.models import OrderStatus
-from db.models import ACTIVE_ORDER_FILTER, PreviewStatus, TradeOrder, TradePreview
+from db import direct
+from db.models import ACTIVE_ORDER_FILTER, PreviewStatus, TradeOrder, TradePreview, row_object
 from services.exit_exposure import OPEN_EXIT_BUYS, preview_rate, unanswered_change
-from services.order_store import jsonable
 
 PREVIEW_COLUMNS = TradePreview.__table__.c
 ORDER_COLUMNS = TradeOrder.__table__.c
@@ -34,6 +35,7 @@ EVENT_COLUMNS = "created_at, event_type, correlation_id, preview_id, order_id, a
 _PREVIEW_LIST = ", ".join(c.name for c in PREVIEW_COLUMNS)
 _ORDER_LIST = ", ".join(c.name for c in ORDER_COLUMNS)
 _PREVIEW_NAMES = tuple(c.name for c in PREVIEW_COLUMNS)
+_ORDER_NAMES = tuple(c.name for c in ORDER_COLUMNS)
 
 EXECUTE_CHECK_LOCK_CLASS = 0x7E01
 """First key of the two-key advisory lock that serializes execute-time holdings checks per account and side."""
@@ -51,7 +53,7 @@ def check_lock_key(provider: str, account_id: str, side: str) -> str:
 CHECK_LOCK_KEY = check_lock_key("p.broker_provider", "p.account_id", "s.side")
 _CHECK_LOCK = text(f"SELECT pg_advisory_xact_lock(:lock_class, {check_lock_key(':provider', ':account_id', ':side')})")
 
-_INTENT = text(f"""
+_INTENT = direct.psycopg_style(f"""
 WITH p AS (
     UPDATE trade_previews SET status = :preview_status
     WHERE id = :preview_id AND status = 'ACTIVE' AND expires_at > now()
@@ -79,9 +81,9 @@ WITH p AS (
         OR p.order_options ->> 'stop_loss_price' IS NOT NULL)
 )
 SELECT {_PREVIEW_LIST}, (SELECT count(*) FROM l) AS check_locks FROM p
-""").columns(*PREVIEW_COLUMNS)
+""")
 
-_OUTCOME = text(f"""
+_OUTCOME = direct.psycopg_style(f"""
 WITH o AS (
     UPDATE trade_orders SET status = :status, brokerage_order_id = :brokerage_order_id,
         filled_quantity = :filled_quantity, remaining_quantity = :remaining_quantity,
@@ -98,7 +100,7 @@ WITH o AS (
     FROM o
 )
 SELECT {_ORDER_LIST} FROM o
-""").columns(*ORDER_COLUMNS)
+""")
 
 
 def _buy_value(unfilled: str, limit_price: str, stop_price: str) -> str:
@@ -109,7 +111,7 @@ def _buy_value(unfilled: str, limit_price: str, stop_price: str) -> str:
             f"{stop_price} END / nullif(p.estimated_price, 0), 1)")
 
 
-_OPEN_EXPOSURE = text(f"""
+_OPEN_EXPOSURE = direct.psycopg_style(f"""
 SELECT
     coalesce(sum(greatest(coalesce(o.remaining_quantity, p.quantity), m.new_quantity - o.filled_quantity))
         FILTER (WHERE p.side = 'SELL' AND (p.ticker = :ticker OR p.broker_symbol_id = :symbol)), 0) + (
@@ -120,11 +122,11 @@ SELECT
             WHERE c.account_id = :account_id AND c.broker_provider = :provider AND c.{ACTIVE_ORDER_FILTER}
                 AND pe.side = 'BUY' AND (pe.ticker = :ticker OR pe.broker_symbol_id = :symbol)
             GROUP BY c.parent_order_id
-        ) AS x),
+        ) AS x) AS sells,
     coalesce(sum(greatest({_buy_value("coalesce(o.remaining_quantity, p.quantity)", "o.limit_price", "o.stop_price")},
         {_buy_value("(m.new_quantity - o.filled_quantity)", "CAST(m.new_terms ->> 'limit_price' AS numeric)",
                     "CAST(m.new_terms ->> 'stop_price' AS numeric)")}))
-        FILTER (WHERE p.side = 'BUY'), 0) + ({OPEN_EXIT_BUYS})
+        FILTER (WHERE p.side = 'BUY'), 0) + ({OPEN_EXIT_BUYS}) AS buys
 FROM trade_orders o JOIN trade_previews p ON p.id = o.preview_id
 {unanswered_change("o", "m")}
 WHERE o.account_id = :account_id AND o.broker_provider = :provider AND o.{ACTIVE_ORDER_FILTER}
@@ -162,7 +164,8 @@ INSERT INTO trade_events ({EVENT_COLUMNS}) VALUES (now(), :event_type, :correlat
 
 
 def _json(value: Any) -> str:
-    return json.dumps(jsonable(value))
+    """JSONB text of a payload: Decimals and datetimes as strings (as order_store.jsonable makes them)."""
+    return json.dumps(value, default=str)
 
 
 @dataclass(frozen=True)
@@ -181,26 +184,28 @@ def consume_preview(
     An order to be sent also takes the holdings-check lock of its account and side (CHECK_LOCK_KEY) until
     the transaction ends: the intent commits right after the check, never across a broker call."""
     order_status = OrderStatus.SUBMITTING if intent.sent else OrderStatus.SIMULATED
-    row = conn.execute(_INTENT, {
+    rows = direct.fetch(conn, _INTENT, {
         "preview_id": preview_id, "correlation_id": correlation, "order_id": intent.order_id, "now": intent.now,
         "client_order_ref": intent.client_order_ref, "sent": intent.sent, "order_status": order_status.value,
         "preview_status": (PreviewStatus.EXECUTED if intent.sent else PreviewStatus.SIMULATED).value,
         "order_event": "ORDER_SUBMITTING" if intent.sent else "ORDER_SIMULATED",
         "message": None if intent.sent else "ORDERS_ENABLED=false: recorded, not sent",
         "payload": _json({"client_order_ref": intent.client_order_ref}), "lock_class": EXECUTE_CHECK_LOCK_CLASS,
-    }).mappings().first()
-    if row is None:
+    })
+    if not rows:
         return None
-    return TradePreview(**{name: row[name] for name in _PREVIEW_NAMES})
+    values = dict(zip(_PREVIEW_NAMES, rows[0], strict=False))  # the row ends with check_locks
+    values["status"] = PreviewStatus(values["status"])
+    return row_object(TradePreview, values)
 
 
 def open_exposure(conn: Connection, preview: TradePreview) -> tuple[Decimal, Decimal]:
     """(open sell quantity of this instrument, open buy value) of the account's working orders, this one included."""
-    sells, buys = conn.execute(_OPEN_EXPOSURE, {
+    row = direct.fetch(conn, _OPEN_EXPOSURE, {
         "ticker": preview.ticker, "symbol": preview.broker_symbol_id, "account_id": preview.account_id,
         "provider": preview.broker_provider,
-    }).one()
-    return Decimal(sells), Decimal(buys)
+    })[0]
+    return Decimal(row[0]), Decimal(row[1])
 
 
 def lock_holdings_check(conn: Connection, provider: str, account_id: str, side: str) -> None:
@@ -210,11 +215,12 @@ def lock_holdings_check(conn: Connection, provider: str, account_id: str, side: 
 
 
 def record_outcome(
-    conn: Connection, order: TradeOrder, correlation: uuid.UUID, event_type: str, error: TradeError | None,
+    engine: Engine, order: TradeOrder, correlation: uuid.UUID, event_type: str, error: TradeError | None,
     payload: dict[str, Any],
 ) -> TradeOrder | None:
-    """Write the placement's outcome onto a row still SUBMITTING; None if something else moved it first."""
-    row = conn.execute(_OUTCOME, {
+    """Write the placement's outcome onto a row still SUBMITTING, and COMMIT, in one round trip; None if
+    something else moved the row first (nothing is written then)."""
+    rows = direct.fetch_and_commit(engine, _OUTCOME, {
         "order_id": order.id, "status": order.status.value, "brokerage_order_id": order.brokerage_order_id,
         "broker_quantity": order.broker_quantity,
         "filled_quantity": order.filled_quantity, "remaining_quantity": order.remaining_quantity,
@@ -223,8 +229,12 @@ def record_outcome(
         "executed_at": order.executed_at, "cancelled_at": order.cancelled_at,
         "brokerage_response": _json(order.brokerage_response or {}), "event_type": event_type,
         "correlation_id": correlation, "message": error.message if error else None, "payload": _json(payload),
-    }).mappings().first()
-    return None if row is None else TradeOrder(**row)
+    })
+    if not rows:
+        return None
+    values = dict(zip(_ORDER_NAMES, rows[0], strict=True))
+    values["status"] = OrderStatus(values["status"])
+    return row_object(TradeOrder, values)
 
 
 def why_not_active(conn: Connection, preview_id: uuid.UUID) -> tuple[Any, ...] | None:

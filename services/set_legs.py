@@ -78,10 +78,11 @@ def set_rows(session: Session, entry_id: uuid.UUID) -> list[TradeOrder]:
 
 
 def insert_children(
-    conn: Connection, entry: dict[str, Any], preview: TradePreview, correlation: uuid.UUID
+    conn: Connection, entry: dict[str, Any], preview: TradePreview, request: OrderRequest, correlation: uuid.UUID
 ) -> list[TradeOrder]:
-    """In the intent transaction: mark the entry row, insert one row (and event) per child leg."""
-    roles = set_roles(request_of(preview))[1:]
+    """In the intent transaction: mark the entry row, insert one row (and event) per child leg of `request`
+    (the preview's terms, parsed once by the caller)."""
+    roles = set_roles(request)[1:]
     if not roles:
         return []
     conn.execute(update(TradeOrder).where(TradeOrder.id == entry["id"]).values(leg_role=LegRole.ENTRY.value))
