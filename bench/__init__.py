@@ -26,6 +26,7 @@ def _figures() -> dict[str, Figure]:
     from bench import (
         bracket_figures,
         cold_start,
+        cpu_figures,
         ibkr_figures,
         ibkr_scale,
         processes,
@@ -38,6 +39,7 @@ def _figures() -> dict[str, Figure]:
         "storm": service_figures.duplicate_storm,
         "throughput": service_figures.throughput,
         "latency": service_figures.latency,
+        "cpu": cpu_figures.cpu,
         "processes": processes.processes,
         "scale": scale.scale,
         "ibkr": ibkr_figures.ibkr,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from brokers.base import BrokerAdapter
 from brokers.models import OrderRequest, OrderSide, OrderType
 from brokers.records import BrokerPreview, Position
-from db.models import TradePreview
+from db.models import PreviewStatus, TradePreview, row_object
 from services import validation as checks
 from services.currency_conversion import Conversion, conversion_for
 from services.margin_checks import check_funds, check_instrument_supported, margin_figures
@@ -123,24 +123,24 @@ def preview_row(
     quoted = preview.quote.reference_price if preview.quote else None
     quoted = quoted or preview.estimated_price
     estimated_price = checks.order_price(order, quoted)  # the price the total uses, whatever the broker quoted
-    return TradePreview(
-        id=uuid.uuid4(),
-        account_id=order.account_id,
-        broker_provider=adapter.provider.value,
-        ticker=order.ticker,
-        side=order.side.value,
-        quantity=order.quantity,
-        order_type=order.order_type.value,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        time_in_force=order.time_in_force.value,
-        order_options=order.order_options(),
-        estimated_price=estimated_price,
-        estimated_commission=preview.estimated_commission,
-        estimated_total=risk.estimated_total,
-        broker_symbol_id=preview.broker_symbol_id,
-        snaptrade_trade_id=preview.broker_trade_id,
-        broker_preview_data=jsonable(
+    return row_object(TradePreview, {
+        "id": uuid.uuid4(),
+        "account_id": order.account_id,
+        "broker_provider": adapter.provider.value,
+        "ticker": order.ticker,
+        "side": order.side.value,
+        "quantity": order.quantity,
+        "order_type": order.order_type.value,
+        "limit_price": order.limit_price,
+        "stop_price": order.stop_price,
+        "time_in_force": order.time_in_force.value,
+        "order_options": order.order_options(),
+        "estimated_price": estimated_price,
+        "estimated_commission": preview.estimated_commission,
+        "estimated_total": risk.estimated_total,
+        "broker_symbol_id": preview.broker_symbol_id,
+        "snaptrade_trade_id": preview.broker_trade_id,
+        "broker_preview_data": jsonable(
             {
                 "raw": preview.raw,
                 "multiplier": preview.multiplier,
@@ -153,9 +153,9 @@ def preview_row(
                 "price_basis": _price_basis(order),
             }
         ),
-        validation={"warnings": risk.warnings, "checks_passed": risk.checks},
-        impact=risk.as_json(),
-        status="ACTIVE",
-        created_at=now,
-        expires_at=expires,
-    )
+        "validation": {"warnings": risk.warnings, "checks_passed": risk.checks},
+        "impact": risk.as_json(),
+        "status": PreviewStatus.ACTIVE,
+        "created_at": now,
+        "expires_at": expires,
+    })

@@ -1,51 +1,69 @@
 """A preview is remembered in one statement and one commit: the row and its PREVIEW_CREATED event together.
 
-The ORM unit of work sent the row, then the event, then COMMIT (three round trips); here the
-row's INSERT is a data-modifying CTE that the event's INSERT reads from, and the row comes back
-with its server defaults (created_at, status) filled in, in the same round trip.
+The row's INSERT is a data-modifying CTE that the event's INSERT reads from, sent straight to psycopg
+(db/direct.py). The statement is built once from the table's own columns: a value left unset (None)
+takes the column's server default. What comes back is every column the database may have set or
+rounded (defaults, the universal_symbol_id trigger of te0003_dropin, NUMERIC scale), not the JSONB
+documents this process has just written.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, func, insert, literal, select
-from sqlalchemy import cast as cast_as
+from sqlalchemy import Engine, Table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
-from db.models import TradeEvent, TradePreview
+from db import direct
+from db.models import PreviewStatus, TradePreview
 from services.order_store import jsonable
 
 _PREVIEWS = cast(Table, TradePreview.__table__)
-_EVENTS = cast(Table, TradeEvent.__table__)
+_DIALECT = postgresql.psycopg.dialect()
+_JSON_COLUMNS = tuple(c.name for c in _PREVIEWS.c if isinstance(c.type, JSONB))
+_RETURNED = tuple(c.name for c in _PREVIEWS.c if c.name not in _JSON_COLUMNS)
+if any(str(_PREVIEWS.c[name].server_default.arg.text) != "'{}'::jsonb" for name in _JSON_COLUMNS):  # type: ignore
+    raise RuntimeError("record_preview assumes every JSONB column of trade_previews defaults to '{}'")
 
 
-def _value(column: Any) -> Any:
-    """A bound value, or the column's server default where the row leaves it unset (None)."""
-    bound = bindparam(column.name, type_=column.type)
+def _value(column: Any) -> str:
+    """A bound value, typed; or the column's server default where the row leaves it unset (None)."""
+    bound = f"CAST(:{column.name} AS {column.type.compile(dialect=_DIALECT)})"
     default = column.server_default
-    return bound if default is None else func.coalesce(bound, cast_as(default.arg, column.type))
+    return bound if default is None else f"coalesce({bound}, {default.arg.compile(dialect=_DIALECT)})"
 
 
-_INSERTED = insert(_PREVIEWS).values({c.name: _value(c) for c in _PREVIEWS.c}).returning(*_PREVIEWS.c).cte("p")
-_RECORD = select(_INSERTED).add_cte(insert(_EVENTS).from_select(
-    ["created_at", "event_type", "correlation_id", "preview_id", "account_id", "broker_provider", "status",
-     "payload"],
-    select(func.now(), literal("PREVIEW_CREATED"), bindparam("e_correlation", type_=PG_UUID(as_uuid=True)),
-           _INSERTED.c.id, func.left(_INSERTED.c.account_id, 64), _INSERTED.c.broker_provider, _INSERTED.c.status,
-           bindparam("e_payload", type_=JSONB)),
-).cte("e"))
-"""Built once: every call binds new values into the same compiled statement."""
+_RECORD = direct.psycopg_style(f"""
+WITH p AS (
+    INSERT INTO trade_previews ({", ".join(c.name for c in _PREVIEWS.c)})
+    VALUES ({", ".join(_value(c) for c in _PREVIEWS.c)})
+    RETURNING {", ".join(_RETURNED)}
+), e AS (
+    INSERT INTO trade_events (created_at, event_type, correlation_id, preview_id, account_id, broker_provider,
+        status, payload)
+    SELECT now(), 'PREVIEW_CREATED', :e_correlation, p.id, left(p.account_id, 64), p.broker_provider, p.status,
+        CAST(:e_payload AS jsonb)
+    FROM p
+)
+SELECT {", ".join(_RETURNED)} FROM p
+""")
+"""Built once: every call binds new values into the same statement (prepared by psycopg after a few uses)."""
 
 
 def record_preview(engine: Engine, row: TradePreview, correlation: uuid.UUID) -> None:
     """INSERT the preview and its PREVIEW_CREATED event, COMMIT; `row` gets the values the database set."""
-    params = {c.name: getattr(row, c.key) for c in _PREVIEWS.c}
+    params: dict[str, Any] = {c.name: getattr(row, c.key) for c in _PREVIEWS.c}
+    for name in _JSON_COLUMNS:
+        params[name] = None if params[name] is None else json.dumps(params[name])
+    if params["status"] is not None:
+        params["status"] = str(params["status"])
     params["e_correlation"] = correlation
-    params["e_payload"] = jsonable({"impact": row.impact, "estimated_total": row.estimated_total})
-    with engine.begin() as conn:
-        stored: dict[str, Any] = dict(conn.execute(_RECORD, params).mappings().one())
-    for column in _PREVIEWS.c:
-        setattr(row, column.key, stored[column.name])
+    params["e_payload"] = json.dumps(jsonable({"impact": row.impact, "estimated_total": row.estimated_total}))
+    [stored] = direct.fetch_and_commit(engine, _RECORD, params)
+    values = dict(zip(_RETURNED, stored, strict=True))
+    values["status"] = PreviewStatus(values["status"])
+    values.update({name: {} for name in _JSON_COLUMNS if getattr(row, name) is None})  # their server default
+    row.__dict__.update(values)  # as db.models.row_object does: no attribute events
