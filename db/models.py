@@ -74,8 +74,10 @@ def row_object(cls: type[RowClass], values: dict[str, Any]) -> RowClass:
     go into its __dict__ at once instead of through one attribute event each (the constructor's ~30 events per
     row were a measurable part of an execute's CPU). Not attached to any session; later changes to it are
     tracked as usual."""
-    configure_mappers()  # the constructor would have (1.5 µs once configured); new_instance() does not
-    instance: RowClass = manager_of_class(cls).new_instance()
+    manager = manager_of_class(cls)
+    if not manager.mapper.configured:  # the constructor would configure the mappers; new_instance() does not
+        configure_mappers()
+    instance: RowClass = manager.new_instance()
     instance.__dict__.update(values)
     return instance
 
