@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -99,37 +98,40 @@ def fetch(conn: Connection, statement: bytes, params: Params) -> list[tuple[Any,
 
 
 def fetch_and_commit(engine: Engine, statement: bytes, params: Params) -> list[tuple[Any, ...]]:
-    """Run one statement that returns rows on a pooled connection, then COMMIT; its rows as tuples.
+    """Run one statement that returns rows as a transaction of its own; its rows as tuples.
 
-    Nothing else is in the transaction: either all of it commits or none of it does. When the
-    COMMIT's answer is lost, the error says so (`connection_invalidated`) and the caller must treat
-    the outcome as unknown (it may have committed)."""
+    Sent in autocommit: a single statement is atomic by itself, so this is the same transaction as
+    BEGIN; statement; COMMIT, without the BEGIN and COMMIT round trips. Either all of it commits or
+    none of it does. When the answer is lost, the error says so (`connection_invalidated`) and the
+    caller must treat the outcome as unknown (it may have committed)."""
     pooled = engine.raw_connection()
     driver = pooled.driver_connection
     if not isinstance(driver, psycopg.Connection):
         pooled.close()
         raise TypeError("db.direct needs the psycopg 3 driver (postgresql+psycopg://)")
-    sent: bytes | None = statement
     try:
+        driver.autocommit = True  # the pool hands connections out idle, so the switch sends nothing
         _notify(engine, statement)
         with driver.cursor() as cursor:
             cursor.execute(statement, params)
             rows = cursor.fetchall()
-        sent = None
-        _notify(engine, None)
-        driver.commit()
+        _notify(engine, None)  # committed with the statement
         return rows
     except psycopg.Error as exc:
         broken = driver.closed or driver.broken
         if broken:
             pooled.invalidate()
-        else:
-            _rollback_quietly(driver)
-        raise _translated(exc, sent, params if sent else None, broken) from exc
+        raise _translated(exc, statement, params, broken) from exc
     finally:
+        _back_to_transactions(pooled, driver)
         pooled.close()
 
 
-def _rollback_quietly(driver: psycopg.Connection[Any]) -> None:
-    with suppress(psycopg.Error):
-        driver.rollback()
+def _back_to_transactions(pooled: Any, driver: psycopg.Connection[Any]) -> None:
+    """SQLAlchemy expects its pooled connections out of autocommit; one that cannot be switched back is dropped."""
+    if driver.closed or driver.broken:
+        return
+    try:
+        driver.autocommit = False
+    except psycopg.Error:
+        pooled.invalidate()

@@ -117,3 +117,13 @@ def test_a_row_object_works_in_a_fresh_process_before_any_mapper_is_configured()
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["DU1", "SUBMITTING", "X", "None"]
+
+
+def test_a_connection_used_in_autocommit_goes_back_to_the_pool_in_transaction_mode(probe: Engine) -> None:
+    """fetch_and_commit runs its statement in autocommit; the next user of that connection must get transactions."""
+    direct.fetch_and_commit(probe, _INSERT, {"id": uuid.uuid4(), "note": "autocommitted"})
+    with probe.connect() as conn:  # LIFO pool: the same connection
+        assert conn.connection.driver_connection.autocommit is False
+        conn.execute(text(f"INSERT INTO {_TABLE} (id, note) VALUES (gen_random_uuid(), 'rolled back')"))
+        conn.rollback()
+    assert _count(probe) == 1
