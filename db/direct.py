@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -73,28 +75,74 @@ def _translated(exc: psycopg.Error, statement: bytes | None, params: Any, invali
                                connection_invalidated=invalidated)
 
 
-def driver_of(conn: Connection) -> psycopg.Connection[Any]:
-    """The psycopg connection under a SQLAlchemy Connection (its transaction is the same)."""
-    driver = conn.connection.driver_connection
+def _checkout(engine: Engine) -> tuple[Any, psycopg.Connection[Any]]:
+    """A pooled connection and its driver; a failure to connect is SQLAlchemy's OperationalError, as
+    engine.connect() raises it (raw_connection() lets the driver's own error through)."""
+    try:
+        pooled = engine.raw_connection()
+    except psycopg.Error as exc:
+        raise _translated(exc, None, None, False) from exc
+    try:
+        return pooled, _driver(pooled)
+    except TypeError:
+        pooled.close()
+        raise
+
+
+def _driver(pooled: Any) -> psycopg.Connection[Any]:
+    driver = pooled.driver_connection
     if not isinstance(driver, psycopg.Connection):
         raise TypeError("db.direct needs the psycopg 3 driver (postgresql+psycopg://)")
     return driver
 
 
-def fetch(conn: Connection, statement: bytes, params: Params) -> list[tuple[Any, ...]]:
-    """Run one statement that returns rows inside `conn`'s transaction; its rows as tuples (the caller knows its
-    columns, so no result metadata is built). The caller commits, through `conn`."""
-    driver = driver_of(conn)
-    _notify(conn.engine, statement)
+@dataclass(frozen=True)
+class Statements:
+    """Where statements go: one psycopg connection, in the transaction it is in (the engine is for observers)."""
+
+    engine: Engine
+    driver: psycopg.Connection[Any]
+
+    def fetch(self, statement: bytes, params: Params) -> list[tuple[Any, ...]]:
+        """Run one statement that returns rows; its rows as tuples (the caller knows its columns, so no result
+        metadata is built). A dead connection is reported with `connection_invalidated`."""
+        _notify(self.engine, statement)
+        try:
+            with self.driver.cursor() as cursor:
+                cursor.execute(statement, params)
+                return cursor.fetchall()
+        except psycopg.Error as exc:
+            raise _translated(exc, statement, params, self.driver.closed or self.driver.broken) from exc
+
+
+def joined(conn: Connection) -> Statements:
+    """Statements inside a SQLAlchemy Connection's transaction: the same psycopg connection, committed (or
+    rolled back, and invalidated if it died) by `conn`'s owner as usual."""
+    return Statements(conn.engine, _driver(conn.connection))
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Statements]:
+    """A transaction on a pooled connection: COMMIT when the block ends, ROLLBACK if it raises.
+
+    A connection found dead is discarded from the pool, never handed to the next caller."""
+    pooled, driver = _checkout(engine)
     try:
-        with driver.cursor() as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall()
-    except psycopg.Error as exc:
-        broken = driver.closed or driver.broken
-        if broken:
-            conn.invalidate()
-        raise _translated(exc, statement, params, broken) from exc
+        yield Statements(engine, driver)
+        _notify(engine, None)
+        try:
+            driver.commit()
+        except psycopg.Error as exc:
+            raise _translated(exc, None, None, driver.closed or driver.broken) from exc
+    except BaseException:
+        if driver.closed or driver.broken:
+            pooled.invalidate()
+        else:
+            with suppress(psycopg.Error):
+                driver.rollback()
+        raise
+    finally:
+        pooled.close()
 
 
 def fetch_and_commit(engine: Engine, statement: bytes, params: Params) -> list[tuple[Any, ...]]:
@@ -104,11 +152,7 @@ def fetch_and_commit(engine: Engine, statement: bytes, params: Params) -> list[t
     BEGIN; statement; COMMIT, without the BEGIN and COMMIT round trips. Either all of it commits or
     none of it does. When the answer is lost, the error says so (`connection_invalidated`) and the
     caller must treat the outcome as unknown (it may have committed)."""
-    pooled = engine.raw_connection()
-    driver = pooled.driver_connection
-    if not isinstance(driver, psycopg.Connection):
-        pooled.close()
-        raise TypeError("db.direct needs the psycopg 3 driver (postgresql+psycopg://)")
+    pooled, driver = _checkout(engine)
     try:
         driver.autocommit = True  # the pool hands connections out idle, so the switch sends nothing
         _notify(engine, statement)

@@ -29,6 +29,7 @@ from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUn
 from brokers.models import OrderRequest, OrderStatus
 from brokers.records import BrokerOrder, OrderToPlace
 from brokers.user_context import acting_for
+from db import direct
 from db.engine import transaction
 from db.models import PreviewStatus, TradeOrder, TradePreview, row_object
 from services import execute_sql as sql
@@ -162,14 +163,14 @@ class ExecutePath:
 
     def _intent_transaction(self, preview_id: uuid.UUID, correlation: uuid.UUID, progress: _Progress) -> Intent:
         row = sql.IntentRow(uuid.uuid4(), str(uuid.uuid4()), self.settings.orders_enabled, utcnow())
-        with self.engine.connect() as conn, conn.begin():
-            preview = sql.consume_preview(conn, preview_id, correlation, row)
+        with direct.transaction(self.engine) as tx:
+            preview = sql.consume_preview(tx, preview_id, correlation, row)
             if preview is None:
                 raise _NotConsumed
             with acting_for(preview.user_email):
                 adapter = self.gate.check_preview(preview)
                 if row.sent:
-                    self.gate.check_holdings(conn, preview, adapter)
+                    self.gate.check_holdings(tx, preview, adapter)
             values = {
                 "id": row.order_id, "preview_id": preview.id, "account_id": preview.account_id,
                 "broker_provider": preview.broker_provider, "client_order_ref": row.client_order_ref,
@@ -179,7 +180,7 @@ class ExecutePath:
                 "user_email": preview.user_email,
             }
             request = request_of(preview)
-            legs = insert_children(conn, values, preview, request, correlation)  # a bracket's legs: the same intent
+            legs = insert_children(tx, values, preview, request, correlation)  # a bracket's legs: the same intent
             self.checkpoint("before_intent_commit")
             progress.committing = True
         order = row_object(TradeOrder, {**values, "average_fill_price": None, "commission": None, "error_code": None,

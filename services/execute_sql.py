@@ -177,14 +177,14 @@ class IntentRow:
 
 
 def consume_preview(
-    conn: Connection, preview_id: uuid.UUID, correlation: uuid.UUID, intent: IntentRow
+    tx: direct.Statements, preview_id: uuid.UUID, correlation: uuid.UUID, intent: IntentRow
 ) -> TradePreview | None:
     """Consume an ACTIVE preview and insert its order and events; None if the preview was not ACTIVE.
 
     An order to be sent also takes the holdings-check lock of its account and side (CHECK_LOCK_KEY) until
     the transaction ends: the intent commits right after the check, never across a broker call."""
     order_status = OrderStatus.SUBMITTING if intent.sent else OrderStatus.SIMULATED
-    rows = direct.fetch(conn, _INTENT, {
+    rows = tx.fetch(_INTENT, {
         "preview_id": preview_id, "correlation_id": correlation, "order_id": intent.order_id, "now": intent.now,
         "client_order_ref": intent.client_order_ref, "sent": intent.sent, "order_status": order_status.value,
         "preview_status": (PreviewStatus.EXECUTED if intent.sent else PreviewStatus.SIMULATED).value,
@@ -199,9 +199,9 @@ def consume_preview(
     return row_object(TradePreview, values)
 
 
-def open_exposure(conn: Connection, preview: TradePreview) -> tuple[Decimal, Decimal]:
+def open_exposure(tx: direct.Statements, preview: TradePreview) -> tuple[Decimal, Decimal]:
     """(open sell quantity of this instrument, open buy value) of the account's working orders, this one included."""
-    row = direct.fetch(conn, _OPEN_EXPOSURE, {
+    row = tx.fetch(_OPEN_EXPOSURE, {
         "ticker": preview.ticker, "symbol": preview.broker_symbol_id, "account_id": preview.account_id,
         "provider": preview.broker_provider,
     })[0]

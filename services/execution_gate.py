@@ -13,11 +13,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
-
 from brokers.base import BrokerAdapter
 from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderRequest, OrderSide, parse_order_request
+from db.direct import Statements
 from db.models import PreviewStatus, TradePreview
 from services import validation as checks
 from services.currency_conversion import stored_conversion
@@ -136,7 +135,7 @@ class ExecutionGate:
             checks.check_notional(conversion.apply(notional), self.limits)
         return adapter
 
-    def check_holdings(self, conn: Connection, preview: TradePreview, adapter: BrokerAdapter,
+    def check_holdings(self, tx: Statements, preview: TradePreview, adapter: BrokerAdapter,
                        modified_quantity: Decimal | None = None, side: str | None = None) -> None:
         """Shares held minus working sells cover a sell; buying power minus working buys covers a buy.
 
@@ -149,7 +148,7 @@ class ExecutionGate:
         is then its new quantity, and `side` the side of the changed order when it is not the preview's (a
         bracket's exit leg trades the other side).
         """
-        open_sells, open_buys = open_exposure(conn, preview)
+        open_sells, open_buys = open_exposure(tx, preview)
         which = "this one included" if modified_quantity is None else "this one included, as modified"
         quantity = preview.quantity if modified_quantity is None else modified_quantity
         if (side or preview.side) == OrderSide.SELL.value:

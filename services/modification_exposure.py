@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from brokers.base import BrokerAdapter
 from brokers.models import OrderRequest, OrderSide
+from db import direct
 from db.models import TradeOrder, TradePreview
 from services.execute_sql import lock_holdings_check
 from services.execution_gate import ExecutionGate
@@ -58,4 +59,4 @@ def check_changed_order(session: Session, gate: ExecutionGate, claimed: uuid.UUI
     lock_holdings_check(conn, order.broker_provider, order.account_id, side)
     if entry_id is not None and not raises_set_exit_value(conn, entry_id, claimed):  # read under the lock
         return
-    gate.check_holdings(conn, preview, adapter, modified_quantity=new.quantity, side=side)
+    gate.check_holdings(direct.joined(conn), preview, adapter, modified_quantity=new.quantity, side=side)

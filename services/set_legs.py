@@ -9,18 +9,19 @@ inserted in the execute's intent transaction, before the first leg is sent.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
 from sqlalchemy.orm import Session
 
 from brokers.bracket_rules import LegRole, leg_ref
 from brokers.models import OrderRequest, OrderStatus
 from brokers.order_legs import OPPOSITE, leg_request, set_roles
-from db.models import TradeOrder, TradePreview
+from db import direct
+from db.models import TradeOrder, TradePreview, row_object
 from services import execute_sql as sql
 from services.execution_gate import request_of
 
@@ -77,28 +78,52 @@ def set_rows(session: Session, entry_id: uuid.UUID) -> list[TradeOrder]:
     return sorted(children, key=lambda r: CHILD_ROLES.index(r.leg_role or ""))
 
 
+_MARK_ENTRY = direct.psycopg_style("UPDATE trade_orders SET leg_role = :role WHERE id = :id RETURNING id")
+_INSERT_CHILD = direct.psycopg_style(f"""
+WITH c AS (
+    INSERT INTO trade_orders (id, preview_id, parent_order_id, leg_role, account_id, broker_provider,
+        client_order_ref, status, filled_quantity, remaining_quantity, brokerage_response, created_at, submitted_at,
+        updated_at, user_email)
+    VALUES (:id, NULL, :parent_order_id, :leg_role, :account_id, :broker_provider, :client_order_ref, :status,
+        :filled_quantity, :remaining_quantity, '{{}}'::jsonb, :created_at, :submitted_at, :updated_at, :user_email)
+    RETURNING id, account_id, broker_provider, status
+)
+INSERT INTO trade_events ({sql.EVENT_COLUMNS})
+SELECT now(), :event_type, :correlation_id, :preview_id, c.id, c.account_id, c.broker_provider, c.status, NULL,
+    NULL, CAST(:payload AS jsonb)
+FROM c
+RETURNING order_id
+""")
+
+
 def insert_children(
-    conn: Connection, entry: dict[str, Any], preview: TradePreview, request: OrderRequest, correlation: uuid.UUID
+    tx: direct.Statements, entry: dict[str, Any], preview: TradePreview, request: OrderRequest,
+    correlation: uuid.UUID,
 ) -> list[TradeOrder]:
     """In the intent transaction: mark the entry row, insert one row (and event) per child leg of `request`
     (the preview's terms, parsed once by the caller)."""
     roles = set_roles(request)[1:]
     if not roles:
         return []
-    conn.execute(update(TradeOrder).where(TradeOrder.id == entry["id"]).values(leg_role=LegRole.ENTRY.value))
-    rows = [{
-        **entry, "id": uuid.uuid4(), "preview_id": None, "parent_order_id": entry["id"], "leg_role": role.value,
-        "client_order_ref": leg_ref(entry["client_order_ref"], role),
-    } for role in roles]
-    conn.execute(insert(TradeOrder), rows)
+    tx.fetch(_MARK_ENTRY, {"role": LegRole.ENTRY.value, "id": entry["id"]})
     sent = entry["status"] is OrderStatus.SUBMITTING
-    for row in rows:
-        sql.insert_event(conn, "ORDER_SUBMITTING" if sent else "ORDER_SIMULATED", correlation,
-                         preview_id=preview.id, order_id=row["id"], account_id=row["account_id"],
-                         provider=row["broker_provider"], status=row["status"].value,
-                         payload={"client_order_ref": row["client_order_ref"], "leg_role": row["leg_role"],
-                                  "parent_order_id": str(entry["id"])})
-    return [TradeOrder(**row) for row in rows]
+    children = []
+    for role in roles:
+        row = {**entry, "id": uuid.uuid4(), "preview_id": None, "parent_order_id": entry["id"],
+               "leg_role": role.value, "client_order_ref": leg_ref(entry["client_order_ref"], role)}
+        tx.fetch(_INSERT_CHILD, {
+            **{name: row[name] for name in _CHILD_COLUMNS}, "status": row["status"].value,
+            "event_type": "ORDER_SUBMITTING" if sent else "ORDER_SIMULATED", "correlation_id": correlation,
+            "preview_id": preview.id, "payload": json.dumps({
+                "client_order_ref": row["client_order_ref"], "leg_role": row["leg_role"],
+                "parent_order_id": str(entry["id"])}),
+        })
+        children.append(row_object(TradeOrder, row))
+    return children
+
+
+_CHILD_COLUMNS = ("id", "parent_order_id", "leg_role", "account_id", "broker_provider", "client_order_ref",
+                  "filled_quantity", "remaining_quantity", "created_at", "submitted_at", "updated_at", "user_email")
 
 
 def _plain(value: Decimal | None) -> str | None:

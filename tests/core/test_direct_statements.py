@@ -74,8 +74,8 @@ def test_a_unique_violation_is_an_integrity_error_and_commits_nothing(probe: Eng
 def test_inside_a_transaction_a_refused_statement_rolls_the_whole_transaction_back(probe: Engine) -> None:
     row_id = uuid.uuid4()
     with pytest.raises(IntegrityError), probe.connect() as conn, conn.begin():
-        direct.fetch(conn, _INSERT, {"id": row_id, "note": "kept only if committed"})
-        direct.fetch(conn, _INSERT, {"id": row_id, "note": "duplicate"})
+        direct.joined(conn).fetch(_INSERT, {"id": row_id, "note": "kept only if committed"})
+        direct.joined(conn).fetch(_INSERT, {"id": row_id, "note": "duplicate"})
     assert _count(probe) == 0
 
 
@@ -88,22 +88,41 @@ def _terminate_pooled_backends(engine: Engine, database_url: str) -> None:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
-@pytest.mark.parametrize("inside_transaction", [False, True])
+@pytest.mark.parametrize("mode", ["autocommit", "transaction", "sqlalchemy"])
 def test_a_dead_connection_is_invalidated_and_the_next_call_gets_a_new_one(
-    probe: Engine, database_url: str, inside_transaction: bool
+    probe: Engine, database_url: str, mode: str
 ) -> None:
     probe.dispose()
     _terminate_pooled_backends(probe, database_url)  # the pool now holds one connection whose backend is gone
     with pytest.raises(OperationalError) as lost:
-        if inside_transaction:
+        if mode == "sqlalchemy":
             with probe.connect() as conn, conn.begin():
-                direct.fetch(conn, _INSERT, {"id": uuid.uuid4(), "note": "lost"})
+                direct.joined(conn).fetch(_INSERT, {"id": uuid.uuid4(), "note": "lost"})
+        elif mode == "transaction":
+            with direct.transaction(probe) as tx:
+                tx.fetch(_INSERT, {"id": uuid.uuid4(), "note": "lost"})
         else:
             direct.fetch_and_commit(probe, _INSERT, {"id": uuid.uuid4(), "note": "lost"})
     assert lost.value.connection_invalidated
     row_id = uuid.uuid4()
     assert direct.fetch_and_commit(probe, _INSERT, {"id": row_id, "note": "fresh"}) == [(row_id, "fresh")]
     assert _count(probe) == 1
+
+
+def test_a_transaction_commits_when_its_block_ends_and_rolls_back_when_it_raises(probe: Engine) -> None:
+    heard: list[str | None] = []
+    stop = direct.observe(probe, heard.append)
+    with direct.transaction(probe) as tx:
+        tx.fetch(_INSERT, {"id": uuid.uuid4(), "note": "one"})
+        tx.fetch(_INSERT, {"id": uuid.uuid4(), "note": "two"})
+    with pytest.raises(LookupError), direct.transaction(probe) as tx:
+        tx.fetch(_INSERT, {"id": uuid.uuid4(), "note": "refused later"})
+        raise LookupError("a refusal decided between statements")
+    stop()
+    assert _count(probe) == 2
+    assert heard == [_INSERT.decode(), _INSERT.decode(), None, _INSERT.decode()]  # one COMMIT: the first block's
+    with probe.connect() as conn:  # the connection went back clean: nothing of the rolled-back block is pending
+        assert conn.execute(text("SELECT txid_current_if_assigned()")).scalar_one() is None
 
 
 def test_a_row_object_works_in_a_fresh_process_before_any_mapper_is_configured() -> None:
@@ -127,3 +146,15 @@ def test_a_connection_used_in_autocommit_goes_back_to_the_pool_in_transaction_mo
         conn.execute(text(f"INSERT INTO {_TABLE} (id, note) VALUES (gen_random_uuid(), 'rolled back')"))
         conn.rollback()
     assert _count(probe) == 1
+
+
+def test_a_database_that_cannot_be_reached_is_an_operational_error_as_sqlalchemy_raises_it() -> None:
+    """The callers map OperationalError to DATABASE_UNAVAILABLE; the driver's own error would be INTERNAL_ERROR."""
+    unreachable = make_engine("postgresql://postgres@127.0.0.1:1/nothing")
+    try:
+        with pytest.raises(OperationalError):
+            direct.fetch_and_commit(unreachable, _INSERT, {"id": uuid.uuid4(), "note": "never"})
+        with pytest.raises(OperationalError), direct.transaction(unreachable) as tx:
+            tx.fetch(_INSERT, {"id": uuid.uuid4(), "note": "never"})
+    finally:
+        unreachable.dispose()
