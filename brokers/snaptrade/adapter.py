@@ -49,7 +49,7 @@ from brokers.snaptrade.errors import (
 from brokers.snaptrade.market_source import SnapTradeMarketData
 from brokers.snaptrade.matching import MAX_DAYS, candidates, lookback_days
 from brokers.snaptrade.parsing import ResponseError
-from brokers.snaptrade.read_pool import ReadPool, discard
+from brokers.snaptrade.read_pool import ReadPool, answer, discard
 from brokers.snaptrade.redact import protect_logs, release_logs
 from brokers.snaptrade.user_credentials import UserCredentialsProvider
 from settings import Settings
@@ -169,8 +169,8 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
     def _snapshot(self, account_id: str, balances: Future[Any], held: Future[list[Position]]) -> AccountSnapshot:
         """The started reads' answers; the balances' error first, as when they were read first."""
         currency = self._entry(account_id).account.currency
-        body = balances.result()
-        positions = held.result()
+        body = answer(balances)
+        positions = answer(held)
         with self._reading("read balances"):
             return parsing.balance(account_id, body, currency, positions), positions
 
@@ -266,7 +266,7 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
         warnings: list[str] = []
         quote: Quote | None = None
         try:
-            quote = quoted.result()
+            quote = answer(quoted)
         except TradeError as exc:
             warnings.append(f"no quote from SnapTrade: {exc.message}")
         with self._reading("check the order impact", ErrorCode.ACCOUNT_NOT_FOUND):

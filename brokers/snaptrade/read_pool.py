@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
@@ -33,14 +33,26 @@ class ReadPool:
         try:
             return self._executor.submit(context.run, partial(read, *args, **kwargs))
         except RuntimeError:  # shut down: the adapter was closed
-            raise TradeError(ErrorCode.BROKER_UNAVAILABLE, "the SnapTrade adapter is closed") from None
+            raise _closed() from None
 
     def close(self) -> None:
         """Reads not started are dropped; those in flight end within the request timeout."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+def answer(read: Future[T]) -> T:
+    """The read's answer, or its error; a read that close() dropped before sending it is BROKER_UNAVAILABLE."""
+    try:
+        return read.result()
+    except CancelledError:
+        raise _closed() from None
+
+
 def discard(*reads: Future[Any]) -> None:
     """Reads whose answers are no longer wanted: those not yet sent never are; the others are ignored."""
     for read in reads:
         read.cancel()
+
+
+def _closed() -> TradeError:
+    return TradeError(ErrorCode.BROKER_UNAVAILABLE, "the SnapTrade adapter is closed")

@@ -7,6 +7,7 @@ the most requests in flight; sent one by one, each would wait out the hold alone
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from decimal import Decimal
 
@@ -18,7 +19,9 @@ from brokers.errors import ErrorCode, TradeError
 from brokers.models import OrderRequest
 from brokers.snaptrade import SnapTradeBrokerAdapter
 from brokers.snaptrade.client import SnapTradeCredentials
+from brokers.snaptrade.read_pool import ReadPool, answer
 from brokers.snaptrade.user_credentials import MappedUserCredentials
+from brokers.user_context import acting_for, current_user_email
 from services.trade_execution import TradeExecutionService
 from tests.snaptrade.conftest import USER_ID, ServiceFactory, World
 
@@ -122,3 +125,19 @@ def test_a_closed_adapter_refuses_reads(world: World, adapter: SnapTradeBrokerAd
     with pytest.raises(TradeError) as closed:
         adapter.preview_order(OrderRequest(account_id=world.paper, ticker="AAPL", side="BUY", quantity=Decimal(1)))
     assert closed.value.code is ErrorCode.BROKER_UNAVAILABLE
+
+
+def test_reads_run_as_the_caller_and_those_close_dropped_are_broker_unavailable() -> None:
+    pool = ReadPool(workers=1)
+    gate = threading.Event()
+    try:
+        with acting_for("carol@example.com"):
+            first = pool.start(lambda: gate.wait(10) and current_user_email())
+        queued = pool.start(current_user_email)  # behind the first on the only worker
+        pool.close()
+    finally:
+        gate.set()
+    assert answer(first) == "carol@example.com"
+    with pytest.raises(TradeError) as dropped:
+        answer(queued)
+    assert dropped.value.code is ErrorCode.BROKER_UNAVAILABLE
