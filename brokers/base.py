@@ -23,6 +23,7 @@ from brokers.records import (
 )
 
 OrderUpdateHandler = Callable[[BrokerProvider, BrokerOrder], None]
+AccountSnapshot = tuple[AccountBalance, list[Position]]
 
 
 class BrokerAdapter(ABC):
@@ -95,10 +96,17 @@ class BrokerAdapter(ABC):
     def set_reconnect_handler(self, handler: Callable[[], None] | None) -> None:  # noqa: B027
         """Called after the adapter re-establishes a lost connection, so the service can reconcile."""
 
-    def account_snapshot(self, account_id: str) -> tuple[AccountBalance, list[Position]]:
+    def account_snapshot(self, account_id: str) -> AccountSnapshot:
         """Balance and positions together, for a preview's checks; a broker whose balance already reads the
         positions answers both from one read."""
         return self.get_account_balance(account_id), self.get_positions(account_id)
+
+    def preview_with_snapshot(self, order: OrderRequest) -> tuple[BrokerPreview, Callable[[], AccountSnapshot]]:
+        """The preview, and the account snapshot its checks read, as a call: checks that need only the preview
+        still refuse before a failed read is raised. Adapters with I/O send the reads alongside the preview and
+        the call waits for them; a failed preview discards them. Here: one after the other."""
+        preview = self.preview_order(order)
+        return preview, lambda: self.account_snapshot(order.account_id)
 
     def account(self, account_id: str) -> BrokerAccount | None:
         """One account as listed (for its label); a broker that caches its list answers from the cache."""

@@ -44,11 +44,12 @@ def _price_basis(order: OrderRequest) -> str:
 def assess(
     order: OrderRequest, adapter: BrokerAdapter, limits: RiskLimits
 ) -> tuple[BrokerPreview, RiskAssessment]:
-    """Ask the broker, then run the checks; raises the first blocking TradeError."""
+    """Ask the broker (the preview and the account reads at once, where the adapter can), then run the checks;
+    raises the first blocking TradeError."""
     checks.check_supported(order, adapter.capabilities, adapter.provider.value)
     check_instrument_supported(order, adapter.capabilities, adapter.provider.value)
     checks.check_quantity_limit(order.quantity, limits)
-    preview = adapter.preview_order(order)
+    preview, snapshot = adapter.preview_with_snapshot(order)
     risk = RiskAssessment(warnings=list(preview.warnings))
     ran = risk.checks  # only the checks that ran: a limit not configured is not "passed"
     if limits.max_order_quantity is not None:
@@ -57,7 +58,7 @@ def assess(
     reference = reference or preview.estimated_price
     _check_prices(order, reference, limits, ran)
 
-    balance, positions = adapter.account_snapshot(order.account_id)
+    balance, positions = snapshot()
     required = limits.max_order_notional is not None or limits.max_position_weight is not None
     conversion = conversion_for(preview.currency, balance, required=required)  # limits are in the account's
     price = checks.order_price(order, reference)

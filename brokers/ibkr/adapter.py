@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from ib_async import IB, Trade
 
-from brokers.base import BrokerAdapter, OrderUpdateHandler
+from brokers.base import AccountSnapshot, BrokerAdapter, OrderUpdateHandler
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.ibkr.brackets import BracketPlacer
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
@@ -115,6 +115,15 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
         return self._read(self.ops.accounts)
 
 
+    def account(self, account_id: str) -> BrokerAccount | None:
+        """From the accounts the gateway named when it connected, with no trip to the loop (a preview's label);
+        before the first connection, by asking."""
+        managed = self.manager.health().accounts
+        if not managed:
+            return super().account(account_id)
+        return next((a for a in self.ops.listed(managed) if a.account_id == account_id), None)
+
+
     def search_symbol(self, account_id: str, ticker: str) -> list[SymbolMatch]:
         return self._read(partial(self.ops.search, account_id=account_id, ticker=ticker))
 
@@ -136,6 +145,20 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
 
     def preview_order(self, order: OrderRequest) -> BrokerPreview:
         return self._read(partial(self.ops.preview, order=order), cost=OPERATION_COSTS["preview"])
+
+
+    def preview_with_snapshot(self, order: OrderRequest) -> tuple[BrokerPreview, Callable[[], AccountSnapshot]]:
+        """One trip to the loop thread, paced as a preview: the balance and positions come from ib_async's
+        caches and send nothing (the first balance read subscribes the summary: budgeted as a read)."""
+        cost = OPERATION_COSTS["preview"] + (0 if self.manager.account_summary_cached else OPERATION_COSTS["read"])
+        preview, snapshot = self._read(partial(self.ops.preview_with_snapshot, order=order), cost=cost)
+
+        def read() -> AccountSnapshot:
+            if isinstance(snapshot, TradeError):
+                raise snapshot
+            return snapshot
+
+        return preview, read
 
 
     def get_order(self, account_id: str, brokerage_order_id: str) -> BrokerOrder:

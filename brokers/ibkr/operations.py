@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from ib_async import IB, OrderState, RequestError
 
@@ -53,10 +53,14 @@ class IBKROperations:
                              {"account_id": account_id})
 
     async def accounts(self, ib: IB) -> list[BrokerAccount]:
+        return self.listed(ib.managedAccounts())
+
+    def listed(self, managed: Iterable[str]) -> list[BrokerAccount]:
+        """The gateway's managed accounts that this process may use."""
         return [
             BrokerAccount(account_id=a, provider=BrokerProvider.IBKR, name=f"IBKR {a}", number=a,
                           institution="Interactive Brokers", is_paper=is_paper_account_id(a))
-            for a in ib.managedAccounts() if self.owns_account(a)
+            for a in managed if self.owns_account(a)
         ]
 
     async def search(self, ib: IB, account_id: str, ticker: str) -> list[SymbolMatch]:
@@ -94,6 +98,25 @@ class IBKROperations:
     async def positions(self, ib: IB, account_id: str) -> list[Position]:
         self.check_account(ib, account_id)
         return positions(ib, account_id)
+
+    async def preview_with_snapshot(
+        self, ib: IB, order: OrderRequest
+    ) -> tuple[BrokerPreview, tuple[AccountBalance, list[Position]] | TradeError]:
+        """The preview and the balance and positions it is checked against, in one trip to the loop: the reads
+        answer from ib_async's caches while the whatIf is out. A failed preview discards the reads; a read that
+        was refused is handed back (the caller raises it where it would have read it), one that lost the
+        connection is raised (so the call is retried like any read)."""
+        account = order.account_id
+        preview, balance, held = await asyncio.gather(
+            self.preview(ib, order), self.balance(ib, account), self.positions(ib, account), return_exceptions=True)
+        if isinstance(preview, BaseException):
+            raise preview
+        if isinstance(balance, BaseException) or isinstance(held, BaseException):
+            failed = balance if isinstance(balance, BaseException) else held
+            if isinstance(failed, TradeError):
+                return preview, failed
+            raise cast(BaseException, failed)
+        return preview, (balance, held)
 
     async def preview(self, ib: IB, order: OrderRequest) -> BrokerPreview:
         """whatIf for commission and margin, a snapshot for the price (whatIf has none), concurrently."""

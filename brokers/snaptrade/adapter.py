@@ -12,13 +12,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from snaptrade_client import ApiException
 
-from brokers.base import BrokerAdapter
+from brokers.base import AccountSnapshot, BrokerAdapter
 from brokers.errors import BrokerRefused, ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
 from brokers.instruments import Instrument
 from brokers.models import BASIC_ORDER_TYPES, BrokerProvider, OrderRequest, TimeInForce
@@ -47,6 +49,7 @@ from brokers.snaptrade.errors import (
 from brokers.snaptrade.market_source import SnapTradeMarketData
 from brokers.snaptrade.matching import MAX_DAYS, candidates, lookback_days
 from brokers.snaptrade.parsing import ResponseError
+from brokers.snaptrade.read_pool import ReadPool, answer, discard
 from brokers.snaptrade.redact import protect_logs, release_logs
 from brokers.snaptrade.user_credentials import UserCredentialsProvider
 from settings import Settings
@@ -80,6 +83,7 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
                                                clock=clock)
         self._symbols: dict[tuple[str, str], tuple[str, float]] = {}
         self._symbols_lock = threading.Lock()
+        self._reads = ReadPool()
 
     @classmethod
     def from_settings(
@@ -89,6 +93,7 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
         return cls(SnapTradeCredentials.from_settings(settings), user_credentials=user_credentials)
 
     def close(self) -> None:
+        self._reads.close()
         self._api.close()
         release_logs(self._redactor)
 
@@ -152,14 +157,26 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
     def get_account_balance(self, account_id: str) -> AccountBalance:
         return self.account_snapshot(account_id)[0]
 
-    def account_snapshot(self, account_id: str) -> tuple[AccountBalance, list[Position]]:
-        """SnapTrade's balance has no net liquidation: it is cash plus the positions, read once for both."""
+    def account_snapshot(self, account_id: str) -> AccountSnapshot:
+        """SnapTrade's balance has no net liquidation: it is cash plus the positions, read once for both (the two
+        requests at once)."""
+        self._entry(account_id)
+        return self._snapshot(account_id, *self._start_snapshot(account_id))
+
+    def _start_snapshot(self, account_id: str) -> tuple[Future[Any], Future[list[Position]]]:
+        return self._reads.start(self._balances, account_id), self._reads.start(self.get_positions, account_id)
+
+    def _snapshot(self, account_id: str, balances: Future[Any], held: Future[list[Position]]) -> AccountSnapshot:
+        """The started reads' answers; the balances' error first, as when they were read first."""
         currency = self._entry(account_id).account.currency
-        with self._reading("get balances", ErrorCode.ACCOUNT_NOT_FOUND):
-            body = self._call(self._api.sdk.account_information.get_user_account_balance, account_id=account_id)
-        held = self.get_positions(account_id)
+        body = answer(balances)
+        positions = answer(held)
         with self._reading("read balances"):
-            return parsing.balance(account_id, body, currency, held), held
+            return parsing.balance(account_id, body, currency, positions), positions
+
+    def _balances(self, account_id: str) -> Any:
+        with self._reading("get balances", ErrorCode.ACCOUNT_NOT_FOUND):
+            return self._call(self._api.sdk.account_information.get_user_account_balance, account_id=account_id)
 
     def get_positions(self, account_id: str) -> list[Position]:
         with self._reading("get positions", ErrorCode.ACCOUNT_NOT_FOUND):
@@ -217,17 +234,42 @@ class SnapTradeBrokerAdapter(BrokerAdapter, SnapTradeMarketData):
 
     # --- preview and placement -----------------------------------------------------------
     def preview_order(self, order: OrderRequest) -> BrokerPreview:
+        symbol_id = self._symbol_of(order)
+        return self._impact(order, symbol_id, self._reads.start(self.get_quote, order.account_id, order.ticker))
+
+    def preview_with_snapshot(self, order: OrderRequest) -> tuple[BrokerPreview, Callable[[], AccountSnapshot]]:
+        """The order impact from this thread while the quote, balances and positions are in flight beside it.
+        An unknown account or symbol is refused before any of them is sent."""
+        symbol_id = self._symbol_of(order)
+        quote = self._reads.start(self.get_quote, order.account_id, order.ticker)
+        balances, held = self._start_snapshot(order.account_id)
+        try:
+            preview = self._impact(order, symbol_id, quote)
+        except BaseException:
+            discard(balances, held)
+            raise
+        return preview, partial(self._snapshot, order.account_id, balances, held)
+
+    def _symbol_of(self, order: OrderRequest) -> str:
         self._entry(order.account_id)
-        symbol_id = self._universal_symbol_id(order.account_id, order.ticker)
+        return self._universal_symbol_id(order.account_id, order.ticker)
+
+    def _impact(self, order: OrderRequest, symbol_id: str, quoted: Future[Quote]) -> BrokerPreview:
+        """POST /trade/impact, then the quote sent beside it: without a quote the preview has a warning."""
+        sent_at = datetime.now(UTC)
+        try:
+            with self._reading("check the order impact", ErrorCode.ACCOUNT_NOT_FOUND):
+                body = self._call(self._api.sdk.trading.get_order_impact, **impact.impact_form(order, symbol_id))
+        except BaseException:
+            discard(quoted)
+            raise
         warnings: list[str] = []
         quote: Quote | None = None
         try:
-            quote = self.get_quote(order.account_id, order.ticker)
+            quote = answer(quoted)
         except TradeError as exc:
             warnings.append(f"no quote from SnapTrade: {exc.message}")
-        sent_at = datetime.now(UTC)
         with self._reading("check the order impact", ErrorCode.ACCOUNT_NOT_FOUND):
-            body = self._call(self._api.sdk.trading.get_order_impact, **impact.impact_form(order, symbol_id))
             return impact.preview(order, symbol_id, body, quote, sent_at, warnings)
 
     def place_order(self, account_id: str, order: OrderToPlace, client_order_ref: str) -> BrokerOrder:

@@ -121,18 +121,24 @@ class RequestLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[LoggedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """The most requests received and not yet answered at one time (since the last clear)."""
 
     def record(self, method: str, path: str, query: dict[str, str], body: Any) -> LoggedRequest:
         safe_query = {k: ("***" if k == "userSecret" else v) for k, v in query.items()}
         entry = LoggedRequest(method, path, safe_query, body, time.time())
         with self._lock:
             self._entries.append(entry)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
         return entry
 
     def finish(self, entry: LoggedRequest, status: int, fault: bool) -> None:
         with self._lock:
             entry.status = status
             entry.fault = fault
+            self.in_flight -= 1
 
     def snapshot(self) -> list[LoggedRequest]:
         with self._lock:
@@ -141,3 +147,40 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.max_in_flight = self.in_flight
+
+
+@dataclass
+class _Hold:
+    method: str | None
+    pattern: re.Pattern[str]
+    count: int
+    timeout: float
+    waiting: int = 0
+
+
+class Holds:
+    """Requests held back until `count` of them wait at once, then all answered: a test sees by count, not by
+    timing, which requests a client sends together. One sent alone waits out the timeout and goes on."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._holds: list[_Hold] = []
+
+    def add(self, method: str | None, path_regex: str, count: int, timeout: float) -> None:
+        with self._changed:
+            self._holds.append(_Hold(method, re.compile(path_regex), count, timeout))
+
+    def wait(self, method: str, path: str) -> None:
+        with self._changed:
+            hold = next((h for h in self._holds if (h.method is None or h.method.upper() == method)
+                         and h.pattern.search(path)), None)
+            if hold is None:
+                return
+            hold.waiting += 1
+            if hold.waiting >= hold.count:
+                self._holds.remove(hold)  # released: later requests pass
+                self._changed.notify_all()
+                return
+            if not self._changed.wait_for(lambda: hold not in self._holds, hold.timeout):
+                hold.waiting -= 1

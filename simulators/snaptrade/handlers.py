@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .auth import bad_user, check_request
 from .errors import CODE_INTERNAL, CODE_VALIDATION, ApiError, bad_request, error_body
-from .faults import Fault, FaultQueue, LoggedRequest, RequestLog, default_fault_body
+from .faults import Fault, FaultQueue, Holds, LoggedRequest, RequestLog, default_fault_body
 from .models import iso
 from .trading import SimBroker
 
@@ -37,6 +37,7 @@ class App(Protocol):
 
     broker: SimBroker
     faults: FaultQueue
+    holds: Holds
     log: RequestLog
     client_id: str
     consumer_key: str
@@ -204,6 +205,7 @@ class SnapTradeHandler(BaseHTTPRequestHandler):
             except ValueError:
                 body_error = bad_request("Request body is not valid JSON")
         entry = app.log.record(self.command, path, query, content)
+        app.holds.wait(self.command, path)
         fault = app.faults.take(self.command, path)
         if fault is not None and not fault.process:
             self._finish_fault(fault, entry, None)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from .faults import Fault, FaultQueue, LoggedRequest, RequestLog
+from .faults import Fault, FaultQueue, Holds, LoggedRequest, RequestLog
 from .handlers import SimHTTPServer
 from .models import NAMESPACE, dstr
 from .state import to_decimal
@@ -60,6 +60,7 @@ class SnapTradeSimulator:
         self.check_timestamp = check_timestamp
         self.broker = SimBroker(clock=clock)
         self.faults = FaultQueue()
+        self.holds = Holds()
         self.log = RequestLog()
         self.stopping = threading.Event()
         self._host = host
@@ -268,6 +269,11 @@ class SnapTradeSimulator:
             drop=drop, process=process,
         ))
 
+    def hold(self, count: int, path_regex: str = ".*", method: str | None = None, timeout: float = 3.0) -> None:
+        """Hold matching requests until `count` of them wait at once (then answer them all), or each for
+        `timeout` seconds; with `max_in_flight`, shows which requests a client sends together."""
+        self.holds.add(method, path_regex, count, timeout)
+
     def clear_faults(self) -> None:
         self.faults.clear()
 
@@ -282,7 +288,13 @@ class SnapTradeSimulator:
         return self.log.snapshot()
 
     def clear_requests(self) -> None:
+        """Forget the requests so far; `max_in_flight` counts from now."""
         self.log.clear()
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests received and not yet answered at one time."""
+        return self.log.max_in_flight
 
     def orders(self, account_id: str) -> list[dict[str, Any]]:
         """The account's AccountOrderRecords, oldest first (as the API would show them)."""

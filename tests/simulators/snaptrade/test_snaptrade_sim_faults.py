@@ -232,3 +232,23 @@ def test_urllib3_retry_warning_logs_the_secret(api: SdkApi, caplog: pytest.LogCa
     with caplog.at_level("WARNING", logger="urllib3.connectionpool"):
         api.balance()
     assert "userSecret=demo-secret" in caplog.text
+
+
+def test_holds_release_requests_sent_together_and_count_them_in_flight(api: SdkApi) -> None:
+    """Two balance reads from two threads wait for each other and are counted in flight together; a request
+    sent alone waits out its hold and is counted alone."""
+    api.sim.clear_requests()
+    api.sim.hold(2, r"/balances$")
+    readers = [threading.Thread(target=api.balance) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(10)
+    assert api.sim.max_in_flight == 2 and not any(r.is_alive() for r in readers)
+    api.balance()  # released: the hold is used up
+    api.sim.clear_requests()
+    assert api.sim.max_in_flight == 0
+    api.sim.hold(2, r"/positions/all$", timeout=0.2)
+    api.units()
+    api.balance()
+    assert api.sim.max_in_flight == 1 and [r.status for r in api.sim.requests] == [200, 200]
