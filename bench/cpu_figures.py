@@ -5,10 +5,10 @@ bounded by it: executes/s across processes can be at most cores / (Python CPU + 
 per execute. So the bench reports both, per call, against the floor's (bench/floor.py), measured
 in blocks of calls (subject, floor, subject, floor, ...) at one caller.
 
-Python CPU is time.process_time() of this process. PostgreSQL CPU is read from /proc for the
-server's own processes (the pids pg_stat_activity lists: the backends and the server's background
-workers), so it is measured only when the server runs on this machine and its processes are visible;
-otherwise the figure says so.
+Python CPU is time.process_time() of this process (all its threads). PostgreSQL CPU is read from
+/proc for the server's processes that pg_stat_activity lists for this database, plus its background
+processes, so it is measured only when the server runs on this machine and its processes are
+visible; otherwise the figure says so.
 """
 
 from __future__ import annotations
@@ -31,41 +31,44 @@ _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 BLOCKS = 4
 
 
-def _server_pids(engine: Engine) -> list[int]:
+_SERVER_PROCESSES = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() OR datname IS NULL")
+"""This database's backends and the server's own background processes (not other databases' backends)."""
+
+
+def _server_cpu(engine: Engine) -> dict[int, float] | None:
+    """CPU seconds (utime + stime) per server process; None when they are not readable (another machine)."""
     with engine.connect() as conn:
-        return [int(pid) for pid in conn.execute(text("SELECT pid FROM pg_stat_activity")).scalars()]
-
-
-def _cpu_seconds(pids: list[int]) -> float | None:
-    """utime + stime of these processes; None when any is not readable (a server on another machine)."""
-    total = 0
+        pids = [int(pid) for pid in conn.execute(_SERVER_PROCESSES).scalars()]
+    used: dict[int, float] = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
-            return None
-        total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+            continue  # ended since the listing, or not visible from here (a server on another machine)
+        used[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return used or None
 
 
 class CpuMeter:
     """Python and server CPU over a block of calls."""
 
     def __init__(self, engine: Engine) -> None:
-        self.pids = _server_pids(engine)
+        self.engine = engine
 
     def block(self, action: Callable[[], Any], calls: int) -> tuple[float, float | None]:
-        """(Python CPU ms per call, server CPU ms per call or None)."""
-        server_before = _cpu_seconds(self.pids)
+        """(Python CPU ms per call, server CPU ms per call or None). A server process that started during the
+        block counts whole; one that ended during it is lost (the pool keeps its connections, so none do)."""
+        server_before = _server_cpu(self.engine)
         python_before = time.process_time()
         for _ in range(calls):
             action()
         python = (time.process_time() - python_before) * 1000 / calls
-        server_after = _cpu_seconds(self.pids)
+        server_after = _server_cpu(self.engine)
         if server_before is None or server_after is None:
             return python, None
-        return python, (server_after - server_before) * 1000 / calls
+        used = sum(seconds - server_before.get(pid, 0.0) for pid, seconds in server_after.items())
+        return python, used * 1000 / calls
 
 
 def _measure(meter: CpuMeter, actions: dict[str, Callable[[], Any]], calls: int) -> dict[str, dict[str, Any]]:

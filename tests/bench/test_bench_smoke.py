@@ -46,3 +46,15 @@ def test_quick_db_figures(database_url: str) -> None:
     assert calls["get_orders(account)"]["plan"]["uses_index"]
 
     render(result)  # the table renders without error
+
+
+def test_cpu_figure_measures_this_process_and_the_local_server(database_url: str) -> None:
+    """The test server runs on this machine, so its processes are visible and the PostgreSQL CPU is measured."""
+    figure = run_all(quick=True, only=["cpu"], database_url=database_url)["figures"]["cpu"]
+    assert figure["measured"] and figure["postgres_measured"], figure
+    for call in ("preview", "execute"):
+        for side in ("service", "floor"):
+            used = figure[call][side]
+            assert used["python_ms"] > 0 and used["postgres_ms"] > 0, (call, side, used)
+            assert abs(used["total_ms"] - used["python_ms"] - used["postgres_ms"]) <= 0.02  # each rounded
+    assert [row["metric"].split(":")[0] for row in figure["rows"]] == ["preview"] * 3 + ["execute"] * 3
