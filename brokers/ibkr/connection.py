@@ -202,22 +202,23 @@ class IBKRConnectionManager:
     ) -> T:
         """Wait for readiness, then run; a read that meets a dying socket is retried once (reads are safe
         to repeat, placements never are)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
+        deadline = asyncio.get_running_loop().time() + limit
         for attempt in (1, 2):
             try:
-                ib = await asyncio.wait_for(self._ready(kind), max(0.0, deadline - loop.time()))
+                async with asyncio.timeout_at(deadline):  # inline in this task: wait_for made a task per step
+                    ib = await self._ready(kind)
             except TimeoutError:
                 raise self._timed_out(limit, connecting=True) from None
             try:
-                if kind is CallKind.ORDER:
-                    self.pacing.spend()
-                    return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
-                await asyncio.wait_for(self.pacing.admit(cost), max(0.0, deadline - loop.time()))
-                try:
-                    return await asyncio.wait_for(operation(ib), max(0.0, deadline - loop.time()))
-                finally:
-                    self.pacing.release(cost)
+                async with asyncio.timeout_at(deadline):
+                    if kind is CallKind.ORDER:
+                        self.pacing.spend()
+                        return await operation(ib)
+                    await self.pacing.admit(cost)
+                    try:
+                        return await operation(ib)
+                    finally:
+                        self.pacing.release(cost)
             except TimeoutError:
                 raise (on_lost or self._timed_out)(limit) from None
             except ConnectionError:
