@@ -17,11 +17,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Body, Path, Query
 
 from api.errors import ERROR_RESPONSES
-from api.models import AccountsOverview, ExecuteRequest, service_result
+from api.models import AccountsOverview, ExecuteRequest, PreviewBody, service_result
 from brokers.errors import ErrorCode, OrderOutcomeUnknown, TradeError
-from brokers.models import OrderRequest
 from brokers.user_context import parse_user_email, scoped_to
 from mcp_tools.runtime import ServiceProvider
+from services.notional import NotionalOrder, parse_order_or_notional
 from services.trade_execution import TradeExecutionService
 from telemetry.calls import note_arguments
 
@@ -113,14 +113,18 @@ def trade_router(calls: ServiceCalls) -> APIRouter:
         return await calls.read(lambda svc: for_user(user_email, lambda: svc.get_positions(account_id)))
 
     @router.post("/previews", response_model=service_result("preview_trade"), status_code=201, tags=["trading"])
-    async def preview(order: Annotated[OrderRequest, Body()], user_email: UserQuery = None) -> Any:
-        """Check and price an order and store it as a preview; nothing is sent to the broker.
+    async def preview(body: Annotated[PreviewBody, Body()], user_email: UserQuery = None) -> Any:
+        """Check and price an order (a quantity, or a cash amount as notional) and store it as a preview;
+        nothing is sent to the broker.
 
         Show the result to a human; execute it (by its preview_id) only after they confirm.
         """
-        terms = order.model_dump()
-        note_arguments(**terms)
-        return await calls.read(lambda svc: for_user(user_email, lambda: svc.preview_trade(**terms)))
+        order = parse_order_or_notional(**body)
+        if isinstance(order, NotionalOrder):  # its quantity is a placeholder until the broker's estimate
+            note_arguments(**{**order.terms.model_dump(), "quantity": None})
+        else:
+            note_arguments(**order.model_dump())
+        return await calls.read(lambda svc: for_user(user_email, lambda: svc.preview_request(order)))
 
     @router.post("/executions", response_model=service_result("execute_trade"), tags=["trading"])
     async def execute(request: ExecuteRequest, user_email: UserQuery = None) -> Any:

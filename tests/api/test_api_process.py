@@ -118,7 +118,7 @@ def test_bearer_token_required_and_health_open(server: ApiProcess) -> None:
 def test_openapi_uses_the_service_models(server: ApiProcess) -> None:
     spec = httpx2.get(f"{server.url}/openapi.json", timeout=30).json()
     schemas = spec["components"]["schemas"]
-    assert {"PreviewView", "OrderView", "OrderRequest", "ApiError", "BrokerAccount"} <= set(schemas)
+    assert {"PreviewView", "OrderView", "PreviewRequest", "ApiError", "BrokerAccount"} <= set(schemas)
     execute = spec["paths"]["/v1/executions"]["post"]
     body = execute["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(schemas[body]["properties"]) == {"preview_id"}
