@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.models import PreviewRequest
 from brokers.errors import TradeError
 from brokers.models import OrderRequest
 from db.models import TradeEvent, TradePreview
@@ -98,9 +99,11 @@ def test_openapi_describes_quantity_or_notional(server: ApiProcess) -> None:
     body = spec["components"]["schemas"][name]
     assert {"quantity", "notional", "order_type", "limit_price", "sec_type"} <= set(body["properties"])
     assert set(body["required"]) == {"account_id", "ticker", "side"} and body["additionalProperties"] is False
-    order_schema = OrderRequest.model_json_schema(ref_template="#/components/schemas/{model}")["properties"]
-    assert {k: v for k, v in body["properties"].items() if k not in {"quantity", "notional"}} == {
-        k: v for k, v in order_schema.items() if k not in {"quantity", "notional"}}  # the order's own terms
+    assert set(body["properties"]) == set(OrderRequest.model_fields)  # the order's own terms, nothing else
+    order_schema = OrderRequest.model_json_schema()["properties"]
+    assert {k: v for k, v in PreviewRequest.model_json_schema()["properties"].items()
+            if k not in {"quantity", "notional"}} == {k: v for k, v in order_schema.items()
+                                                      if k not in {"quantity", "notional"}}  # and their rules
     schema = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
     order = {"account_id": "PA-1", "ticker": "MSFT", "side": "BUY"}
     for accepted in ({"quantity": "2"}, {"notional": 1000}, {"quantity": None, "notional": "1000"}):
