@@ -22,8 +22,9 @@ from telemetry.correlation import CORRELATION_ID
 log = logging.getLogger("tradeexec.calls")
 
 SHOWN_ARGUMENTS = frozenset({
-    "account_id", "ticker", "side", "quantity", "order_type", "limit_price", "stop_price", "time_in_force",
-    "preview_id", "order_id", "state", "days", "method", "path",
+    "account_id", "ticker", "side", "quantity", "notional", "order_type", "limit_price", "stop_price",
+    "time_in_force", "take_profit_price", "stop_loss_price", "preview_id", "order_id", "state", "days", "method",
+    "path",
 })
 """Argument names whose values appear in logs; anything else is summarized by type and length only."""
 MAX_SHOWN = 64

@@ -69,6 +69,13 @@ def test_summaries_show_order_terms_and_ids_only() -> None:
                        "account_id": f"<dict {len(str({'nested': SECRET}))} chars>"}
 
 
+def test_summaries_show_a_cash_amount_and_bracket_prices_as_order_terms() -> None:
+    summary = summarize({"notional": Decimal("1000"), "take_profit_price": Decimal("210.5"),
+                         "stop_loss_price": "180", "trail_secret": Decimal("1")})
+    assert summary == {"notional": "1000", "take_profit_price": "210.5", "stop_loss_price": "180",
+                       "trail_secret": "<Decimal 1 chars>"}
+
+
 def test_correlation_outside_a_call_is_fresh_and_client_ids_must_be_canonical() -> None:
     assert CORRELATION_ID.get() is None
     assert current_correlation() != current_correlation()
