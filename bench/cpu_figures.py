@@ -24,6 +24,7 @@ from sqlalchemy import Engine, text
 
 from bench.context import ACCOUNT, BenchContext, bench_broker
 from bench.floor import Floor
+from bench.own_sql import OwnSql
 from bench.service_figures import _request, _to_place
 from bench.stats import rounded
 
@@ -89,12 +90,13 @@ def _measure(meter: CpuMeter, actions: dict[str, Callable[[], Any]], calls: int)
 
 
 def _rows(call: str, measured: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    service, floor = measured["service"], measured["floor"]
     rows = []
-    for part in ("python_ms", "postgres_ms", "total_ms"):
-        value, baseline = service[part], floor[part]
-        rows.append({"metric": f"{call}: {part.replace('_ms', '')} CPU ms per call vs floor", "value": value,
-                     "baseline": baseline, "ratio": rounded(value / baseline) if value and baseline else None})
+    for subject, baseline_name, label in (("service", "floor", "vs floor"),
+                                          ("service", "own_sql", "vs its own SQL alone")):
+        for part in ("python_ms", "postgres_ms", "total_ms"):
+            value, baseline = measured[subject][part], measured[baseline_name][part]
+            rows.append({"metric": f"{call}: {part.replace('_ms', '')} CPU ms per call {label}", "value": value,
+                         "baseline": baseline, "ratio": rounded(value / baseline) if value and baseline else None})
     return rows
 
 
@@ -102,7 +104,7 @@ def cpu(ctx: BenchContext) -> dict[str, Any]:
     """Python and PostgreSQL CPU per preview and per execute (in-memory broker), service vs floor."""
     ctx.truncate()
     broker = bench_broker()
-    floor = Floor(ctx.engine)
+    floor, own = Floor(ctx.engine), OwnSql(ctx.engine, ctx.session_factory)
     meter = CpuMeter(ctx.engine)
     calls = ctx.n(150, 600)
     to_place, request = _to_place(), _request()
@@ -113,15 +115,19 @@ def cpu(ctx: BenchContext) -> dict[str, Any]:
         for _ in range(20):  # warm: prepared statements, pooled connections
             service.execute_trade(preview())
         previews = _measure(meter, {"service": preview,
-                                    "floor": floor.preview(lambda: broker.preview_order(request))}, calls)
+                                    "floor": floor.preview(lambda: broker.preview_order(request)),
+                                    "own_sql": own.preview(preview(), lambda: broker.preview_order(request))}, calls)
         pending = [preview() for _ in range(calls * BLOCKS + 2)]
+        own_pending = [preview() for _ in range(calls * BLOCKS + 2)]
         executes = _measure(meter, {
             "service": lambda: service.execute_trade(pending.pop()),
             "floor": floor.execute(lambda: broker.place_order(ACCOUNT, to_place, uuid.uuid4().hex)),
+            "own_sql": own.execute(own_pending, lambda: broker.place_order(ACCOUNT, to_place, uuid.uuid4().hex)),
         }, calls)
     measured = executes["service"]["postgres_ms"] is not None
     return {
-        "title": "CPU per call, 1 caller: Python (this process) and PostgreSQL (its server processes) vs the floor",
+        "title": "CPU per call, 1 caller: Python (this process) and PostgreSQL (its server processes) vs the floor "
+                 "and vs the module's own SQL alone (bench/own_sql.py)",
         "measured": True,
         "postgres_measured": measured,
         "preview": previews,

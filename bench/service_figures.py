@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from bench.context import ACCOUNT, BENCH_ACCOUNTS, BenchContext, bench_broker
 from bench.floor import Floor
+from bench.own_sql import OwnSql
 from bench.stats import Summary, compare, interleaved, rounded, sample
 from brokers.errors import TradeError
 from db.models import TradeEvent, TradeOrder
@@ -201,31 +202,47 @@ def _request() -> Any:
 
 
 def latency(ctx: BenchContext) -> dict[str, Any]:
-    """One caller: preview and execute vs their floors (in-memory broker), interleaved call by call."""
+    """One caller: preview and execute vs their floors (in-memory broker), interleaved call by call; and vs the
+    module's own SQL alone (bench.own_sql), which splits the gap into the schema's share and the Python's."""
     ctx.truncate()
     broker = bench_broker()
-    floor = Floor(ctx.engine)
+    floor, own = Floor(ctx.engine), OwnSql(ctx.engine, ctx.session_factory)
     to_place, request = _to_place(), _request()
     calls = ctx.n(100, 600)
     with ctx.service([broker]) as service:
         previews = interleaved({"service": lambda: _preview(service),
-                                "floor": floor.preview(lambda: broker.preview_order(request))}, calls)
+                                "floor": floor.preview(lambda: broker.preview_order(request)),
+                                "own_sql": own.preview(_preview(service), lambda: broker.preview_order(request))},
+                               calls)
         pending = [_preview(service) for _ in range(calls + 2)]
+        own_pending = [_preview(service) for _ in range(calls + 2)]
         executes = interleaved({
             "service": lambda: service.execute_trade(pending.pop()),
             "floor": floor.execute(lambda: broker.place_order(ACCOUNT, to_place, uuid.uuid4().hex)),
+            "own_sql": own.execute(own_pending, lambda: broker.place_order(ACCOUNT, to_place, uuid.uuid4().hex)),
         }, calls)
     pairs = {name: compare(Summary.of(times["service"]), Summary.of(times["floor"]))
              for name, times in (("preview", previews), ("execute", executes))}
+    own_sql = {name: {"service_vs_own_sql": compare(Summary.of(times["service"]), Summary.of(times["own_sql"])),
+                      "own_sql_vs_floor": compare(Summary.of(times["own_sql"]), Summary.of(times["floor"]))}
+               for name, times in (("preview", previews), ("execute", executes))}
     return {
         "title": "Latency at 1 caller vs the floor (in-memory broker; floor = broker call + 1 or 2 commits)",
         "measured": True,
         **pairs,
+        "own_sql": own_sql,
         "rows": [
-            {"metric": f"{name}_trade {pct} ms vs floor", "value": pair["subject"][f"{pct}_ms"],
-             "baseline": pair["baseline"][f"{pct}_ms"], "ratio": pair[f"ratio_{pct}"]}
-            for name, pair in pairs.items() for pct in ("p50", "p99")
+            *({"metric": f"{name}_trade {pct} ms vs floor", "value": pair["subject"][f"{pct}_ms"],
+               "baseline": pair["baseline"][f"{pct}_ms"], "ratio": pair[f"ratio_{pct}"]}
+              for name, pair in pairs.items() for pct in ("p50", "p99")),
+            *({"metric": f"{name}: {label} p50 ms", "value": pair["subject"]["p50_ms"],
+               "baseline": pair["baseline"]["p50_ms"], "ratio": pair["ratio_p50"]}
+              for name, parts in own_sql.items()
+              for label, pair in (("service vs its own SQL alone", parts["service_vs_own_sql"]),
+                                  ("own SQL alone vs floor", parts["own_sql_vs_floor"]))),
         ],
+        "notes": ["own SQL alone (bench/own_sql.py): the module's statements and commits with the broker call "
+                  "between and no other code; service/own SQL is the Python's share, own SQL/floor the schema's"],
     }
 
 

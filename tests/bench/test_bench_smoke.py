@@ -53,8 +53,23 @@ def test_cpu_figure_measures_this_process_and_the_local_server(database_url: str
     figure = run_all(quick=True, only=["cpu"], database_url=database_url)["figures"]["cpu"]
     assert figure["measured"] and figure["postgres_measured"], figure
     for call in ("preview", "execute"):
-        for side in ("service", "floor"):
+        for side in ("service", "floor", "own_sql"):
             used = figure[call][side]
             assert used["python_ms"] > 0 and used["postgres_ms"] > 0, (call, side, used)
             assert abs(used["total_ms"] - used["python_ms"] - used["postgres_ms"]) <= 0.02  # each rounded
-    assert [row["metric"].split(":")[0] for row in figure["rows"]] == ["preview"] * 3 + ["execute"] * 3
+    assert [row["metric"].split(":")[0] for row in figure["rows"]] == ["preview"] * 6 + ["execute"] * 6
+    assert ["own SQL" in row["metric"] for row in figure["rows"]] == ([False] * 3 + [True] * 3) * 2
+
+
+def test_latency_figure_splits_the_gap_at_the_modules_own_sql(database_url: str) -> None:
+    """Service vs floor, and the same calls against the module's own statements alone, all counted alike."""
+    figure = run_all(quick=True, only=["latency"], database_url=database_url)["figures"]["latency"]
+    assert figure["measured"], figure
+    for call in ("preview", "execute"):
+        parts = figure["own_sql"][call]
+        service, own_sql = parts["service_vs_own_sql"]["subject"], parts["service_vs_own_sql"]["baseline"]
+        assert service == figure[call]["subject"] and parts["own_sql_vs_floor"]["subject"] == own_sql
+        assert parts["own_sql_vs_floor"]["baseline"] == figure[call]["baseline"]
+        assert service["count"] == own_sql["count"] == figure[call]["baseline"]["count"] == 100
+        assert own_sql["p50_ms"] > 0
+    assert len(figure["rows"]) == 8
