@@ -20,11 +20,12 @@ from typing import Any
 from bench.context import BenchContext
 from bench.floor import Floor
 from bench.loop_thread import LoopThread
+from bench.own_sql import OwnSql
 from bench.stats import Samples, Summary, compare, paced, rounded, timed
 
 ACCOUNT = "DU7654321"
 TICKER = "AAPL"
-SERVICE_CLIENT, RAW_CLIENT, CONNECTS_CLIENT, FLOOR_CLIENT = 31, 32, 33, 34
+SERVICE_CLIENT, RAW_CLIENT, CONNECTS_CLIENT, FLOOR_CLIENT, OWN_SQL_CLIENT = 31, 32, 33, 34, 35
 FIRST_STATUSES = frozenset({"PreSubmitted", "Submitted", "Filled", "Cancelled", "ApiCancelled", "Inactive"})
 
 
@@ -122,50 +123,48 @@ def ibkr(ctx: BenchContext) -> dict[str, Any]:
     ctx.truncate()
     calls = ctx.n(15, 150)
     connection_calls = ctx.n(100, 1000)
-    floor = Floor(ctx.engine)
+    floor, own = Floor(ctx.engine), OwnSql(ctx.engine, ctx.session_factory)
     with simulator() as sim:
         port = int(sim.get("port"))
         price = _resting_price(sim.call("get_price", TICKER))
         manager = IBKRConnectionManager("127.0.0.1", port, SERVICE_CLIENT, request_timeout=15.0)
         adapter = IBKRBrokerAdapter(manager, owns_manager=True)
-        raw, floor_ib = RawIB(port, RAW_CLIENT), RawIB(port, FLOOR_CLIENT)
+        raw, floor_ib, own_ib = RawIB(port, RAW_CLIENT), RawIB(port, FLOOR_CLIENT), RawIB(port, OWN_SQL_CLIENT)
         stalls = {"service": lambda: manager.pacing.stats.ib_async_stalls, "raw": lambda: raw.stalls,
-                  "floor": lambda: floor_ib.stalls}
+                  "floor": lambda: floor_ib.stalls, "own_sql": lambda: own_ib.stalls}
         try:
             with ctx.service([adapter]) as service:
 
                 def preview() -> str:
                     return service.preview_trade(ACCOUNT, TICKER, "BUY", Decimal(1), "Limit", price).preview_id
 
-                previews = paced({"service": preview, "raw": lambda: raw.preview(price),
-                                  "floor": floor.preview(lambda: floor_ib.preview(price))},
-                                 1, PREVIEW_ROUND_S, stalls)  # warm-up: contracts qualified, pools filled
+                preview_calls = {"service": preview, "raw": lambda: raw.preview(price),
+                                 "floor": floor.preview(lambda: floor_ib.preview(price)),
+                                 "own_sql": own.preview(preview(), lambda: own_ib.preview(price))}
+                previews = paced(preview_calls, 1, PREVIEW_ROUND_S, stalls)  # warm-up: contracts, pools
                 sim.call("clear_received")  # steady state: counted after connect and warm-up
-                previews = paced({"service": preview, "raw": lambda: raw.preview(price),
-                                  "floor": floor.preview(lambda: floor_ib.preview(price))},
-                                 calls, PREVIEW_ROUND_S, stalls, warmup=0)
+                previews = paced(preview_calls, calls, PREVIEW_ROUND_S, stalls, warmup=0)
                 preview_msgs = _messages_per_call(sim.get("received"), calls)
-                pending = []
+                pending, own_pending = [], []
                 for _ in range(calls + 3):  # 3 warm-up executes (1 round after 2 unpaced)
                     pending.append(preview())
-                    time.sleep(PREVIEW_ROUND_S / 2)
+                    own_pending.append(preview())
+                    time.sleep(PREVIEW_ROUND_S * 1.5)  # 16 previews/s: within the read budget
                 time.sleep(1.1)  # let ib_async's 1 s request-throttle window drain after those previews
-                executes = paced({"service": lambda: service.execute_trade(pending.pop()),
-                                  "raw": lambda: raw.place(price),
-                                  "floor": floor.execute(lambda: floor_ib.place(price))},
-                                 1, EXECUTE_ROUND_S, stalls)
+                execute_calls = {"service": lambda: service.execute_trade(pending.pop()),
+                                 "raw": lambda: raw.place(price),
+                                 "floor": floor.execute(lambda: floor_ib.place(price)),
+                                 "own_sql": own.execute(own_pending, lambda: own_ib.place(price))}
+                executes = paced(execute_calls, 1, EXECUTE_ROUND_S, stalls)
                 sim.call("clear_received")
-                executes = paced({"service": lambda: service.execute_trade(pending.pop()),
-                                  "raw": lambda: raw.place(price),
-                                  "floor": floor.execute(lambda: floor_ib.place(price))},
-                                 calls, EXECUTE_ROUND_S, stalls, warmup=0)
+                executes = paced(execute_calls, calls, EXECUTE_ROUND_S, stalls, warmup=0)
                 time.sleep(1.0)  # the coalesced refresh after the last trades is counted too
                 execute_msgs = _messages_per_call(sim.get("received"), calls)
                 pacing = manager.pacing.stats
             connects = _connections(ctx, sim, port, price, connection_calls)
         finally:
-            raw.close()
-            floor_ib.close()
+            for client in (raw, floor_ib, own_ib):
+                client.close()
     return _report(previews, executes, preview_msgs, execute_msgs, connects, pacing)
 
 
@@ -174,6 +173,8 @@ def _report(previews: dict[str, Samples], executes: dict[str, Samples], preview_
     figures = {phase: {
         "vs_raw": compare(Summary.of(samples["service"].clean()), Summary.of(samples["raw"].clean())),
         "vs_floor": compare(Summary.of(samples["service"].clean()), Summary.of(samples["floor"].clean())),
+        "vs_own_sql": compare(Summary.of(samples["service"].clean()), Summary.of(samples["own_sql"].clean())),
+        "own_sql_vs_floor": compare(Summary.of(samples["own_sql"].clean()), Summary.of(samples["floor"].clean())),
         "pacing_stalls": {name: s.stall_count() for name, s in samples.items()},
     } for phase, samples in (("preview", previews), ("execute", executes))}
     rows = []
@@ -181,6 +182,8 @@ def _report(previews: dict[str, Samples], executes: dict[str, Samples], preview_
         rows += latency_rows(f"{label} vs raw ib_async", figures[phase]["vs_raw"])
         rows += latency_rows(f"{label} vs floor (raw + {1 if phase == 'preview' else 2} commit(s))",
                              figures[phase]["vs_floor"])
+        rows += latency_rows(f"{label} vs its own SQL + raw ib_async", figures[phase]["vs_own_sql"])[:1]
+        rows += latency_rows(f"{label}: own SQL + raw ib_async vs floor", figures[phase]["own_sql_vs_floor"])[:1]
         rows.append({"metric": f"{label}: calls that met an ib_async pacing stall (excluded above)",
                      "value": figures[phase]["pacing_stalls"]["service"],
                      "baseline": figures[phase]["pacing_stalls"]["raw"], "ratio": None})
