@@ -19,12 +19,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from db import direct
 from db.models import PreviewStatus, TradePreview
-from services.order_store import jsonable
 
 _PREVIEWS = cast(Table, TradePreview.__table__)
 _DIALECT = postgresql.psycopg.dialect()
 _JSON_COLUMNS = tuple(c.name for c in _PREVIEWS.c if isinstance(c.type, JSONB))
 _RETURNED = tuple(c.name for c in _PREVIEWS.c if c.name not in _JSON_COLUMNS)
+_KEYS = tuple((c.name, TradePreview.__mapper__.get_property_by_column(c).key) for c in _PREVIEWS.c)
 if any(str(_PREVIEWS.c[name].server_default.arg.text) != "'{}'::jsonb" for name in _JSON_COLUMNS):  # type: ignore
     raise RuntimeError("record_preview assumes every JSONB column of trade_previews defaults to '{}'")
 
@@ -45,7 +45,7 @@ WITH p AS (
     INSERT INTO trade_events (created_at, event_type, correlation_id, preview_id, account_id, broker_provider,
         status, payload)
     SELECT now(), 'PREVIEW_CREATED', :e_correlation, p.id, left(p.account_id, 64), p.broker_provider, p.status,
-        CAST(:e_payload AS jsonb)
+        jsonb_build_object('impact', CAST(:impact AS jsonb), 'estimated_total', CAST(:e_total AS text))
     FROM p
 )
 SELECT {", ".join(_RETURNED)} FROM p
@@ -55,13 +55,14 @@ SELECT {", ".join(_RETURNED)} FROM p
 
 def record_preview(engine: Engine, row: TradePreview, correlation: uuid.UUID) -> None:
     """INSERT the preview and its PREVIEW_CREATED event, COMMIT; `row` gets the values the database set."""
-    params: dict[str, Any] = {c.name: getattr(row, c.key) for c in _PREVIEWS.c}
+    values = row.__dict__  # the row is transient: its column values are plain entries here (None if unset)
+    params: dict[str, Any] = {name: values.get(key) for name, key in _KEYS}
     for name in _JSON_COLUMNS:
         params[name] = None if params[name] is None else json.dumps(params[name])
     if params["status"] is not None:
         params["status"] = str(params["status"])
     params["e_correlation"] = correlation
-    params["e_payload"] = json.dumps(jsonable({"impact": row.impact, "estimated_total": row.estimated_total}))
+    params["e_total"] = None if row.estimated_total is None else str(row.estimated_total)
     [stored] = direct.fetch_and_commit(engine, _RECORD, params)
     values = dict(zip(_RETURNED, stored, strict=True))
     values["status"] = PreviewStatus(values["status"])
