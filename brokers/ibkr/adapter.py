@@ -16,6 +16,7 @@ from ib_async import IB, Trade
 
 from brokers.base import AccountSnapshot, BrokerAdapter, OrderUpdateHandler
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
+from brokers.ibkr.balance_board import BalanceBoard
 from brokers.ibkr.brackets import BracketPlacer
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
@@ -81,6 +82,7 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
         self.desk = desk
         self.ops = IBKROperations(self.owns_account, desk.resolver, snapshot_timeout=min(self.timeout / 3, 4.0))
         self._owns_manager = owns_manager
+        self.balances = BalanceBoard()
         self._on_update: OrderUpdateHandler | None = None
         self._on_reconnect: Callable[[], None] | None = None
         self._placing: set[str] = set()
@@ -133,9 +135,23 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
 
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
-        """From the subscribed account summary (no message) once subscribed: the execute-time check reads it."""
+        """The execute-time check reads it: from what the loop thread has published (balance_board.py), with
+        no trip to that thread; until the account's summary has arrived, from the summary on the loop thread
+        (subscribing it once: no message after that)."""
+        ready = self.manager.health().ready  # CONNECTED: a degraded or lost gateway answers from the loop thread
+        published = self.balances.balance(account_id) if ready and self.owns_account(account_id) else None
+        if published is not None:
+            return published
         cached = self.manager.account_summary_cached
-        return self._read(partial(self.ops.balance, account_id=account_id), cost=0 if cached else None)
+        return self._read(self._attached(partial(self.ops.balance, account_id=account_id)), cost=0 if cached else None)
+
+    def _attached(self, operation: Operation[T]) -> Operation[T]:
+        """`operation`, run once the balance board follows this connection's IB (loop thread; see balance_board)."""
+        async def run(ib: IB) -> T:
+            self.balances.attach(ib)
+            return await operation(ib)
+
+        return run
 
 
     def get_positions(self, account_id: str) -> list[Position]:
@@ -151,7 +167,7 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
         """One trip to the loop thread, paced as a preview: the balance and positions come from ib_async's
         caches and send nothing (the first balance read subscribes the summary: budgeted as a read)."""
         cost = OPERATION_COSTS["preview"] + (0 if self.manager.account_summary_cached else OPERATION_COSTS["read"])
-        preview, snapshot = self._read(partial(self.ops.preview_with_snapshot, order=order), cost=cost)
+        preview, snapshot = self._read(self._attached(partial(self.ops.preview_with_snapshot, order=order)), cost=cost)
 
         def read() -> AccountSnapshot:
             if isinstance(snapshot, TradeError):

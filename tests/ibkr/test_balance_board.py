@@ -1,0 +1,111 @@
+"""The execute-time balance read answers from what the loop thread published, with no trip to that thread,
+and falls back to the loop thread (and its errors) whenever that would answer differently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from brokers.errors import ErrorCode, TradeError
+from brokers.ibkr.adapter import IBKRBrokerAdapter
+from brokers.ibkr.connection import IBKRConnectionManager
+from brokers.ibkr.lifecycle import ConnectionState
+from brokers.models import OrderRequest
+from brokers.records import OrderToPlace
+from simulators.ib_gateway import IBGatewaySimulator
+from tests.ibkr.conftest import ACCOUNT, wait_until
+
+
+@pytest.fixture
+def hops(manager: IBKRConnectionManager, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Every call the adapter sends to the loop thread (the manager's own entry point, counted)."""
+    calls: list[Any] = []
+    run_sync = manager.run_sync
+
+    def counted(operation: Any, **options: Any) -> Any:
+        calls.append(operation)
+        return run_sync(operation, **options)
+
+    monkeypatch.setattr(manager, "run_sync", counted)
+    yield calls
+
+
+def _published(adapter: IBKRBrokerAdapter) -> Any:
+    return wait_until(lambda: adapter.balances.balance(ACCOUNT), what="the account's balance to be published")
+
+
+def test_once_published_a_balance_read_makes_no_trip_and_sends_nothing(
+    sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter, hops: list[Any]
+) -> None:
+    first = adapter.get_account_balance(ACCOUNT)  # subscribes the summary on the loop thread
+    assert len(hops) == 1
+    assert _published(adapter) == first
+    sim.clear_received()
+    again = adapter.get_account_balance(ACCOUNT)
+    assert again == first and again.cash == sim.account(ACCOUNT).cash
+    assert len(hops) == 1 and sim.received == []
+
+
+def test_a_change_at_the_gateway_is_published(sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter) -> None:
+    before = adapter.get_account_balance(ACCOUNT)
+    _published(adapter)
+    order = OrderRequest.model_validate({"account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY",
+                                         "quantity": Decimal(10), "order_type": "Market"})
+    placed = adapter.place_order(ACCOUNT, OrderToPlace(request=order, broker_symbol_id=None), "ref-board")
+    if placed.status.value != "EXECUTED":
+        sim.fill(int(placed.brokerage_order_id or 0))
+    adapter.refresh_after_trade(ACCOUNT)
+    cash = sim.account(ACCOUNT).cash
+    assert cash < (before.cash or 0)
+    after = wait_until(lambda: adapter.balances.balance(ACCOUNT) if adapter.balances.balance(ACCOUNT).cash == cash
+                       else None, what="the refreshed cash to be published")
+    assert adapter.get_account_balance(ACCOUNT) == after
+
+
+def test_a_lost_connection_clears_the_board_and_reads_meet_the_connection_errors(
+    sim: IBGatewaySimulator, manager: IBKRConnectionManager, adapter: IBKRBrokerAdapter, hops: list[Any]
+) -> None:
+    adapter.get_account_balance(ACCOUNT)
+    _published(adapter)
+    sim.refuse_connections = True
+    sim.stop()
+    wait_until(lambda: not manager.health().connected, what="the drop to be noticed")
+    assert adapter.balances.balance(ACCOUNT) is None
+    with pytest.raises(TradeError) as caught:
+        adapter.get_account_balance(ACCOUNT)
+    assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE and len(hops) == 2  # asked the loop thread
+
+
+def test_a_degraded_gateway_is_not_answered_from_the_board(
+    sim: IBGatewaySimulator, manager: IBKRConnectionManager, adapter: IBKRBrokerAdapter
+) -> None:
+    """IB Gateway without IB's servers (1100): the loop thread refuses reads, so the execute is refused before
+    its intent, as it was before the board; a stale balance must not let it through to a failed placement."""
+    adapter.get_account_balance(ACCOUNT)
+    _published(adapter)
+    sim.send_connectivity_notice(1100)
+    wait_until(lambda: manager.health().state is ConnectionState.DEGRADED, what="degraded")
+    with pytest.raises(TradeError) as caught:
+        adapter.get_account_balance(ACCOUNT)
+    assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE and "1100" in caught.value.message
+    sim.send_connectivity_notice(1102)
+    wait_until(lambda: manager.health().ready, what="restored")
+    assert adapter.get_account_balance(ACCOUNT).account_id == ACCOUNT
+
+
+def test_an_account_this_process_may_not_use_is_never_answered_from_the_board(
+    sim: IBGatewaySimulator, manager: IBKRConnectionManager, adapter: IBKRBrokerAdapter
+) -> None:
+    adapter.get_account_balance(ACCOUNT)
+    _published(adapter)
+    restricted = IBKRBrokerAdapter(manager, allowed_accounts=("DU7777777",))
+    try:
+        restricted.balances = adapter.balances  # even with the account published
+        with pytest.raises(TradeError) as caught:
+            restricted.get_account_balance(ACCOUNT)
+        assert caught.value.code is ErrorCode.ACCOUNT_NOT_FOUND
+    finally:
+        restricted.close()
