@@ -16,7 +16,7 @@ from ib_async import IB, Trade
 
 from brokers.base import AccountSnapshot, BrokerAdapter, OrderUpdateHandler
 from brokers.errors import ErrorCode, NothingSent, OrderOutcomeUnknown, TradeError
-from brokers.ibkr.balance_board import BalanceBoard
+from brokers.ibkr.account_board import AccountBoard
 from brokers.ibkr.brackets import BracketPlacer
 from brokers.ibkr.connection import IBKRConnectionManager, LostCall, Operation
 from brokers.ibkr.contracts import ContractResolver
@@ -82,7 +82,7 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
         self.desk = desk
         self.ops = IBKROperations(self.owns_account, desk.resolver, snapshot_timeout=min(self.timeout / 3, 4.0))
         self._owns_manager = owns_manager
-        self.balances = BalanceBoard()
+        self.board = AccountBoard()
         self._on_update: OrderUpdateHandler | None = None
         self._on_reconnect: Callable[[], None] | None = None
         self._placing: set[str] = set()
@@ -135,28 +135,36 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
 
 
     def get_account_balance(self, account_id: str) -> AccountBalance:
-        """The execute-time check reads it: from what the loop thread has published (balance_board.py), with
+        """The execute-time check reads it: from what the loop thread has published (account_board.py), with
         no trip to that thread; until the account's summary has arrived, from the summary on the loop thread
         (subscribing it once: no message after that)."""
-        ready = self.manager.health().ready  # CONNECTED: a degraded or lost gateway answers from the loop thread
-        published = self.balances.balance(account_id) if ready and self.owns_account(account_id) else None
+        published = self.board.balance(account_id) if self._board_answers(account_id) else None
         if published is not None:
             return published
         cached = self.manager.account_summary_cached
         return self._read(self._attached(partial(self.ops.balance, account_id=account_id)), cost=0 if cached else None)
 
     def _attached(self, operation: Operation[T]) -> Operation[T]:
-        """`operation`, run once the balance board follows this connection's IB (loop thread; see balance_board)."""
+        """`operation`, run once the board follows this connection's IB (loop thread; see account_board.py)."""
         async def run(ib: IB) -> T:
-            self.balances.attach(ib)
+            self.board.attach(ib)
             return await operation(ib)
 
         return run
 
+    def _board_answers(self, account_id: str) -> bool:
+        """Only while CONNECTED (a degraded or lost gateway is answered by the loop thread, with its errors), and
+        only for an account this process may use (the loop thread refuses the others)."""
+        return self.manager.health().ready and self.owns_account(account_id)
+
 
     def get_positions(self, account_id: str) -> list[Position]:
-        """ib_async's position cache, kept current by the gateway's pushes: sends nothing, so costs no pacing."""
-        return self._read(partial(self.ops.positions, account_id=account_id), cost=0)
+        """ib_async's position cache, kept current by the gateway's pushes: sends nothing, so costs no pacing.
+        Read from what the loop thread has published (account_board.py) when it can be, as the balance is."""
+        published = self.board.positions(account_id) if self._board_answers(account_id) else None
+        if published is not None:
+            return published
+        return self._read(self._attached(partial(self.ops.positions, account_id=account_id)), cost=0)
 
 
     def preview_order(self, order: OrderRequest) -> BrokerPreview:

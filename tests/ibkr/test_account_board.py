@@ -1,10 +1,11 @@
-"""The execute-time balance read answers from what the loop thread published, with no trip to that thread,
-and falls back to the loop thread (and its errors) whenever that would answer differently."""
+"""The execute-time balance and position reads answer from what the loop thread published, with no trip to
+that thread, and fall back to the loop thread (and its errors) whenever that would answer differently."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ def hops(manager: IBKRConnectionManager, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 
 def _published(adapter: IBKRBrokerAdapter) -> Any:
-    return wait_until(lambda: adapter.balances.balance(ACCOUNT), what="the account's balance to be published")
+    return wait_until(lambda: adapter.board.balance(ACCOUNT), what="the account's balance to be published")
 
 
 def test_once_published_a_balance_read_makes_no_trip_and_sends_nothing(
@@ -60,7 +61,7 @@ def test_a_change_at_the_gateway_is_published(sim: IBGatewaySimulator, adapter: 
     adapter.refresh_after_trade(ACCOUNT)
     cash = sim.account(ACCOUNT).cash
     assert cash < (before.cash or 0)
-    after = wait_until(lambda: adapter.balances.balance(ACCOUNT) if adapter.balances.balance(ACCOUNT).cash == cash
+    after = wait_until(lambda: adapter.board.balance(ACCOUNT) if adapter.board.balance(ACCOUNT).cash == cash
                        else None, what="the refreshed cash to be published")
     assert adapter.get_account_balance(ACCOUNT) == after
 
@@ -73,7 +74,7 @@ def test_a_lost_connection_clears_the_board_and_reads_meet_the_connection_errors
     sim.refuse_connections = True
     sim.stop()
     wait_until(lambda: not manager.health().connected, what="the drop to be noticed")
-    assert adapter.balances.balance(ACCOUNT) is None
+    assert adapter.board.balance(ACCOUNT) is None
     with pytest.raises(TradeError) as caught:
         adapter.get_account_balance(ACCOUNT)
     assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE and len(hops) == 2  # asked the loop thread
@@ -103,9 +104,31 @@ def test_an_account_this_process_may_not_use_is_never_answered_from_the_board(
     _published(adapter)
     restricted = IBKRBrokerAdapter(manager, allowed_accounts=("DU7777777",))
     try:
-        restricted.balances = adapter.balances  # even with the account published
+        restricted.board = adapter.board  # even with the account published
         with pytest.raises(TradeError) as caught:
             restricted.get_account_balance(ACCOUNT)
         assert caught.value.code is ErrorCode.ACCOUNT_NOT_FOUND
     finally:
         restricted.close()
+
+
+def test_positions_are_published_and_read_without_a_trip(
+    sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter, hops: list[Any]
+) -> None:
+    assert adapter.get_positions(ACCOUNT) is not None  # attaches the board on the loop thread
+    order = OrderRequest.model_validate({"account_id": ACCOUNT, "ticker": "AAPL", "side": "BUY",
+                                         "quantity": Decimal(7), "order_type": "Market"})
+    placed = adapter.place_order(ACCOUNT, OrderToPlace(request=order, broker_symbol_id=None), "ref-held")
+    if placed.status.value != "EXECUTED":
+        sim.fill(int(placed.brokerage_order_id or 0))
+
+    def aapl_held() -> Decimal:
+        held = adapter.board.positions(ACCOUNT) or []
+        return sum((p.quantity for p in held if p.ticker == "AAPL"), Decimal(0))
+
+    wait_until(lambda: aapl_held() >= 7, what="the position to be published")
+    trips = len(hops)
+    read = adapter.get_positions(ACCOUNT)
+    assert len(hops) == trips  # answered from the board
+    from_loop = adapter.manager.run_sync(partial(adapter.ops.positions, account_id=ACCOUNT), cost=0)
+    assert read == from_loop  # the same positions the loop thread answers with
