@@ -16,6 +16,7 @@ gateway's pushes, and the summary refresh requested after each trade.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -25,6 +26,8 @@ from ib_async import IB, AccountValue
 
 from brokers.ibkr.portfolio import balance_from, positions
 from brokers.records import AccountBalance, Position
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,14 @@ class AccountBoard:
         summary: dict[str, list[AccountValue]] = {}
         for value in ib.wrapper.acctSummary.values():
             summary.setdefault(value.account, []).append(value)
-        self._published = _Snapshot(
-            MappingProxyType({account: balance_from(values, account) for account, values in summary.items()}),
-            MappingProxyType({account: tuple(positions(ib, account)) for account in ib.managedAccounts()}),
-        )
+        try:
+            self._published = _Snapshot(
+                MappingProxyType({account: balance_from(values, account) for account, values in summary.items()}),
+                MappingProxyType({account: tuple(positions(ib, account)) for account in ib.managedAccounts()}),
+            )
+        except Exception:  # never keep serving the last snapshot: readers go to the loop thread and its errors
+            log.exception("could not publish the IBKR account board; reads go to the loop thread")
+            self._published = _Snapshot()  # tried again at the next change, not at every message
 
     def _clear(self) -> None:
         self._published = _Snapshot()

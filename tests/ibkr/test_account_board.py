@@ -132,3 +132,23 @@ def test_positions_are_published_and_read_without_a_trip(
     assert len(hops) == trips  # answered from the board
     from_loop = adapter.manager.run_sync(partial(adapter.ops.positions, account_id=ACCOUNT), cost=0)
     assert read == from_loop  # the same positions the loop thread answers with
+
+
+def test_a_board_that_cannot_be_built_is_emptied_not_left_stale(
+    sim: IBGatewaySimulator, adapter: IBKRBrokerAdapter, hops: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: if publishing breaks, reads go to the loop thread instead of an old snapshot."""
+    import brokers.ibkr.account_board as board_module
+
+    adapter.get_account_balance(ACCOUNT)
+    _published(adapter)
+
+    def broken(*_args: object) -> object:
+        raise ValueError("a summary value this code did not expect")
+
+    monkeypatch.setattr(board_module, "balance_from", broken)  # the board's builder only, not the loop thread's
+    adapter.refresh_after_trade(ACCOUNT)  # new summary values arrive: the board tries to publish them
+    wait_until(lambda: adapter.board.balance(ACCOUNT) is None, what="the board to be emptied")
+    trips = len(hops)
+    assert adapter.get_account_balance(ACCOUNT).cash == sim.account(ACCOUNT).cash
+    assert len(hops) == trips + 1  # answered by the loop thread
