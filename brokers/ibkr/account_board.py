@@ -64,6 +64,11 @@ class AccountBoard:
         self._changed = True
         self._publish_if_changed()
 
+    def close(self) -> None:
+        """Stop publishing (any thread). ib_async's events hold this board weakly: its handlers go with it."""
+        self._ib = None
+        self._published = _Snapshot()
+
     def _mark_changed(self, *_what: Any) -> None:
         self._changed = True
 

@@ -329,6 +329,7 @@ class IBKRBrokerAdapter(BrokerAdapter, IBKRMarketData):
         """Stop receiving events; the shared manager stays up unless this adapter owns it."""
         self.manager.order_listeners.remove(self._trade_event)
         self.manager.reconnect_listeners.remove(self._reconnected)
+        self.board.close()
         if self._owns_manager:
             self.manager.shutdown()
 

@@ -152,3 +152,14 @@ def test_a_board_that_cannot_be_built_is_emptied_not_left_stale(
     trips = len(hops)
     assert adapter.get_account_balance(ACCOUNT).cash == sim.account(ACCOUNT).cash
     assert len(hops) == trips + 1  # answered by the loop thread
+
+
+def test_a_closed_adapter_publishes_nothing_more(sim: IBGatewaySimulator, manager: IBKRConnectionManager) -> None:
+    other = IBKRBrokerAdapter(manager)
+    other.get_account_balance(ACCOUNT)
+    wait_until(lambda: other.board.balance(ACCOUNT), what="published")
+    other.close()
+    assert other.board.balance(ACCOUNT) is None
+    other.refresh_after_trade(ACCOUNT)  # new summary values arrive on the shared connection
+    wait_until(lambda: manager.background.idle and manager.background.runs >= 1, what="the refresh")
+    assert other.board.balance(ACCOUNT) is None
