@@ -112,8 +112,9 @@ def paced(actions: dict[str, Callable[[], Any]], count: int, round_seconds: floa
     """Interleaved like `interleaved`, each round stretched to `round_seconds` so every client stays
     under its broker's pacing limit; `stalls[name]()` counts that client's pacing stalls so far.
 
-    The first call after a round's pause finds cold caches and an idle CPU (measured: a preview's
-    commit took 1.4 ms first in the round, 0.6 ms last), so the calls take turns going first."""
+    The first call after a round's pause finds cold caches and an idle CPU (measured on the IB Gateway
+    simulator: the same preview INSERT took 1.4-1.5 ms first in the round, 0.85-0.9 ms second), so the
+    calls take turns going first."""
     for _ in range(warmup):
         for action in actions.values():
             action()

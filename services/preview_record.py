@@ -13,10 +13,11 @@ import json
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, inspect
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
+from brokers.errors import ErrorCode, TradeError
 from db import direct
 from db.models import PreviewStatus, TradePreview
 
@@ -55,8 +56,10 @@ SELECT {", ".join(_RETURNED)} FROM p
 
 def record_preview(engine: Engine, row: TradePreview, correlation: uuid.UUID) -> None:
     """INSERT the preview and its PREVIEW_CREATED event, COMMIT; `row` gets the values the database set."""
-    values = row.__dict__  # the row is transient: its column values are plain entries here (None if unset)
-    params: dict[str, Any] = {name: values.get(key) for name, key in _KEYS}
+    if not inspect(row).transient:  # only a new row holds every column value in __dict__ (unset: None)
+        raise TradeError(ErrorCode.INTERNAL_ERROR, "record_preview takes a new preview row, not a stored one")
+    own = row.__dict__
+    params: dict[str, Any] = {name: own.get(key) for name, key in _KEYS}
     for name in _JSON_COLUMNS:
         params[name] = None if params[name] is None else json.dumps(params[name])
     if params["status"] is not None:

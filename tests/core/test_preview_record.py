@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,3 +27,18 @@ def test_the_created_event_carries_the_impact_and_total_the_row_stores(
     assert (row.orders_enabled, row.trading_mode) == (service.settings.orders_enabled, "paper")
     assert row.broker_preview_data["execute_simulated"] is (not service.settings.orders_enabled)
     assert row.broker_preview_data["account_label"]
+
+
+def test_a_stored_row_is_refused_rather_than_recorded_from_missing_values(
+    service: TradeExecutionService, session_factory: sessionmaker[Session]
+) -> None:
+    from brokers.errors import ErrorCode, TradeError
+    from services.preview_record import record_preview
+
+    preview = service.preview_trade("DU111", "AAPL", "BUY", 1)
+    with session_factory() as session:
+        stored = session.get_one(TradePreview, uuid.UUID(preview.preview_id))
+        session.expire(stored)  # its values are no longer in __dict__
+        with pytest.raises(TradeError) as refused:
+            record_preview(service.execution.engine, stored, uuid.uuid4())
+    assert refused.value.code is ErrorCode.INTERNAL_ERROR
