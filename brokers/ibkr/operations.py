@@ -48,7 +48,14 @@ class IBKROperations:
         self.snapshot_timeout = snapshot_timeout
 
     def check_account(self, ib: IB, account_id: str) -> None:
-        if not self.owns_account(account_id) or account_id not in ib.managedAccounts():
+        """An account this process may use and the gateway manages. A session that ended while the call
+        waited its turn (ib_async clears the managed accounts at the drop) is a lost connection, not an
+        answer: the caller retries a read on the next session, and a placement reports nothing sent."""
+        owned = self.owns_account(account_id)
+        managed = ib.managedAccounts()
+        if owned and (not managed or not ib.isConnected()):
+            raise ConnectionError("the IB Gateway session ended before the request ran")
+        if not owned or account_id not in managed:
             raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"IB Gateway does not manage account {account_id}",
                              {"account_id": account_id})
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from ib_async import IB
 
 from brokers.errors import ErrorCode, TradeError
 from brokers.ibkr.adapter import IBKRBrokerAdapter
@@ -215,3 +216,43 @@ def test_shutdown_leaves_no_threads(sim: IBGatewaySimulator) -> None:
     with pytest.raises(TradeError):
         managed.run_sync(lambda ib: ib.reqCurrentTimeAsync())
     wait_until(lambda: sim.connected_client_ids == [], what="the gateway to see the socket closed")
+
+
+def test_a_session_that_ends_before_a_read_runs_is_a_lost_connection_not_an_unknown_account(
+    sim: IBGatewaySimulator, manager: IBKRConnectionManager, adapter: IBKRBrokerAdapter
+) -> None:
+    """The drop clears ib_async's managed accounts; a read that reaches check_account then must be retried on
+    the next session (as a read meeting a dying socket is), never answered ACCOUNT_NOT_FOUND."""
+    adapter.list_accounts()
+    runs: list[bool] = []
+
+    async def read(ib: IB) -> list[str]:
+        runs.append(ib.isConnected())
+        if len(runs) == 1:
+            ib.disconnect()  # the session ends while this call waited its turn (ib_async resets its state)
+        adapter.ops.check_account(ib, ACCOUNT)
+        return ib.managedAccounts()
+
+    assert ACCOUNT in manager.run_sync(read)
+    assert runs == [True, True] and manager.health().connections == 2  # retried once, on the next session
+
+
+def test_a_placement_whose_session_ended_first_reports_nothing_sent(
+    sim: IBGatewaySimulator, manager: IBKRConnectionManager, adapter: IBKRBrokerAdapter
+) -> None:
+    """The same race for a placement: not ACCOUNT_NOT_FOUND (a refusal), but a lost connection with nothing sent."""
+    from brokers.ibkr.lifecycle import CallKind
+    from brokers.ibkr.trading import SendGuard
+
+    adapter.list_accounts()
+    guard = SendGuard()
+    place, lost = adapter._placement(ACCOUNT, _order(), "ref-session-ended", guard)
+
+    async def after_the_drop(ib: IB) -> object:
+        ib.disconnect()  # the session ends while the placement waited its turn
+        return await place(ib)
+
+    with pytest.raises(TradeError) as caught:
+        manager.run_sync(after_the_drop, kind=CallKind.ORDER, on_lost=lost)
+    assert caught.value.code is ErrorCode.BROKER_UNAVAILABLE and "not sent" in caught.value.message
+    assert placed_orders(sim) == []
