@@ -53,7 +53,7 @@ class IBKROperations:
         answer: the caller retries a read on the next session, and a placement reports nothing sent."""
         owned = self.owns_account(account_id)
         managed = ib.managedAccounts()
-        if owned and (not managed or not ib.isConnected()):
+        if owned and not managed:  # a live session always names at least one account
             raise ConnectionError("the IB Gateway session ended before the request ran")
         if not owned or account_id not in managed:
             raise TradeError(ErrorCode.ACCOUNT_NOT_FOUND, f"IB Gateway does not manage account {account_id}",
